@@ -1,0 +1,66 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Handoff",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "handoff", targets: ["HandoffCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
+        .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
+    ],
+    targets: [
+        // The C shim: libpq as the system installs it (Debian: libpq-dev).
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"]), .brew(["libpq"])]
+        ),
+        // A thin, safe Swift layer over libpq: connections, a pool, transactions, LISTEN/NOTIFY,
+        // and the private local cluster used when no DATABASE_URL is given.
+        .target(
+            name: "Postgres",
+            dependencies: [
+                "CLibPQ",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The pure core: events, the workflow language, the interpreter. No I/O, no clock.
+        .target(
+            name: "HandoffCore",
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // The store: the only module that speaks SQL (event store, migrations, projections).
+        .target(
+            name: "HandoffStore",
+            dependencies: ["Postgres"]
+        ),
+        // The `handoff` command line.
+        .executableTarget(
+            name: "HandoffCLI",
+            dependencies: [
+                "HandoffCore",
+                "HandoffStore",
+                "Postgres",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Shared by the tests that need PostgreSQL: starts a throwaway cluster (or uses DATABASE_URL).
+        .target(
+            name: "HandoffTestSupport",
+            dependencies: ["Postgres", "HandoffStore"],
+            path: "Tests/HandoffTestSupport"
+        ),
+        .testTarget(name: "HandoffCoreTests", dependencies: ["HandoffCore"]),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "HandoffTestSupport"]),
+        .testTarget(name: "HandoffStoreTests", dependencies: ["HandoffStore", "Postgres", "HandoffTestSupport"]),
+    ]
+)

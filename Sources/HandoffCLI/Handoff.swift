@@ -1,0 +1,12 @@
+import ArgumentParser
+
+/// The `handoff` command: every subcommand parses its arguments, calls the store or the core, and renders.
+@main
+struct Handoff: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "handoff",
+        abstract: "An event-sourced workflow engine for onboardings, on PostgreSQL.",
+        subcommands: [
+        ]
+    )
+}
