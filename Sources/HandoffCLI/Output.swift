@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+
+/// A failure a command reports to its user: a stable contract code (`not_found`, `invalid_input`, …) and a message.
+struct CommandFailure: Error {
+    let code: String
+    let message: String
+}
+
+/// Options every command takes.
+struct OutputOptions: ParsableArguments {
+    @Flag(name: .long, help: "Print one JSON document on stdout (errors as JSON on stderr).")
+    var json = false
+}
+
+/// Errors that know their contract code; the store and the core's error types conform in the CLI.
+protocol ReportableError: Error {
+    var code: String { get }
+    var message: String { get }
+}
+
+extension CommandFailure: ReportableError {}
+
+enum Output {
+    /// Runs a command body and renders any failure as the contract says:
+    /// `error: <code>: <message>` on stderr, or `{"error":{"code","message"}}` with `--json`; exit status 1.
+    static func run(_ options: OutputOptions, _ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            let (code, message) = describe(error)
+            if options.json {
+                let document = ["error": ["code": code, "message": message]]
+                let data = (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])) ?? Data()
+                FileHandle.standardError.write(data + Data("\n".utf8))
+            } else {
+                FileHandle.standardError.write(Data("error: \(code): \(message)\n".utf8))
+            }
+            throw ExitCode(1)
+        }
+    }
+
+    static func describe(_ error: any Error) -> (code: String, message: String) {
+        if let reportable = error as? any ReportableError {
+            return (reportable.code, reportable.message)
+        }
+        return ("internal", String(describing: error))
+    }
+
+    /// Prints a value as one pretty JSON document on stdout.
+    static func printJSON(_ value: some Encodable) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        let data = try encoder.encode(value)
+        print(String(decoding: data, as: UTF8.self))
+    }
+
+    /// Prints rows as aligned columns under a header, for people.
+    static func printTable(_ header: [String], _ rows: [[String]]) {
+        let all = [header] + rows
+        var widths = [Int](repeating: 0, count: header.count)
+        for row in all {
+            for (index, cell) in row.enumerated() where index < widths.count {
+                widths[index] = max(widths[index], cell.count)
+            }
+        }
+        for row in all {
+            let cells = row.enumerated().map { index, cell in
+                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+            }
+            print(cells.joined(separator: "  "))
+        }
+    }
+}
