@@ -40,7 +40,10 @@ let package = Package(
         // The store: the only module that speaks SQL (event store, migrations, projections).
         .target(
             name: "HandoffStore",
-            dependencies: ["Postgres"]
+            dependencies: [
+                "Postgres",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         // The `handoff` command line.
         .executableTarget(

@@ -1,0 +1,328 @@
+import Foundation
+import Postgres
+
+/// Which version a stream must be at for an append to go through.
+public enum ExpectedVersion: Sendable, Equatable, CustomStringConvertible {
+    /// Append whatever the stream's version is.
+    case any
+    /// The stream must not exist yet.
+    case noStream
+    /// The stream must be at exactly this version (its last event's version).
+    case exact(Int64)
+
+    var parameter: Int64? {
+        switch self {
+        case .any: nil
+        case .noStream: 0
+        case .exact(let version): version
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .any: "any"
+        case .noStream: "no stream"
+        case .exact(let version): String(version)
+        }
+    }
+}
+
+/// Who caused an event and in answer to what; stored beside the event's data.
+public struct EventMetadata: Codable, Sendable, Equatable {
+    public var actor: String?
+    public var correlationId: String?
+    public var causationId: String?
+    public var requestId: String?
+    public var commandId: String?
+
+    public init(
+        actor: String? = nil, correlationId: String? = nil, causationId: String? = nil,
+        requestId: String? = nil, commandId: String? = nil
+    ) {
+        self.actor = actor
+        self.correlationId = correlationId
+        self.causationId = causationId
+        self.requestId = requestId
+        self.commandId = commandId
+    }
+}
+
+/// An event to append. `id` makes the append idempotent: the same id again is recognised as a duplicate.
+public struct NewEvent: Sendable, Equatable {
+    public var id: UUID
+    public var type: String
+    public var schemaVersion: Int
+    /// The event's data as JSON text.
+    public var data: Data
+    public var metadata: EventMetadata
+
+    public init(id: UUID = UUID(), type: String, schemaVersion: Int = 1, data: Data, metadata: EventMetadata = .init()) {
+        self.id = id
+        self.type = type
+        self.schemaVersion = schemaVersion
+        self.data = data
+        self.metadata = metadata
+    }
+}
+
+/// A place in the global log: the committing transaction's id, then the position it took.
+///
+/// Readers order and checkpoint by this pair. Positions alone are not an order of commits.
+public struct LogPosition: Sendable, Hashable, Comparable, Codable, CustomStringConvertible {
+    public var transactionId: UInt64
+    public var position: Int64
+
+    public init(transactionId: UInt64, position: Int64) {
+        self.transactionId = transactionId
+        self.position = position
+    }
+
+    /// Before every event.
+    public static let start = LogPosition(transactionId: 0, position: 0)
+
+    public static func < (lhs: LogPosition, rhs: LogPosition) -> Bool {
+        (lhs.transactionId, lhs.position) < (rhs.transactionId, rhs.position)
+    }
+
+    public var description: String { "\(transactionId)/\(position)" }
+}
+
+/// An event as stored.
+public struct RecordedEvent: Sendable, Equatable {
+    public let position: Int64
+    public let transactionId: UInt64
+    public let id: UUID
+    public let streamId: String
+    public let version: Int64
+    public let type: String
+    public let schemaVersion: Int
+    public let data: Data
+    public let metadata: EventMetadata
+    public let recordedAt: Date
+
+    public var logPosition: LogPosition { LogPosition(transactionId: transactionId, position: position) }
+}
+
+/// What an append did.
+public struct AppendResult: Sendable, Equatable {
+    public struct Appended: Sendable, Equatable {
+        public let id: UUID
+        public let position: Int64
+        public let version: Int64
+        public let transactionId: UInt64
+        public let recordedAt: Date
+    }
+
+    /// The events in version order, as stored now.
+    public let events: [Appended]
+    /// True when every event id was stored already: nothing was written, `events` are the stored ones.
+    public let duplicate: Bool
+
+    /// The stream's version after this append's last event.
+    public var lastVersion: Int64 { events.last?.version ?? 0 }
+}
+
+/// How far a reader of the global log is behind.
+public struct LogLag: Sendable, Equatable {
+    /// Committed events after the reader's position.
+    public let events: Int64
+    /// Age of the oldest of those events, in seconds (0 when there are none).
+    public let seconds: Double
+}
+
+/// The event store: streams of events with expected-version appends, and the global log.
+///
+/// See `db/migrations/0001_event_store.sql` for the guarantees. Every method is safe to call concurrently.
+public struct EventStore: Sendable {
+    /// Largest `data` of one event, in bytes of JSON text.
+    public static let maximumEventSize = 1_048_576
+    /// Most events in one append.
+    public static let maximumBatchSize = 1_000
+    public static let maximumIdentifierLength = 200
+
+    public let pool: ConnectionPool
+
+    public init(pool: ConnectionPool) {
+        self.pool = pool
+    }
+
+    // MARK: Appending
+
+    /// Appends events to a stream atomically if it is at the expected version.
+    ///
+    /// Throws `version_conflict` when it is not (nothing written), `invalid_input` for bad events (nothing
+    /// written). Appending event ids that are all stored already returns them with `duplicate == true`. With
+    /// `.any`, a race with another appender is retried here.
+    public func append(to streamId: String, expected: ExpectedVersion, events: [NewEvent]) async throws -> AppendResult {
+        let payload = try Self.encode(streamId: streamId, events: events)
+        var attempts = 0
+        while true {
+            attempts += 1
+            do {
+                return try await pool.run { connection in
+                    try Self.appendEncoded(on: connection, streamId: streamId, expected: expected, payload: payload)
+                }
+            } catch let error as StoreError where attempts < 5 && error.cause?.sqlState == "23505" {
+                // Lost a race on a unique index and waited for the winner to commit. Trying again settles it:
+                // the same event ids are now stored (a duplicate), or the stream moved on (a version conflict,
+                // or with `.any` simply the next version).
+                continue
+            }
+        }
+    }
+
+    /// Appends inside the caller's transaction on `connection` (the service uses this to write events and
+    /// projections together). Throws `StoreError`; on `version_conflict` the caller's transaction must roll back.
+    public static func append(
+        on connection: Connection, to streamId: String, expected: ExpectedVersion, events: [NewEvent]
+    ) throws -> AppendResult {
+        let payload = try encode(streamId: streamId, events: events)
+        do {
+            return try appendEncoded(on: connection, streamId: streamId, expected: expected, payload: payload)
+        } catch let error as PostgresError where error.sqlState == "23505" {
+            throw StoreError(
+                .versionConflict, "stream \(streamId) was appended to concurrently; expected version \(expected)",
+                cause: error
+            )
+        } catch let error as PostgresError {
+            throw StoreError.from(error)
+        }
+    }
+
+    private static func appendEncoded(
+        on connection: Connection, streamId: String, expected: ExpectedVersion, payload: String
+    ) throws -> AppendResult {
+        let result = try connection.query(
+            "SELECT event_id, position, version, transaction_id, recorded_at, duplicate FROM append_events($1, $2, $3)",
+            [streamId, expected.parameter, payload]
+        )
+        let appended = try result.rows.map { row in
+            AppendResult.Appended(
+                id: try row.uuid(0), position: try row.int64(1), version: try row.int64(2),
+                transactionId: try row.uint64(3), recordedAt: try row.date(4)
+            )
+        }
+        return AppendResult(events: appended, duplicate: try result.first?.bool(5) ?? false)
+    }
+
+    /// Checks the events and renders them as the JSON array `append_events` takes.
+    static func encode(streamId: String, events: [NewEvent]) throws -> String {
+        guard !streamId.isEmpty else { throw StoreError(.invalidInput, "the stream id is empty") }
+        guard streamId.count <= maximumIdentifierLength else {
+            throw StoreError(.invalidInput, "the stream id is longer than \(maximumIdentifierLength) characters")
+        }
+        guard !events.isEmpty else { throw StoreError(.invalidInput, "an append needs at least one event") }
+        guard events.count <= maximumBatchSize else {
+            throw StoreError(.invalidInput, "an append holds at most \(maximumBatchSize) events, not \(events.count)")
+        }
+        guard Set(events.map(\.id)).count == events.count else {
+            throw StoreError(.invalidInput, "the same event id appears twice in one append")
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var payload = "["
+        for (index, event) in events.enumerated() {
+            let label = "event \(index + 1) (\(event.type.isEmpty ? "no type" : event.type))"
+            guard !event.type.isEmpty, event.type.count <= maximumIdentifierLength else {
+                throw StoreError(.invalidInput, "\(label): the type must have 1 to \(maximumIdentifierLength) characters")
+            }
+            guard event.data.count <= maximumEventSize else {
+                throw StoreError(
+                    .invalidInput,
+                    "\(label): data is \(event.data.count) bytes, more than the limit of \(maximumEventSize)"
+                )
+            }
+            guard (try? JSONSerialization.jsonObject(with: event.data, options: [.fragmentsAllowed])) != nil,
+                  let text = String(data: event.data, encoding: .utf8), !text.contains("\u{0}") else {
+                throw StoreError(.invalidInput, "\(label): data is not valid JSON")
+            }
+            let type = String(decoding: try encoder.encode(event.type), as: UTF8.self)
+            let metadata = String(decoding: try encoder.encode(event.metadata), as: UTF8.self)
+            if index > 0 { payload += "," }
+            payload += #"{"id":"\#(event.id.uuidString.lowercased())","type":\#(type),"#
+                + #""schemaVersion":\#(event.schemaVersion),"data":\#(text),"metadata":\#(metadata)}"#
+        }
+        return payload + "]"
+    }
+
+    // MARK: Reading
+
+    static let columns =
+        "position, transaction_id, event_id, stream_id, version, type, schema_version, data, metadata, recorded_at"
+
+    /// A stream's events from `version` on (1 is the first), in version order; empty for an unknown stream.
+    public func read(stream streamId: String, from version: Int64 = 1, limit: Int = Int(Int32.max)) async throws
+        -> [RecordedEvent]
+    {
+        try await pool.run { connection in
+            try Self.read(on: connection, stream: streamId, from: version, limit: limit)
+        }
+    }
+
+    public static func read(on connection: Connection, stream streamId: String, from version: Int64 = 1,
+                            limit: Int = Int(Int32.max)) throws -> [RecordedEvent] {
+        try connection.query(
+            "SELECT \(columns) FROM events WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3",
+            [streamId, version, limit]
+        ).rows.map(decode)
+    }
+
+    /// The stream's current version (0 when it does not exist).
+    public func version(of streamId: String) async throws -> Int64 {
+        try await pool.run { connection in
+            try connection.query(
+                "SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1", [streamId]
+            ).rows[0].int64(0)
+        }
+    }
+
+    /// The next events of the global log after `position`, oldest first, at most `limit`.
+    ///
+    /// Only events of transactions older than every transaction still running are returned, so a later call never
+    /// returns an event that sorts before one already returned: checkpointing the last event's `logPosition` and
+    /// reading on from it sees every committed event exactly once. An open transaction delays readers; it never
+    /// makes them skip.
+    public func readAll(after position: LogPosition, limit: Int = 1_000) async throws -> [RecordedEvent] {
+        try await pool.run { connection in
+            try Self.readAll(on: connection, after: position, limit: limit)
+        }
+    }
+
+    public static func readAll(on connection: Connection, after position: LogPosition, limit: Int) throws
+        -> [RecordedEvent]
+    {
+        try connection.query(
+            """
+            SELECT \(columns) FROM events
+             WHERE (transaction_id, position) > ($1::xid8, $2::bigint)
+               AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+             ORDER BY transaction_id, position
+             LIMIT $3
+            """,
+            [position.transactionId, position.position, limit]
+        ).rows.map(decode)
+    }
+
+    /// How far a reader at `position` is behind: committed events after it, and the oldest one's age.
+    public func lag(after position: LogPosition) async throws -> LogLag {
+        try await pool.run { connection in
+            let row = try connection.query(
+                """
+                SELECT count(*), coalesce(extract(epoch FROM now() - min(recorded_at)), 0)::float8 FROM events
+                 WHERE (transaction_id, position) > ($1::xid8, $2::bigint)
+                """,
+                [position.transactionId, position.position]
+            ).rows[0]
+            return LogLag(events: try row.int64(0), seconds: max(0, try row.double(1)))
+        }
+    }
+
+    static func decode(_ row: Row) throws -> RecordedEvent {
+        let metadata = (try? JSONDecoder().decode(EventMetadata.self, from: try row.data(8))) ?? EventMetadata()
+        return RecordedEvent(
+            position: try row.int64(0), transactionId: try row.uint64(1), id: try row.uuid(2),
+            streamId: try row.string(3), version: try row.int64(4), type: try row.string(5),
+            schemaVersion: try row.int(6), data: try row.data(7), metadata: metadata, recordedAt: try row.date(9)
+        )
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs programs with `posix_spawn` and `waitpid`.
+///
+/// Foundation's `Process` can miss a child's exit when several run at once from different threads, and its pipes
+/// are inherited by the daemons `pg_ctl` leaves behind; this does neither. Output goes to a file.
+enum ChildProcess {
+    /// Runs a program to completion; returns its exit status and what it printed (stdout and stderr together).
+    static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        let outputPath = NSTemporaryDirectory() + "handoff-command-\(UUID().uuidString).log"
+        defer { unlink(outputPath) }
+        let pid = try spawn(executable, arguments, outputPath: outputPath, newSession: false)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 {
+            guard errno == EINTR else { throw PostgresError(.connectionFailed, message: "waitpid failed for \(executable)") }
+        }
+        let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        // WIFEXITED / WEXITSTATUS, which Swift does not import as macros.
+        let exitStatus: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return (exitStatus, output)
+    }
+
+    /// Starts a program in a session of its own and does not wait for it; returns its process id.
+    static func detach(_ executable: String, _ arguments: [String]) throws -> Int32 {
+        try spawn(executable, arguments, outputPath: "/dev/null", newSession: true)
+    }
+
+    private static func spawn(_ executable: String, _ arguments: [String], outputPath: String, newSession: Bool) throws
+        -> pid_t
+    {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        if newSession {
+            // POSIX_SPAWN_SETSID (glibc 2.26+), hidden behind _GNU_SOURCE in the headers Swift imports.
+            posix_spawnattr_setflags(&attributes, 0x80)
+        }
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+        guard result == 0 else {
+            throw PostgresError(
+                .connectionFailed, message: "cannot run \(executable): \(String(cString: strerror(result)))"
+            )
+        }
+        return pid
+    }
+}

@@ -1,0 +1,282 @@
+import CLibPQ
+import Foundation
+
+/// Where and how to connect.
+public struct ConnectionConfiguration: Sendable {
+    /// A libpq connection string (`host=… port=…`) or a `postgres://` URL.
+    public var connectionString: String
+    /// A database name that replaces the one in `connectionString`, when set.
+    public var database: String?
+    public var applicationName: String
+    /// Sessions that sit idle inside a transaction longer than this are ended by the server, so a stuck client
+    /// cannot hold back readers of the global log for long.
+    public var idleInTransactionTimeoutMilliseconds: Int
+    public var connectTimeoutSeconds: Int
+
+    public init(
+        _ connectionString: String,
+        database: String? = nil,
+        applicationName: String = "handoff",
+        idleInTransactionTimeoutMilliseconds: Int = 60_000,
+        connectTimeoutSeconds: Int = 10
+    ) {
+        self.connectionString = connectionString
+        self.database = database
+        self.applicationName = applicationName
+        self.idleInTransactionTimeoutMilliseconds = idleInTransactionTimeoutMilliseconds
+        self.connectTimeoutSeconds = connectTimeoutSeconds
+    }
+}
+
+/// Transaction isolation levels.
+public enum IsolationLevel: String, Sendable {
+    case readCommitted = "READ COMMITTED"
+    case repeatableRead = "REPEATABLE READ"
+    case serializable = "SERIALIZABLE"
+}
+
+/// One libpq connection. Every call blocks its thread until the server answers.
+///
+/// Use it through `ConnectionPool`, which runs the blocking calls on threads outside Swift's cooperative pool and
+/// lends each connection to one borrower at a time. Statements with parameters are prepared once per connection and
+/// reused, so repeated statements skip parsing and planning.
+///
+/// `@unchecked Sendable`: a `Connection` holds a libpq handle that must not be used from two threads at once. It is
+/// only ever touched by the one borrower that `ConnectionPool` lent it to (or by the single thread a
+/// `NotificationListener` owns), and lending passes through the pool's mutex, which orders each borrower's accesses
+/// after the previous one's. No method is called on it concurrently.
+public final class Connection: @unchecked Sendable {
+    private let handle: OpaquePointer
+    private var preparedStatements: [String: String] = [:]
+    /// Statements run since the pool lent this connection; the pool uses it to tell a stale idle connection
+    /// (failed on its first statement) from a failure in the middle of work.
+    var statementsInLease = 0
+
+    /// Opens a connection; throws `.connectionFailed` with libpq's reason.
+    public init(_ configuration: ConnectionConfiguration) throws {
+        let options = "-c idle_in_transaction_session_timeout=\(configuration.idleInTransactionTimeoutMilliseconds)"
+            + " -c TimeZone=UTC -c DateStyle=ISO,YMD -c client_min_messages=warning"
+        // The first dbname is expanded as a whole connection string; a later one is a plain database name.
+        var keywords = ["dbname", "application_name", "connect_timeout", "options"]
+        var values = [
+            configuration.connectionString, configuration.applicationName,
+            String(configuration.connectTimeoutSeconds), options,
+        ]
+        if let database = configuration.database {
+            keywords.append("dbname")
+            values.append(database)
+        }
+        let connection = withCStringArray(keywords) { keywordPointers in
+            withCStringArray(values) { valuePointers in
+                PQconnectdbParams(keywordPointers, valuePointers, 1)
+            }
+        }
+        guard let connection else {
+            throw PostgresError(.connectionFailed, message: "libpq could not allocate a connection")
+        }
+        guard PQstatus(connection) == CONNECTION_OK else {
+            let message = String(cString: PQerrorMessage(connection)).trimmingCharacters(in: .whitespacesAndNewlines)
+            PQfinish(connection)
+            throw PostgresError(.connectionFailed, message: message)
+        }
+        handle = connection
+    }
+
+    deinit {
+        PQfinish(handle)
+    }
+
+    /// False once the server has gone away or the socket broke.
+    public var isHealthy: Bool { PQstatus(handle) == CONNECTION_OK }
+
+    /// True while a transaction is open on this connection (including a failed one awaiting ROLLBACK).
+    public var isInTransaction: Bool {
+        let status = PQtransactionStatus(handle)
+        return status == PQTRANS_INTRANS || status == PQTRANS_INERROR || status == PQTRANS_ACTIVE
+    }
+
+    /// The server's backend process id, useful in tests that need to tell sessions apart.
+    public var backendProcessID: Int32 { PQbackendPID(handle) }
+
+    /// Runs one statement with parameters (`$1`, `$2`, …) and returns its rows.
+    ///
+    /// The statement is prepared on first use on this connection. Throws `PostgresError`.
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [(any PostgresEncodable)?] = []) throws -> QueryResult {
+        statementsInLease += 1
+        let name = try preparedName(for: sql, parameterCount: parameters.count)
+        let texts = parameters.map { $0?.postgresText }
+        if texts.contains(where: { $0?.utf8.contains(0) == true }) {
+            throw PostgresError(.invalidArgument, message: "a parameter contains a NUL byte, which PostgreSQL text cannot hold")
+        }
+        let result = withOptionalCStringArray(texts) { pointers in
+            PQexecPrepared(handle, name, Int32(texts.count), pointers, nil, nil, 0)
+        }
+        return try consume(result)
+    }
+
+    /// Runs SQL text without parameters; it may hold several statements (migrations, `LISTEN`, `BEGIN`).
+    ///
+    /// Never put values into `sql`: use `query(_:_:)` with parameters for anything that varies.
+    @discardableResult
+    public func execute(_ sql: String) throws -> QueryResult {
+        statementsInLease += 1
+        return try consume(PQexec(handle, sql))
+    }
+
+    /// Runs `body` in a transaction: COMMIT when it returns, ROLLBACK when it throws (then rethrows).
+    public func transaction<T>(
+        isolation: IsolationLevel = .readCommitted,
+        _ body: (Connection) throws -> T
+    ) throws -> T {
+        try execute(isolation == .readCommitted ? "BEGIN" : "BEGIN ISOLATION LEVEL \(isolation.rawValue)")
+        let value: T
+        do {
+            value = try body(self)
+        } catch {
+            if isHealthy {
+                _ = try? execute("ROLLBACK")
+            }
+            throw error
+        }
+        try execute("COMMIT")
+        return value
+    }
+
+    /// Quotes a name (a channel, a database) for the few statements that cannot take parameters.
+    public func quoteIdentifier(_ name: String) throws -> String {
+        guard let quoted = PQescapeIdentifier(handle, name, name.utf8.count) else {
+            throw PostgresError(.invalidArgument, message: lastErrorMessage())
+        }
+        defer { PQfreemem(quoted) }
+        return String(cString: quoted)
+    }
+
+    // MARK: LISTEN / NOTIFY
+
+    /// Starts listening on a channel; notifications arrive through `waitForNotifications(timeoutMilliseconds:)`.
+    public func listen(_ channel: String) throws {
+        try execute("LISTEN \(try quoteIdentifier(channel))")
+    }
+
+    /// Blocks up to the timeout for notifications on the channels this connection listens to.
+    /// Throws `.connectionLost` when the connection broke.
+    public func waitForNotifications(timeoutMilliseconds: Int32) throws -> [Notification] {
+        var received = drainNotifications()
+        if !received.isEmpty { return received }
+        let socket = PQsocket(handle)
+        guard socket >= 0 else { throw PostgresError(.connectionLost, message: "the connection has no socket") }
+        var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+        let ready = poll(&descriptor, 1, timeoutMilliseconds)
+        if ready > 0 {
+            guard PQconsumeInput(handle) == 1 else {
+                throw PostgresError(.connectionLost, message: lastErrorMessage())
+            }
+            received = drainNotifications()
+        }
+        if !isHealthy { throw PostgresError(.connectionLost, message: lastErrorMessage()) }
+        return received
+    }
+
+    private func drainNotifications() -> [Notification] {
+        var received: [Notification] = []
+        while let notify = PQnotifies(handle) {
+            let channel = String(cString: notify.pointee.relname)
+            let payload = String(cString: notify.pointee.extra)
+            received.append(Notification(channel: channel, payload: payload, processID: notify.pointee.be_pid))
+            PQfreemem(notify)
+        }
+        return received
+    }
+
+    // MARK: Results
+
+    private func preparedName(for sql: String, parameterCount: Int) throws -> String {
+        if let name = preparedStatements[sql] { return name }
+        let name = "handoff_\(preparedStatements.count + 1)"
+        let result = PQprepare(handle, name, sql, Int32(parameterCount), nil)
+        _ = try consume(result)
+        preparedStatements[sql] = name
+        return name
+    }
+
+    private func consume(_ result: OpaquePointer?) throws -> QueryResult {
+        guard let result else {
+            throw PostgresError(isHealthy ? .server : .connectionLost, message: lastErrorMessage())
+        }
+        defer { PQclear(result) }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
+            return QueryResult(columns: [], rows: [], affectedRows: affectedRows(result))
+        case PGRES_TUPLES_OK:
+            return readRows(result)
+        default:
+            let sqlState = field(result, "C")
+            let message = field(result, "M") ?? lastErrorMessage()
+            let kind: PostgresError.Kind = (sqlState == nil && !isHealthy) ? .connectionLost : .server
+            throw PostgresError(
+                kind, message: message, sqlState: sqlState, detail: field(result, "D"), constraint: field(result, "n")
+            )
+        }
+    }
+
+    private func readRows(_ result: OpaquePointer) -> QueryResult {
+        let rowCount = Int(PQntuples(result))
+        let columnCount = Int(PQnfields(result))
+        let columns = (0..<columnCount).map { String(cString: PQfname(result, Int32($0))) }
+        var rows: [Row] = []
+        rows.reserveCapacity(rowCount)
+        for row in 0..<rowCount {
+            var values: [String?] = []
+            values.reserveCapacity(columnCount)
+            for column in 0..<columnCount {
+                if PQgetisnull(result, Int32(row), Int32(column)) == 1 {
+                    values.append(nil)
+                } else {
+                    let length = Int(PQgetlength(result, Int32(row), Int32(column)))
+                    let pointer = PQgetvalue(result, Int32(row), Int32(column))!
+                    values.append(pointer.withMemoryRebound(to: UInt8.self, capacity: length) {
+                        String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
+                    })
+                }
+            }
+            rows.append(Row(values: values))
+        }
+        return QueryResult(columns: columns, rows: rows, affectedRows: affectedRows(result))
+    }
+
+    private func affectedRows(_ result: OpaquePointer) -> Int {
+        Int(String(cString: PQcmdTuples(result))) ?? 0
+    }
+
+    private func field(_ result: OpaquePointer, _ code: Character) -> String? {
+        guard let ascii = code.asciiValue, let value = PQresultErrorField(result, Int32(ascii)) else { return nil }
+        return String(cString: value)
+    }
+
+    private func lastErrorMessage() -> String {
+        String(cString: PQerrorMessage(handle)).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+/// A message sent with `NOTIFY channel, 'payload'` (or `pg_notify`).
+public struct Notification: Sendable, Equatable {
+    public let channel: String
+    public let payload: String
+    public let processID: Int32
+}
+
+private func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    withOptionalCStringArray(strings.map(Optional.some), body)
+}
+
+private func withOptionalCStringArray<R>(
+    _ strings: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R
+) -> R {
+    // A trailing NULL: libpq's keyword arrays end with one, and the buffer is never empty.
+    let pointers: [UnsafeMutablePointer<CChar>?] = strings.map { $0.flatMap { strdup($0) } } + [nil]
+    defer { pointers.forEach { free($0) } }
+    return pointers.map { UnsafePointer($0) }.withUnsafeBufferPointer { buffer in
+        body(buffer.baseAddress!)
+    }
+}

@@ -1,0 +1,142 @@
+import Foundation
+import HandoffTestSupport
+import Postgres
+import Testing
+
+@Suite struct ConnectionTests {
+    @Test func parametersTravelApartFromTheSQLText() async throws {
+        let database = try await TestDatabase.make()
+        let hostile = "'); DROP TABLE events; --"
+        let echoed = try await database.pool.withConnection { connection in
+            try connection.query("SELECT $1::text, $2::bigint, $3::boolean, $4::text IS NULL", [hostile, Int64(42), true, nil])
+                .rows[0]
+        }
+        #expect(try echoed.string(0) == hostile)
+        #expect(try echoed.int64(1) == 42)
+        #expect(try echoed.bool(2) == true)
+        #expect(try echoed.bool(3) == true)
+        #expect(try await database.column("SELECT to_regclass('events') IS NOT NULL") == ["t"])
+    }
+
+    @Test func serverErrorsCarrySQLStateAndMessage() async throws {
+        let database = try await TestDatabase.make()
+        let error = await #expect(throws: PostgresError.self) {
+            try await database.pool.withConnection { connection in
+                try connection.query("SELECT 1 / $1::int", [0])
+            }
+        }
+        #expect(error?.kind == .server)
+        #expect(error?.sqlState == "22012")
+        #expect(error?.message == "division by zero")
+
+        let syntax = await #expect(throws: PostgresError.self) {
+            try await database.pool.withConnection { try $0.execute("SELEKT 1") }
+        }
+        #expect(syntax?.sqlState == "42601")
+    }
+
+    @Test func aTransactionThatThrowsRollsBack() async throws {
+        let database = try await TestDatabase.make()
+        try await database.pool.withConnection { try $0.execute("CREATE TABLE notes (text text)") }
+        struct Abandon: Error {}
+        await #expect(throws: Abandon.self) {
+            try await database.pool.withTransaction { connection in
+                try connection.query("INSERT INTO notes VALUES ($1)", ["kept?"])
+                throw Abandon()
+            }
+        }
+        #expect(try await database.column("SELECT count(*) FROM notes") == ["0"])
+        try await database.pool.withTransaction { connection in
+            try connection.query("INSERT INTO notes VALUES ($1)", ["kept"])
+        }
+        #expect(try await database.column("SELECT text FROM notes") == ["kept"])
+    }
+
+    @Test func aConnectionStringThatPointsNowhereIsAConnectionFailure() async throws {
+        let port = try LocalCluster.freeLoopbackPort()
+        let pool = ConnectionPool(ConnectionConfiguration("host=127.0.0.1 port=\(port) dbname=x connect_timeout=2"))
+        let error = await #expect(throws: PostgresError.self) {
+            try await pool.withConnection { try $0.execute("SELECT 1") }
+        }
+        #expect(error?.kind == .connectionFailed)
+        #expect(error?.isConnectionProblem == true)
+        #expect(error?.message.contains("\(port)") == true)
+        #expect(pool.openConnections == 0)
+
+        let malformed = #expect(throws: PostgresError.self) {
+            try Connection(ConnectionConfiguration("postgres://[::1"))
+        }
+        #expect(malformed?.kind == .connectionFailed)
+    }
+
+    @Test func thePoolNeverOpensMoreThanItsLimit() async throws {
+        let database = try await TestDatabase.make()
+        let pool = ConnectionPool(database.configuration, maximumConnections: 3)
+        let backends = try await withThrowingTaskGroup(of: Int32.self) { group in
+            for _ in 0..<40 {
+                group.addTask {
+                    try await pool.withConnection { connection in
+                        try connection.execute("SELECT pg_sleep(0.005)")
+                        return connection.backendProcessID
+                    }
+                }
+            }
+            return try await group.reduce(into: Set<Int32>()) { $0.insert($1) }
+        }
+        #expect(backends.count <= 3)
+        #expect(pool.openConnections <= 3)
+        pool.close()
+    }
+
+    @Test func timestampsRoundTripToTheMicrosecond() async throws {
+        let database = try await TestDatabase.make()
+        let date = Date(timeIntervalSince1970: 1_795_000_000.123456)
+        let back = try await database.pool.withConnection { connection in
+            try connection.query("SELECT $1::timestamptz", [date]).rows[0].date(0)
+        }
+        #expect(abs(back.timeIntervalSince1970 - date.timeIntervalSince1970) < 0.000_001)
+        #expect(PostgresTimestamp.format(Date(timeIntervalSince1970: -1.5)) == "1969-12-31 23:59:58.500000+00")
+        #expect(PostgresTimestamp.parse("2026-11-27 11:07:10.5+01") == Date(timeIntervalSince1970: 1_795_774_030.5))
+    }
+
+    @Test func notificationsReachAListener() async throws {
+        let database = try await TestDatabase.make()
+        let listener = NotificationListener(database.configuration, channels: ["handoff_test"])
+        defer { listener.stop() }
+        var iterator = listener.notifications.makeAsyncIterator()
+        // The listener subscribes on its own thread; notify until one arrives.
+        let sender = Task {
+            for attempt in 0..<200 {
+                try await database.pool.withConnection { connection in
+                    try connection.query("SELECT pg_notify($1, $2)", ["handoff_test", "hello \(attempt)"])
+                }
+                try await Task.sleep(for: .milliseconds(25))
+            }
+        }
+        let received = await iterator.next()
+        sender.cancel()
+        #expect(received?.channel == "handoff_test")
+        #expect(received?.payload.hasPrefix("hello ") == true)
+    }
+}
+
+@Suite struct ServerRestartTests {
+    @Test func thePoolRecoversAfterTheServerRestarts() async throws {
+        let (cluster, connectionString) = try TestServer.privateCluster()
+        let pool = ConnectionPool(ConnectionConfiguration(connectionString), maximumConnections: 4)
+        let before = try await pool.withConnection { try $0.query("SELECT 1").rows[0].int(0) }
+        #expect(before == 1)
+
+        try cluster.stop()
+        let whileDown = await #expect(throws: PostgresError.self) {
+            try await pool.withConnection { try $0.query("SELECT 2") }
+        }
+        #expect(whileDown?.isConnectionProblem == true)
+
+        _ = try cluster.start()
+        let after = try await pool.withConnection { try $0.query("SELECT 3").rows[0].int(0) }
+        #expect(after == 3)
+        pool.close()
+        try cluster.stop()
+    }
+}

@@ -1,0 +1,111 @@
+-- The event store: one table of events, one function that appends them.
+--
+-- Guarantees (each one tested against a real PostgreSQL):
+-- * A stream's versions run 1, 2, 3, … with no gaps or duplicates: UNIQUE (stream_id, version) plus the check
+--   in append_events that the stream is at the expected version.
+-- * An event id is stored once: appending it again returns the stored event, marked as a duplicate.
+-- * The global log is read in (transaction_id, position) order, and only below the oldest transaction still
+--   running (pg_snapshot_xmin), so an event whose transaction took its position first and committed last is
+--   never skipped. Positions alone are not an order: they are handed out before commit.
+-- * Stored events are immutable: UPDATE, DELETE and TRUNCATE are refused by triggers.
+
+CREATE TABLE events (
+    position       bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    transaction_id xid8        NOT NULL DEFAULT pg_current_xact_id(),
+    event_id       uuid        NOT NULL,
+    stream_id      text        NOT NULL,
+    version        bigint      NOT NULL,
+    type           text        NOT NULL,
+    schema_version integer     NOT NULL DEFAULT 1,
+    data           jsonb       NOT NULL,
+    metadata       jsonb       NOT NULL DEFAULT '{}',
+    recorded_at    timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT events_event_id_unique UNIQUE (event_id),
+    CONSTRAINT events_stream_version_unique UNIQUE (stream_id, version),
+    CONSTRAINT events_version_positive CHECK (version >= 1),
+    CONSTRAINT events_stream_id_not_empty CHECK (stream_id <> ''),
+    CONSTRAINT events_type_not_empty CHECK (type <> '')
+);
+
+-- The global log's order, and the index readers follow.
+CREATE INDEX events_log_order ON events (transaction_id, position);
+
+CREATE FUNCTION refuse_event_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION USING
+        ERRCODE = 'HO003',
+        MESSAGE = format('stored events are immutable: %s on events is refused', TG_OP);
+END
+$$;
+
+CREATE TRIGGER events_immutable BEFORE UPDATE OR DELETE ON events
+    FOR EACH ROW EXECUTE FUNCTION refuse_event_change();
+CREATE TRIGGER events_not_truncated BEFORE TRUNCATE ON events
+    FOR EACH STATEMENT EXECUTE FUNCTION refuse_event_change();
+
+-- Appends p_events (a JSON array of {"id", "type", "schemaVersion", "data", "metadata"}) to a stream.
+--
+-- p_expected_version: NULL appends whatever the stream's version is; 0 requires that the stream does not exist
+-- yet; N requires that the stream is at version N. A mismatch raises SQLSTATE HO001 and writes nothing. Two
+-- appends racing with the same expected version both pass the check, and the UNIQUE (stream_id, version) index
+-- makes the second wait for the first and then fail: exactly one wins.
+--
+-- When every event id is already stored in this stream, nothing is written and the stored events come back with
+-- duplicate = true (a retried append). Some but not all ids stored, or stored in another stream: SQLSTATE HO002.
+CREATE FUNCTION append_events(p_stream_id text, p_expected_version bigint, p_events jsonb)
+RETURNS TABLE (event_id uuid, "position" bigint, version bigint, transaction_id xid8, recorded_at timestamptz,
+               duplicate boolean)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    v_ids     uuid[];
+    v_count   integer;
+    v_stored  integer;
+    v_current bigint;
+BEGIN
+    SELECT array_agg((e.value ->> 'id')::uuid ORDER BY e.ordinality), count(*)
+      INTO v_ids, v_count
+      FROM jsonb_array_elements(p_events) WITH ORDINALITY AS e;
+    IF v_count = 0 THEN
+        RAISE EXCEPTION USING ERRCODE = 'HO002', MESSAGE = 'an append needs at least one event';
+    END IF;
+
+    SELECT count(*) INTO v_stored FROM events e WHERE e.event_id = ANY (v_ids);
+    IF v_stored > 0 THEN
+        IF v_stored <> v_count
+           OR EXISTS (SELECT 1 FROM events e WHERE e.event_id = ANY (v_ids) AND e.stream_id <> p_stream_id) THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'HO002',
+                MESSAGE = format('%s of the %s event ids are already stored, not all of them in stream %s',
+                                 v_stored, v_count, p_stream_id);
+        END IF;
+        RETURN QUERY
+            SELECT e.event_id, e.position, e.version, e.transaction_id, e.recorded_at, true
+              FROM events e WHERE e.event_id = ANY (v_ids) ORDER BY e.version;
+        RETURN;
+    END IF;
+
+    SELECT coalesce(max(e.version), 0) INTO v_current FROM events e WHERE e.stream_id = p_stream_id;
+    IF p_expected_version IS NOT NULL AND v_current <> p_expected_version THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'HO001',
+            MESSAGE = format('stream %s is at version %s, not the expected %s', p_stream_id, v_current,
+                             p_expected_version),
+            DETAIL = v_current::text;
+    END IF;
+
+    RETURN QUERY
+        INSERT INTO events AS e (event_id, stream_id, version, type, schema_version, data, metadata)
+        SELECT (x.value ->> 'id')::uuid,
+               p_stream_id,
+               v_current + x.ordinality,
+               x.value ->> 'type',
+               coalesce((x.value ->> 'schemaVersion')::integer, 1),
+               x.value -> 'data',
+               coalesce(x.value -> 'metadata', '{}'::jsonb)
+          FROM jsonb_array_elements(p_events) WITH ORDINALITY AS x
+         ORDER BY x.ordinality
+        RETURNING e.event_id, e.position, e.version, e.transaction_id, e.recorded_at, false;
+END
+$$;
