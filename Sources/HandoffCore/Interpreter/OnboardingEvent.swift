@@ -119,7 +119,9 @@ public enum OnboardingEvent: Hashable, Sendable {
     ///
     /// Throws `EventCodingError` for an unknown type, a schema version this code does not know, or data that
     /// does not fit the type's payload.
-    public static func decode(type: String, schemaVersion: Int, data: Data) throws(EventCodingError) -> OnboardingEvent {
+    public static func decode(
+        type: String, schemaVersion: Int, data: Data
+    ) throws(EventCodingError) -> OnboardingEvent {
         guard schemaVersion == Self.schemaVersion else {
             throw EventCodingError(
                 type: type, reason: "has schema version \(schemaVersion); this build reads version \(Self.schemaVersion)")
@@ -129,7 +131,8 @@ public enum OnboardingEvent: Hashable, Sendable {
             let container = try decoder.singleValueContainer()
             let text = try container.decode(String.self)
             guard let date = Timestamp.parse(text) else {
-                throw DecodingError.dataCorruptedError(in: container, debugDescription: "'\(text)' is not an ISO 8601 time")
+                throw DecodingError.dataCorruptedError(
+                    in: container, debugDescription: "'\(text)' is not an ISO 8601 time")
             }
             return date
         }
@@ -195,6 +198,16 @@ public struct OnboardingStarted: Codable, Hashable, Sendable {
     public var contentHash: String
     /// The inputs after defaults were applied and text converted to each input's type.
     public var inputs: [String: Value]
+
+    public init(
+        onboardingId: String, workflowId: String, workflowVersion: Int, contentHash: String, inputs: [String: Value]
+    ) {
+        self.onboardingId = onboardingId
+        self.workflowId = workflowId
+        self.workflowVersion = workflowVersion
+        self.contentHash = contentHash
+        self.inputs = inputs
+    }
 }
 
 /// The flow reached a step and its condition (if any) held.
@@ -203,12 +216,23 @@ public struct StepEntered: Codable, Hashable, Sendable {
     public var step: String
     /// `task`, `decision`, `parallel`, `wait`, `timer`, `block`, `set` or `end`.
     public var kind: String
+
+    public init(path: String, step: String, kind: String) {
+        self.path = path
+        self.step = step
+        self.kind = kind
+    }
 }
 
 /// The flow reached a step whose `if` condition was false, and went past it.
 public struct StepSkipped: Codable, Hashable, Sendable {
     public var path: String
     public var step: String
+
+    public init(path: String, step: String) {
+        self.path = path
+        self.step = step
+    }
 }
 
 /// A step finished; `outputs` are what later expressions see as `steps.<step>.<name>`.
@@ -216,6 +240,12 @@ public struct StepCompleted: Codable, Hashable, Sendable {
     public var path: String
     public var step: String
     public var outputs: [String: Value]
+
+    public init(path: String, step: String, outputs: [String: Value]) {
+        self.path = path
+        self.step = step
+        self.outputs = outputs
+    }
 }
 
 /// A decision chose where to go: `branch` is the index of the `when` that held, nil for `otherwise`.
@@ -224,6 +254,13 @@ public struct DecisionMade: Codable, Hashable, Sendable {
     public var step: String
     public var branch: Int?
     public var next: String
+
+    public init(path: String, step: String, branch: Int? = nil, next: String) {
+        self.path = path
+        self.step = step
+        self.branch = branch
+        self.next = next
+    }
 }
 
 /// A block step started its block with these parameter values.
@@ -232,6 +269,13 @@ public struct BlockStarted: Codable, Hashable, Sendable {
     public var step: String
     public var block: String
     public var params: [String: Value]
+
+    public init(path: String, step: String, block: String, params: [String: Value]) {
+        self.path = path
+        self.step = step
+        self.block = block
+        self.params = params
+    }
 }
 
 /// One branch of a parallel step reached its end.
@@ -240,6 +284,12 @@ public struct BranchCompleted: Codable, Hashable, Sendable {
     public var path: String
     public var step: String
     public var branch: String
+
+    public init(path: String, step: String, branch: String) {
+        self.path = path
+        self.step = step
+        self.branch = branch
+    }
 }
 
 /// A task for a role was opened.
@@ -255,17 +305,43 @@ public struct TaskOpened: Codable, Hashable, Sendable {
     public var outputs: [OutputField]
     public var dueAt: Date?
     public var createdAt: Date
+
+    public init(
+        taskId: String, path: String, step: String, role: String, title: String, instructions: String,
+        checklist: [ChecklistItem], outputs: [OutputField], dueAt: Date? = nil, createdAt: Date
+    ) {
+        self.taskId = taskId
+        self.path = path
+        self.step = step
+        self.role = role
+        self.title = title
+        self.instructions = instructions
+        self.checklist = checklist
+        self.outputs = outputs
+        self.dueAt = dueAt
+        self.createdAt = createdAt
+    }
 }
 
 public struct TaskClaimed: Codable, Hashable, Sendable {
     public var taskId: String
     public var assignee: String
+
+    public init(taskId: String, assignee: String) {
+        self.taskId = taskId
+        self.assignee = assignee
+    }
 }
 
 public struct TaskReleased: Codable, Hashable, Sendable {
     public var taskId: String
     /// Who held the task and gave it back.
     public var assignee: String
+
+    public init(taskId: String, assignee: String) {
+        self.taskId = taskId
+        self.assignee = assignee
+    }
 }
 
 public struct TaskCompleted: Codable, Hashable, Sendable {
@@ -275,17 +351,34 @@ public struct TaskCompleted: Codable, Hashable, Sendable {
     public var outputs: [String: Value]
     /// The ticked checklist item ids, sorted.
     public var checklist: [String]
+
+    public init(taskId: String, user: String, outputs: [String: Value], checklist: [String]) {
+        self.taskId = taskId
+        self.user = user
+        self.outputs = outputs
+        self.checklist = checklist
+    }
 }
 
 /// The task was withdrawn because its onboarding ended.
 public struct TaskCancelled: Codable, Hashable, Sendable {
     public var taskId: String
     public var reason: String
+
+    public init(taskId: String, reason: String) {
+        self.taskId = taskId
+        self.reason = reason
+    }
 }
 
 public struct VariablesSet: Codable, Hashable, Sendable {
     public var path: String
     public var variables: [String: Value]
+
+    public init(path: String, variables: [String: Value]) {
+        self.path = path
+        self.variables = variables
+    }
 }
 
 public struct SignalReceived: Codable, Hashable, Sendable {
@@ -293,6 +386,12 @@ public struct SignalReceived: Codable, Hashable, Sendable {
     public var path: String
     public var signal: String
     public var data: Value
+
+    public init(path: String, signal: String, data: Value) {
+        self.path = path
+        self.signal = signal
+        self.data = data
+    }
 }
 
 public struct TimerScheduled: Codable, Hashable, Sendable {
@@ -301,38 +400,74 @@ public struct TimerScheduled: Codable, Hashable, Sendable {
     public var dueAt: Date
     /// `timer` for a timer step, `timeout` for a wait step's timeout.
     public var purpose: String
+
+    public init(timerId: String, path: String, dueAt: Date, purpose: String) {
+        self.timerId = timerId
+        self.path = path
+        self.dueAt = dueAt
+        self.purpose = purpose
+    }
 }
 
 public struct TimerFired: Codable, Hashable, Sendable {
     public var timerId: String
     public var path: String
+
+    public init(timerId: String, path: String) {
+        self.timerId = timerId
+        self.path = path
+    }
 }
 
 public struct TimerCancelled: Codable, Hashable, Sendable {
     public var timerId: String
     public var path: String
+
+    public init(timerId: String, path: String) {
+        self.timerId = timerId
+        self.path = path
+    }
 }
 
 public struct OnboardingCompleted: Codable, Hashable, Sendable {
     /// The `end` step that finished the run.
     public var path: String
+
+    public init(path: String) {
+        self.path = path
+    }
 }
 
 public struct OnboardingCancelled: Codable, Hashable, Sendable {
     public var user: String
     public var reason: String
+
+    public init(user: String, reason: String) {
+        self.user = user
+        self.reason = reason
+    }
 }
 
 public struct OnboardingFailed: Codable, Hashable, Sendable {
     /// The step that failed the run, when one did.
     public var path: String?
     public var reason: String
+
+    public init(path: String? = nil, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
 }
 
 /// A checklist item as a task shows it.
 public struct ChecklistItem: Codable, Hashable, Sendable {
     public var id: String
     public var text: String
+
+    public init(id: String, text: String) {
+        self.id = id
+        self.text = text
+    }
 }
 
 /// An output field as a task shows it; `default` is the value earlier answers give it, if any.
@@ -344,4 +479,17 @@ public struct OutputField: Codable, Hashable, Sendable {
     public var values: [String]?
     public var pattern: String?
     public var `default`: Value?
+
+    public init(
+        name: String, type: FieldType, required: Bool, title: String? = nil, values: [String]? = nil,
+        pattern: String? = nil, default: Value? = nil
+    ) {
+        self.name = name
+        self.type = type
+        self.required = required
+        self.title = title
+        self.values = values
+        self.pattern = pattern
+        self.`default` = `default`
+    }
 }

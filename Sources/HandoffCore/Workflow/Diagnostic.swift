@@ -20,20 +20,20 @@ public struct Diagnostic: Hashable, Sendable, Codable, CustomStringConvertible {
 }
 
 /// A position inside a workflow file.
-public struct SourceLocation: Hashable, Sendable, Codable {
-    public var line: Int
-    public var column: Int
+struct SourcePosition: Hashable, Sendable, Codable {
+    var line: Int
+    var column: Int
 
-    public init(line: Int, column: Int) {
+    init(line: Int, column: Int) {
         self.line = line
         self.column = column
     }
 
-    static let start = SourceLocation(line: 1, column: 1)
+    static let start = SourcePosition(line: 1, column: 1)
 
     /// The location `offset` scalars further along the same line.
-    func advanced(by offset: Int) -> SourceLocation {
-        SourceLocation(line: line, column: column + offset)
+    func advanced(by offset: Int) -> SourcePosition {
+        SourcePosition(line: line, column: column + offset)
     }
 }
 

@@ -37,7 +37,7 @@ public struct FieldSpec: Hashable, Sendable {
     public var pattern: String?
     /// The default: a literal, or a template evaluated when the task opens (outputs) or the block starts (params).
     public var defaultValue: ValueSource?
-    var location: SourceLocation
+    var location: SourcePosition
 
     /// Checks (and, for text the CLI passes, converts) one value; returns the value to store or why it is wrong.
     ///

@@ -43,7 +43,7 @@ public struct Step: Hashable, Sendable {
     public var kind: StepKind
     /// Where the step sits: at the top, in a branch, in a block.
     public var placement: StepPlacement
-    var location: SourceLocation
+    var location: SourcePosition
 
     /// The kind's name as files write it: `task`, `decision`, …
     public var kindName: String { kind.name }
@@ -153,7 +153,7 @@ public struct BlockDefinition: Hashable, Sendable {
     public var results: [NamedValue]
     /// The block's top-level steps in file order; the first runs first.
     public var steps: [String]
-    var location: SourceLocation
+    var location: SourcePosition
 }
 
 public struct NamedValue: Hashable, Sendable {

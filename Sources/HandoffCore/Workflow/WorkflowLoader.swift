@@ -66,10 +66,10 @@ public enum WorkflowLoader {
 
 extension WorkflowDefinition {
     /// Where the `id` field is written (line 1 when it could not be found).
-    var idLocation: SourceLocation {
+    var idLocation: SourcePosition {
         var line = 1
         for text in source.split(separator: "\n", omittingEmptySubsequences: false) {
-            if text.hasPrefix("id:") { return SourceLocation(line: line, column: 1) }
+            if text.hasPrefix("id:") { return SourcePosition(line: line, column: 1) }
             line += 1
         }
         return .start
@@ -81,17 +81,17 @@ extension WorkflowDefinition {
 /// One mapping entry with its key's position.
 private struct Entry {
     var key: String
-    var keyLocation: SourceLocation
+    var keyLocation: SourcePosition
     var value: Node
 }
 
 /// A scalar's text with enough about its position to place an offset inside it.
 private struct ScalarText {
     var text: String
-    var location: SourceLocation
+    var location: SourcePosition
     var style: Node.Scalar.Style
 
-    func location(atOffset offset: Int) -> SourceLocation {
+    func location(atOffset offset: Int) -> SourcePosition {
         let prefix = text.unicodeScalars.prefix(offset)
         if prefix.contains("\n") { return location }
         switch style {
@@ -127,7 +127,7 @@ private struct PendingExpression {
 private struct PendingReference {
     var from: String?
     var target: String
-    var location: SourceLocation
+    var location: SourcePosition
     /// The ids of the list the target must belong to.
     var list: [String]
     var listName: String
@@ -148,10 +148,10 @@ private struct DefinitionBuilder {
     var pendingExpressions: [PendingExpression] = []
     var pendingReferences: [PendingReference] = []
     /// Explicit `next:` per step id, resolved after every list is read.
-    var explicitNext: [String: (String, SourceLocation)] = [:]
+    var explicitNext: [String: (String, SourcePosition)] = [:]
     /// Every list of steps (top level, each branch, each block) in file order.
     var lists: [(name: String, ids: [String], isTopLevel: Bool)] = []
-    var blockCalls: [(step: String, call: BlockCall, location: SourceLocation, argumentLocations: [String: SourceLocation])] = []
+    var blockCalls: [(step: String, call: BlockCall, location: SourcePosition, argumentLocations: [String: SourcePosition])] = []
     var referenceProblems = 0
 
     init(file: String, source: String) {
@@ -167,7 +167,7 @@ private struct DefinitionBuilder {
             .filter { seen.insert($0).inserted }
     }
 
-    mutating func error(_ message: String, at location: SourceLocation) {
+    mutating func error(_ message: String, at location: SourcePosition) {
         diagnostics.append(Diagnostic(file: file, line: location.line, column: location.column, message: message))
     }
 
@@ -222,7 +222,7 @@ private struct DefinitionBuilder {
         }
 
         // Blocks first (names and params), so block calls can be checked as steps are read.
-        var blockNodes: [(String, [Node], SourceLocation)] = []
+        var blockNodes: [(String, [Node], SourcePosition)] = []
         if let entry = field(top, "blocks"), let blockEntries = entries(entry.value, what: "'blocks'") {
             for blockEntry in blockEntries {
                 if let nodes = readBlockHeader(blockEntry) {
@@ -281,12 +281,12 @@ private struct DefinitionBuilder {
         switch yamlError {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
             .composer(_, let problem, let mark, _):
-            error("YAML syntax error: \(problem)", at: SourceLocation(line: mark.line, column: mark.column))
+            error("YAML syntax error: \(problem)", at: SourcePosition(line: mark.line, column: mark.column))
         case .duplicatedKeysInMapping(let duplicates, let context):
             let names = duplicates.map { "'\($0)'" }.joined(separator: ", ")
             error(
                 "duplicate key \(names) in the same mapping",
-                at: SourceLocation(line: context.mark.line, column: context.mark.column))
+                at: SourcePosition(line: context.mark.line, column: context.mark.column))
         case .reader(let problem, _, _, _):
             error("the file could not be read: \(problem)", at: .start)
         default:
@@ -550,7 +550,7 @@ private struct DefinitionBuilder {
         return id
     }
 
-    mutating func readTask(_ node: Node, context: String, scope: Scope, at keyLocation: SourceLocation) -> TaskStep {
+    mutating func readTask(_ node: Node, context: String, scope: Scope, at keyLocation: SourcePosition) -> TaskStep {
         var task = TaskStep(role: "", title: Template(literal: ""), instructions: nil, checklist: [], outputs: [], due: nil)
         guard let taskEntries = entries(node, what: "the task of \(context)") else { return task }
         checkFields(taskEntries, allowed: ["role", "title", "instructions", "checklist", "outputs", "due"], in: "the task of \(context)")
@@ -672,7 +672,7 @@ private struct DefinitionBuilder {
         return parallel
     }
 
-    mutating func readWait(_ node: Node, stepID: String, context: String, at keyLocation: SourceLocation) -> WaitStep {
+    mutating func readWait(_ node: Node, stepID: String, context: String, at keyLocation: SourcePosition) -> WaitStep {
         var wait = WaitStep(signal: "", timeout: nil, onTimeout: nil)
         guard let waitEntries = entries(node, what: "the wait of \(context)") else { return wait }
         checkFields(waitEntries, allowed: ["signal", "timeout", "on_timeout"], in: "the wait of \(context)")
@@ -697,7 +697,7 @@ private struct DefinitionBuilder {
         return wait
     }
 
-    mutating func readTimer(_ node: Node, context: String, scope: Scope, at keyLocation: SourceLocation) -> TimerStep {
+    mutating func readTimer(_ node: Node, context: String, scope: Scope, at keyLocation: SourcePosition) -> TimerStep {
         let fallback = TimerStep.duration(TimeSpan(seconds: 0))
         guard let timerEntries = entries(node, what: "the timer of \(context)") else { return fallback }
         checkFields(timerEntries, allowed: ["for", "until"], in: "the timer of \(context)")
@@ -728,12 +728,12 @@ private struct DefinitionBuilder {
     }
 
     mutating func readBlockCall(
-        _ node: Node, stepID: String, context: String, scope: Scope, at keyLocation: SourceLocation
+        _ node: Node, stepID: String, context: String, scope: Scope, at keyLocation: SourcePosition
     ) -> BlockCall {
         var call = BlockCall(block: "", arguments: [])
         guard let callEntries = entries(node, what: "the block of \(context)") else { return call }
         checkFields(callEntries, allowed: ["use", "with"], in: "the block of \(context)")
-        var argumentLocations: [String: SourceLocation] = [:]
+        var argumentLocations: [String: SourcePosition] = [:]
         guard let useEntry = field(callEntries, "use"), let name = string(useEntry.value, what: "'use'") else {
             if field(callEntries, "use") == nil {
                 error("the block of \(context) is missing 'use' (the block to run)", at: keyLocation)
@@ -798,7 +798,7 @@ private struct DefinitionBuilder {
         return end
     }
 
-    mutating func explicitReference(from step: String, target: String, at location: SourceLocation) {
+    mutating func explicitReference(from step: String, target: String, at location: SourcePosition) {
         pendingReferences.append(PendingReference(from: step, target: target, location: location, list: [], listName: ""))
     }
 
@@ -1133,8 +1133,8 @@ private struct DefinitionBuilder {
 
     // MARK: Node helpers
 
-    func location(_ node: Node) -> SourceLocation {
-        node.mark.map { SourceLocation(line: $0.line, column: $0.column) } ?? .start
+    func location(_ node: Node) -> SourcePosition {
+        node.mark.map { SourcePosition(line: $0.line, column: $0.column) } ?? .start
     }
 
     func scalarText(_ node: Node) -> ScalarText? {
@@ -1188,7 +1188,7 @@ private struct DefinitionBuilder {
         return scalar.string
     }
 
-    mutating func requiredString(_ entries: [Entry], _ name: String, in context: String, at fallback: SourceLocation) -> String? {
+    mutating func requiredString(_ entries: [Entry], _ name: String, in context: String, at fallback: SourcePosition) -> String? {
         guard let entry = field(entries, name) else {
             error("\(context) is missing '\(name)'", at: fallback)
             return nil
@@ -1337,5 +1337,5 @@ private struct PathError: Error {
 
 extension Node.Scalar {
     /// The resolved tag (`str`, `int`, `bool`, `null`, …).
-    fileprivate var tagName: Tag.Name { Tag.Name(rawValue: tag.rawValue) }
+    fileprivate var tagName: Tag.Name { Resolver.default.resolveTag(of: Node.scalar(self)) }
 }
