@@ -19,6 +19,9 @@ enum ExpressionType: Hashable, Sendable {
         }
     }
 
+    /// "a" or "an", to go before `name`.
+    var article: String { ["integer", "any", "object"].contains(name) ? "an" : "a" }
+
     var isNumeric: Bool { self == .integer || self == .number }
 
     var isString: Bool {
@@ -77,7 +80,7 @@ extension ExpressionNode {
         case .not(let operand, let at):
             let type = operand.typeCheck(resolve, problems: &problems)
             if type != .boolean && type != .any {
-                problems.append(ExpressionProblem(message: "'not' needs a boolean, not a \(type.name)", offset: at))
+                problems.append(ExpressionProblem(message: "'not' needs a boolean, not \(type.article) \(type.name)", offset: at))
             }
             return .boolean
         case .and(let left, let right, let at), .or(let left, let right, let at):
@@ -86,7 +89,7 @@ extension ExpressionNode {
                 let type = operand.typeCheck(resolve, problems: &problems)
                 if type != .boolean && type != .any {
                     problems.append(
-                        ExpressionProblem(message: "'\(word)' needs booleans on both sides, not a \(type.name)", offset: at))
+                        ExpressionProblem(message: "'\(word)' needs booleans on both sides, not \(type.article) \(type.name)", offset: at))
                 }
             }
             return .boolean

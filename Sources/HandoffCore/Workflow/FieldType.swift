@@ -6,6 +6,9 @@ public enum FieldType: String, Hashable, Sendable, Codable, CaseIterable {
     case `enum`
     case email, upn, uuid, url
 
+    /// "a" or "an", to go before the type's name.
+    var article: String { [.integer, .enum, .email].contains(self) ? "an" : "a" }
+
     /// True for the types whose values are strings.
     var holdsString: Bool {
         switch self {

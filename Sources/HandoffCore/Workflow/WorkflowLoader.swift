@@ -423,7 +423,7 @@ private struct DefinitionBuilder {
                 queueTemplate(template, node: node, scope: scope)
                 if !spec.type.holdsString {
                     error(
-                        "the default of \(context) is text, but \(spec.name) is \(spec.type.rawValue)",
+                        "the default of \(context) is text, but \(spec.name) is \(spec.type.article) \(spec.type.rawValue)",
                         at: location(node))
                 }
             }
@@ -937,11 +937,11 @@ private struct DefinitionBuilder {
             switch pending.expectation {
             case .condition:
                 if type != .boolean && type != .any {
-                    error("a condition must be true or false, but this is a \(type.name)", at: at)
+                    error("a condition must be true or false, but this is \(type.article) \(type.name)", at: at)
                 }
             case .field(let spec, let what):
                 if !type.fits(spec.type) {
-                    error("\(what) is a \(type.name), but \(spec.name) is \(spec.type.rawValue)", at: at)
+                    error("\(what) is \(type.article) \(type.name), but \(spec.name) is \(spec.type.article) \(spec.type.rawValue)", at: at)
                 } else if spec.type == .enum, case .string(let values?) = type,
                     let stray = values.first(where: { !spec.values.contains($0) })
                 {
@@ -1238,7 +1238,8 @@ private struct DefinitionBuilder {
             return expression
         } catch {
             self.error("\(what) does not parse: \(error.message)", at: scalar.location(atOffset: error.offset))
-            return nil
+            // Keep the step conditional, so the flow checks don't report knock-on problems.
+            return Expression(source: scalar.text, root: .literal(.boolean(true), at: 0))
         }
     }
 
@@ -1308,7 +1309,7 @@ private struct DefinitionBuilder {
         }
     }
 
-    /// The allowed name closest to a misspelt one, when it is close enough to be a likely typo.
+    /// The allowed name closest to a misspelt one (edit distance with transpositions), when it is likely a typo.
     static func closest(to word: String, in candidates: [String]) -> String? {
         let scored = candidates.map { ($0, distance(word, $0)) }.filter { $0.1 <= max(1, $0.0.count / 3) }
         return scored.min { $0.1 < $1.1 }?.0
@@ -1319,11 +1320,16 @@ private struct DefinitionBuilder {
         if a.isEmpty { return b.count }
         if b.isEmpty { return a.count }
         var previous = Array(0...b.count)
+        var beforePrevious = previous
         for i in 1...a.count {
             var current = [i] + Array(repeating: 0, count: b.count)
             for j in 1...b.count {
                 current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
+                    current[j] = min(current[j], beforePrevious[j - 2] + 1)
+                }
             }
+            beforePrevious = previous
             previous = current
         }
         return previous[b.count]
