@@ -184,6 +184,11 @@ public struct EventCodingError: Error, Hashable, Sendable, CustomStringConvertib
     public var type: String
     public var reason: String
 
+    public init(type: String, reason: String) {
+        self.type = type
+        self.reason = reason
+    }
+
     public var description: String { "event '\(type)' \(reason)" }
 }
 

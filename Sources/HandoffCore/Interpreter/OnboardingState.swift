@@ -116,6 +116,13 @@ public struct PendingTimer: Hashable, Sendable, Codable {
     public var dueAt: Date
     /// `timer` or `timeout`.
     public var purpose: String
+
+    public init(id: String, path: String, dueAt: Date, purpose: String) {
+        self.id = id
+        self.path = path
+        self.dueAt = dueAt
+        self.purpose = purpose
+    }
 }
 
 public struct AwaitedSignal: Hashable, Sendable, Codable {
