@@ -16,3 +16,18 @@ struct WorkflowFilesTests {
         }
     }
 }
+
+@Suite("workflows/schema.json")
+struct WorkflowSchemaTests {
+    @Test func theSchemaNamesWhatTheLoaderAccepts() throws {
+        let data = try Data(contentsOf: workflowsFolder.appendingPathComponent("schema.json"))
+        let schema = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(schema["$schema"] as? String == "https://json-schema.org/draft/2020-12/schema")
+        let definitions = try #require(schema["$defs"] as? [String: Any])
+        let fieldType = try #require(definitions["fieldType"] as? [String: Any])
+        #expect(fieldType["enum"] as? [String] == FieldType.allCases.map(\.rawValue))
+        let step = try #require(definitions["step"] as? [String: Any])
+        let properties = try #require(step["properties"] as? [String: Any])
+        #expect(Set(properties.keys) == ["id", "title", "if", "next", "task", "decision", "parallel", "wait", "timer", "block", "set", "end"])
+    }
+}
