@@ -30,7 +30,9 @@ struct Workflows: AsyncParsableCommand {
                 } else {
                     Output.printTable(
                         ["ID", "VERSION", "TITLE", "FILE", "HASH"],
-                        definitions.map { [$0.id, String($0.version), $0.title, $0.file, String($0.contentHash.prefix(12))] })
+                        definitions.map {
+                            [$0.id, String($0.version), $0.title, $0.file, String($0.contentHash.prefix(12))]
+                        })
                 }
             }
         }
@@ -69,7 +71,9 @@ struct Workflows: AsyncParsableCommand {
                             workflows: definitions.map(WorkflowSummary.init)))
                 } else if diagnostics.isEmpty {
                     for definition in definitions {
-                        print("ok: \(definition.file): \(definition.id) v\(definition.version) (sha256 \(definition.contentHash.prefix(12)))")
+                        print(
+                            "ok: \(definition.file): \(definition.id) v\(definition.version) (sha256 \(definition.contentHash.prefix(12)))"
+                        )
                     }
                 } else {
                     for diagnostic in diagnostics {
@@ -137,7 +141,8 @@ struct Workflows: AsyncParsableCommand {
         func run() async throws {
             try await Output.run(output) {
                 guard let graphFormat = WorkflowGraph.Format(rawValue: format) else {
-                    throw CommandFailure(code: "invalid_input", message: "--format must be mermaid or dot, not '\(format)'")
+                    throw CommandFailure(
+                        code: "invalid_input", message: "--format must be mermaid or dot, not '\(format)'")
                 }
                 let definition = try WorkflowFolder.fromEnvironment().definition(id)
                 let drawing = WorkflowGraph.render(definition, format: graphFormat)
@@ -269,7 +274,9 @@ struct WorkflowDetail: Encodable {
         file = definition.file
         roles = definition.roles
         inputs = definition.inputs.map {
-            Input(name: $0.name, type: $0.type.rawValue, required: $0.required, values: $0.type == .enum ? $0.values : nil, title: $0.title)
+            Input(
+                name: $0.name, type: $0.type.rawValue, required: $0.required,
+                values: $0.type == .enum ? $0.values : nil, title: $0.title)
         }
         start = definition.start
         blocks = definition.blockOrder
@@ -285,7 +292,8 @@ struct WorkflowDetail: Encodable {
             switch step.kind {
             case .task(let task): detail = "\(task.role): \(task.title.source)"
             case .decision(let decision):
-                detail = (decision.branches.map { "\($0.condition.source) → \($0.next)" }
+                detail =
+                    (decision.branches.map { "\($0.condition.source) → \($0.next)" }
                     + (decision.otherwise.map { ["otherwise → \($0)"] } ?? [])).joined(separator: "; ")
             case .parallel(let parallel): detail = "branches " + parallel.branches.map(\.name).joined(separator: ", ")
             case .wait(let wait): detail = "signal \(wait.signal)" + (wait.timeout.map { ", timeout \($0)" } ?? "")
@@ -300,7 +308,8 @@ struct WorkflowDetail: Encodable {
             }
             let condition = step.condition.map { " (if \($0.source))" } ?? ""
             return StepLine(
-                id: id, kind: step.kindName, title: step.title, within: within.isEmpty ? nil : within.joined(separator: ", "),
+                id: id, kind: step.kindName, title: step.title,
+                within: within.isEmpty ? nil : within.joined(separator: ", "),
                 next: step.next, detail: detail + condition)
         }
     }

@@ -11,8 +11,10 @@ struct EventCodingTests {
         try harness.run(.start(onboardingId: "ob", inputs: ["company": "Contoso", "path": "mail_send_only"]))
         while harness.state?.status == .active {
             let task = try #require(harness.state?.openTasks.first)
-            let outputs: [String: Value] = task.outputs.contains { $0.name == "upn" } ? ["upn": "svc@contoso.com"] : ["client_id": "C-1"]
-            try harness.completeOnlyTask(outputs: task.outputs.contains { $0.default == nil && $0.required } ? outputs : [:])
+            let outputs: [String: Value] =
+                task.outputs.contains { $0.name == "upn" } ? ["upn": "svc@contoso.com"] : ["client_id": "C-1"]
+            try harness.completeOnlyTask(
+                outputs: task.outputs.contains { $0.default == nil && $0.required } ? outputs : [:])
         }
         var decoded: [OnboardingEvent] = []
         for event in harness.events {
@@ -20,7 +22,8 @@ struct EventCodingTests {
             #expect(type == event.type)
             #expect(OnboardingEvent.typeNames.contains(type))
             #expect(try JSONSerialization.jsonObject(with: data) is [String: Any])
-            decoded.append(try OnboardingEvent.decode(type: type, schemaVersion: OnboardingEvent.schemaVersion, data: data))
+            decoded.append(
+                try OnboardingEvent.decode(type: type, schemaVersion: OnboardingEvent.schemaVersion, data: data))
         }
         #expect(decoded == harness.events)
         #expect(harness.interpreter.replay(decoded) == harness.state)
@@ -34,17 +37,25 @@ struct EventCodingTests {
                 createdAt: Date(timeIntervalSince1970: 1_790_000_000.5)))
         let (type, data) = try event.encoded()
         #expect(type == "TaskOpened")
-        #expect(String(decoding: data, as: UTF8.self) == #"{"checklist":[],"createdAt":"2026-09-21T14:13:20.500Z","instructions":"","outputs":[{"name":"n","required":true,"type":"upn"}],"path":"a","role":"admin","step":"a","taskId":"ob-t1","title":"A"}"#)
+        #expect(
+            String(decoding: data, as: UTF8.self)
+                == #"{"checklist":[],"createdAt":"2026-09-21T14:13:20.500Z","instructions":"","outputs":[{"name":"n","required":true,"type":"upn"}],"path":"a","role":"admin","step":"a","taskId":"ob-t1","title":"A"}"#
+        )
     }
 
     @Test func unknownTypesAndBadDataAreTypedErrors() {
         #expect(throws: EventCodingError(type: "TaskExploded", reason: "is not a known event type")) {
             try OnboardingEvent.decode(type: "TaskExploded", schemaVersion: 1, data: Data("{}".utf8))
         }
-        #expect(throws: EventCodingError(type: "TaskClaimed", reason: "has data that does not fit: missing field 'assignee'")) {
+        #expect(
+            throws: EventCodingError(
+                type: "TaskClaimed", reason: "has data that does not fit: missing field 'assignee'")
+        ) {
             try OnboardingEvent.decode(type: "TaskClaimed", schemaVersion: 1, data: Data(#"{"taskId":"t"}"#.utf8))
         }
-        #expect(throws: EventCodingError(type: "TaskClaimed", reason: "has schema version 9; this build reads version 1")) {
+        #expect(
+            throws: EventCodingError(type: "TaskClaimed", reason: "has schema version 9; this build reads version 1")
+        ) {
             try OnboardingEvent.decode(type: "TaskClaimed", schemaVersion: 9, data: Data("{}".utf8))
         }
     }

@@ -71,11 +71,12 @@ struct InterpreterTests {
     @Test func startRefusesBadInputsNamingEach() {
         let error = refusal(nil, .start(onboardingId: "ob", inputs: ["seats": "many", "colour": "red"]))
         #expect(error?.code == .invalidInput)
-        #expect(error?.problems == [
-            FieldProblem(field: "colour", reason: "is not an input of workflow 'forms'"),
-            FieldProblem(field: "company", reason: "is required"),
-            FieldProblem(field: "seats", reason: "must be an integer, not \"many\""),
-        ])
+        #expect(
+            error?.problems == [
+                FieldProblem(field: "colour", reason: "is not an input of workflow 'forms'"),
+                FieldProblem(field: "company", reason: "is required"),
+                FieldProblem(field: "seats", reason: "must be an integer, not \"many\""),
+            ])
     }
 
     @Test func startTwiceIsRefused() {
@@ -106,7 +107,8 @@ struct InterpreterTests {
         #expect(refusal(held, .releaseTask(taskId: "ob-t1", user: "bob"))?.code == .taskNotClaimedByYou)
         let events = try interpreter.decide(held, .releaseTask(taskId: "ob-t1", user: "ann"), now: t0)
         #expect(events == [.taskReleased(TaskReleased(taskId: "ob-t1", assignee: "ann"))])
-        let released = try #require(interpreter.replay(given + [.taskClaimed(TaskClaimed(taskId: "ob-t1", assignee: "ann"))] + events))
+        let released = try #require(
+            interpreter.replay(given + [.taskClaimed(TaskClaimed(taskId: "ob-t1", assignee: "ann"))] + events))
         #expect(released.task("ob-t1")?.state == .open)
         #expect(released.task("ob-t1")?.assignee == nil)
     }
@@ -115,8 +117,9 @@ struct InterpreterTests {
         let held = try claimed(by: "ann")
         let error = refusal(held, .completeTask(taskId: "ob-t1", user: "bob", outputs: [:], checklist: []))
         #expect(error == DecisionError(.taskNotClaimedByYou, "task 'ob-t1' is claimed by ann, not bob"))
-        #expect(refusal(state, .completeTask(taskId: "ob-t1", user: "ann", outputs: [:], checklist: []))?.code
-            == .taskNotClaimedByYou)
+        #expect(
+            refusal(state, .completeTask(taskId: "ob-t1", user: "ann", outputs: [:], checklist: []))?.code
+                == .taskNotClaimedByYou)
     }
 
     @Test func invalidOutputsAreRejectedNamingEveryField() throws {
@@ -131,33 +134,38 @@ struct InterpreterTests {
                 ],
                 checklist: ["read", "signed"]))
         #expect(error?.code == .invalidOutputs)
-        #expect(error?.problems == [
-            FieldProblem(field: "colour", reason: "is not an output of this task"),
-            FieldProblem(field: "upn", reason: "must look like name@domain"),
-            FieldProblem(field: "size", reason: "must be one of small, large, not \"medium\""),
-            FieldProblem(field: "email", reason: "must be an email address like name@example.com"),
-            FieldProblem(field: "ticket", reason: "must match the pattern T-[0-9]+"),
-            FieldProblem(field: "id", reason: "must be a UUID"),
-            FieldProblem(field: "site", reason: "must be an http or https URL"),
-            FieldProblem(field: "count", reason: "must be an integer, not \"three\""),
-        ])
+        #expect(
+            error?.problems == [
+                FieldProblem(field: "colour", reason: "is not an output of this task"),
+                FieldProblem(field: "upn", reason: "must look like name@domain"),
+                FieldProblem(field: "size", reason: "must be one of small, large, not \"medium\""),
+                FieldProblem(field: "email", reason: "must be an email address like name@example.com"),
+                FieldProblem(field: "ticket", reason: "must match the pattern T-[0-9]+"),
+                FieldProblem(field: "id", reason: "must be a UUID"),
+                FieldProblem(field: "site", reason: "must be an http or https URL"),
+                FieldProblem(field: "count", reason: "must be an integer, not \"three\""),
+            ])
     }
 
     @Test func missingRequiredOutputsAndUntickedItemsAreNamedTogether() throws {
         let held = try claimed()
-        let error = refusal(held, .completeTask(taskId: "ob-t1", user: "ann", outputs: ["upn": "ann@acme"], checklist: ["read"]))
+        let error = refusal(
+            held, .completeTask(taskId: "ob-t1", user: "ann", outputs: ["upn": "ann@acme"], checklist: ["read"]))
         #expect(error?.code == .invalidOutputs)
-        #expect(error?.problems == [
-            FieldProblem(field: "size", reason: "is required"),
-            FieldProblem(field: "signed", reason: "is not ticked: Signed in"),
-        ])
-        #expect(error?.message == "task 'ob-t1' can't be completed: size: is required; signed: is not ticked: Signed in")
+        #expect(
+            error?.problems == [
+                FieldProblem(field: "size", reason: "is required"),
+                FieldProblem(field: "signed", reason: "is not ticked: Signed in"),
+            ])
+        #expect(
+            error?.message == "task 'ob-t1' can't be completed: size: is required; signed: is not ticked: Signed in")
     }
 
     @Test func anUntickedChecklistIsRejected() throws {
         let held = try claimed()
         let error = refusal(
-            held, .completeTask(taskId: "ob-t1", user: "ann", outputs: ["upn": "ann@acme", "size": "small"], checklist: []))
+            held,
+            .completeTask(taskId: "ob-t1", user: "ann", outputs: ["upn": "ann@acme", "size": "small"], checklist: []))
         #expect(error?.code == .checklistIncomplete)
         #expect(error?.problems.map(\.field) == ["read", "signed"])
     }
@@ -171,14 +179,19 @@ struct InterpreterTests {
                 outputs: ["upn": "ann@acme", "size": "large", "urgent": "true", "ticket": "T-12"],
                 checklist: ["read", "signed"]),
             now: t0)
-        let outputs: [String: Value] = ["upn": "ann@acme", "size": "large", "urgent": true, "ticket": "T-12", "count": 3]
-        #expect(events == [
-            .taskCompleted(TaskCompleted(taskId: "ob-t1", user: "ann", outputs: outputs, checklist: ["read", "signed"])),
-            .stepCompleted(StepCompleted(path: "details", step: "details", outputs: outputs)),
-            .stepEntered(StepEntered(path: "done", step: "done", kind: "end")),
-            .completed(OnboardingCompleted(path: "done")),
-        ])
-        let done = try #require(interpreter.replay(given + [.taskClaimed(TaskClaimed(taskId: "ob-t1", assignee: "ann"))] + events))
+        let outputs: [String: Value] = [
+            "upn": "ann@acme", "size": "large", "urgent": true, "ticket": "T-12", "count": 3,
+        ]
+        #expect(
+            events == [
+                .taskCompleted(
+                    TaskCompleted(taskId: "ob-t1", user: "ann", outputs: outputs, checklist: ["read", "signed"])),
+                .stepCompleted(StepCompleted(path: "details", step: "details", outputs: outputs)),
+                .stepEntered(StepEntered(path: "done", step: "done", kind: "end")),
+                .completed(OnboardingCompleted(path: "done")),
+            ])
+        let done = try #require(
+            interpreter.replay(given + [.taskClaimed(TaskClaimed(taskId: "ob-t1", assignee: "ann"))] + events))
         #expect(done.status == .completed)
         #expect(done.task("ob-t1")?.completedBy == "ann")
         #expect(refusal(done, .claimTask(taskId: "ob-t1", user: "ann", roles: ["admin"]))?.code == .taskNotOpen)
@@ -186,10 +199,11 @@ struct InterpreterTests {
 
     @Test func cancelWithdrawsOpenTasks() throws {
         let events = try interpreter.decide(state, .cancel(user: "boss", reason: "customer left"), now: t0)
-        #expect(events == [
-            .taskCancelled(TaskCancelled(taskId: "ob-t1", reason: "the onboarding was cancelled")),
-            .cancelled(OnboardingCancelled(user: "boss", reason: "customer left")),
-        ])
+        #expect(
+            events == [
+                .taskCancelled(TaskCancelled(taskId: "ob-t1", reason: "the onboarding was cancelled")),
+                .cancelled(OnboardingCancelled(user: "boss", reason: "customer left")),
+            ])
         let cancelled = try #require(interpreter.replay(given + events))
         #expect(cancelled.status == .cancelled)
         #expect(cancelled.openTasks.isEmpty)
@@ -202,7 +216,9 @@ struct InterpreterTests {
 
     @Test func aSignalNobodyWaitsForIsRefused() {
         let error = refusal(state, .deliverSignal(name: "go", data: .null))
-        #expect(error == DecisionError(.invalidInput, "no step is waiting for signal 'go' (no step waits for a signal now)"))
+        #expect(
+            error == DecisionError(.invalidInput, "no step is waiting for signal 'go' (no step waits for a signal now)")
+        )
     }
 
     @Test func theSameCommandOnTheSameStateGivesTheSameEvents() throws {

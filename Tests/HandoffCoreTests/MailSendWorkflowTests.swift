@@ -31,7 +31,8 @@ struct MailSendWorkflowTests {
 
                             """,
                         checklist: [
-                            ChecklistItem(id: "client-synced", text: "Contoso's own Client is synced from the ticketing system"),
+                            ChecklistItem(
+                                id: "client-synced", text: "Contoso's own Client is synced from the ticketing system"),
                             ChecklistItem(
                                 id: "client-listed",
                                 text: "The Client appears under \"Clients\" in the left-hand menu of the Pia Portal"),
@@ -40,7 +41,7 @@ struct MailSendWorkflowTests {
                             OutputField(
                                 name: "client_id", type: .string, required: true,
                                 title: "The Pia Client Id of the company's own Client", values: nil, pattern: nil,
-                                default: nil),
+                                default: nil)
                         ],
                         dueAt: t0.addingTimeInterval(2 * 86_400), createdAt: t0)),
             ])
@@ -65,10 +66,11 @@ struct MailSendWorkflowTests {
                 "Turned on (set to \"Yes\") exactly these permissions: Mail.Send, then clicked \"Authorise\"",
                 "Signed in on the Microsoft 365 sign-in page with the service account that will send the email notifications",
             ])
-        #expect(harness.state?.blockParams["standard-consent"] == [
-            "account": "the service account that will send the email notifications", "scopes": "Mail.Send",
-            "organisation_wide": false, "reopen_list": false,
-        ])
+        #expect(
+            harness.state?.blockParams["standard-consent"] == [
+                "account": "the service account that will send the email notifications", "scopes": "Mail.Send",
+                "organisation_wide": false, "reopen_list": false,
+            ])
 
         try harness.completeOnlyTask()
         #expect(harness.openTasks == ["standard-consent/read-upn@customer_admin"])
@@ -96,10 +98,11 @@ struct MailSendWorkflowTests {
             harness.state?.variables == [
                 "Mail_Send_Mode": "Client", "Mail_Send_UPN": "mailer@contoso.com", "Mail_Send_ID": "C-42",
             ])
-        #expect(harness.state?.tasks.map(\.role) == [
-            "customer_admin", "customer_admin", "customer_admin", "customer_admin", "partner_integration_manager",
-            "solutions_engineer",
-        ])
+        #expect(
+            harness.state?.tasks.map(\.role) == [
+                "customer_admin", "customer_admin", "customer_admin", "customer_admin", "partner_integration_manager",
+                "solutions_engineer",
+            ])
         #expect(harness.interpreter.replay(harness.events) == harness.state)
     }
 
@@ -116,11 +119,16 @@ struct MailSendWorkflowTests {
                 "TaskCompleted", "StepCompleted", "StepEntered", "DecisionMade", "StepCompleted", "StepEntered",
                 "BlockStarted", "StepEntered", "TaskOpened",
             ])
-        #expect(events[0] == .taskCompleted(
-            TaskCompleted(taskId: "ob1-t1", user: "ann", outputs: ["client_id": "C-42"],
-                checklist: ["client-listed", "client-synced"])))
-        #expect(events[3] == .decisionMade(
-            DecisionMade(path: "which-path", step: "which-path", branch: 0, next: "standard-consent")))
+        #expect(
+            events[0]
+                == .taskCompleted(
+                    TaskCompleted(
+                        taskId: "ob1-t1", user: "ann", outputs: ["client_id": "C-42"],
+                        checklist: ["client-listed", "client-synced"])))
+        #expect(
+            events[3]
+                == .decisionMade(
+                    DecisionMade(path: "which-path", step: "which-path", branch: 0, next: "standard-consent")))
         #expect(events[7] == .stepEntered(StepEntered(path: "standard-consent/sign-in", step: "sign-in", kind: "task")))
     }
 
@@ -131,16 +139,19 @@ struct MailSendWorkflowTests {
 
         // The Global Administrator's run of the block: sign in, consent for the organisation, read back.
         #expect(harness.openTasks == ["global-admin-consent/sign-in@customer_admin"])
-        #expect(harness.onlyOpenTask()?.checklist.map(\.text).last
-            == "Signed in on the Microsoft 365 sign-in page with the Global Administrator account")
-        #expect(harness.onlyOpenTask()?.checklist.map(\.text)[3]
-            == "Turned on (set to \"Yes\") exactly these permissions: Group.ReadWrite.All, Mail.Send and "
-            + "Directory.AccessAsUser.All, then clicked \"Authorise\"")
+        #expect(
+            harness.onlyOpenTask()?.checklist.map(\.text).last
+                == "Signed in on the Microsoft 365 sign-in page with the Global Administrator account")
+        #expect(
+            harness.onlyOpenTask()?.checklist.map(\.text)[3]
+                == "Turned on (set to \"Yes\") exactly these permissions: Group.ReadWrite.All, Mail.Send and "
+                + "Directory.AccessAsUser.All, then clicked \"Authorise\"")
         try harness.completeOnlyTask()
         #expect(harness.openTasks == ["global-admin-consent/organisation-consent@customer_admin"])
-        #expect(harness.onlyOpenTask()?.checklist.map(\.text) == [
-            "When prompted, chose \"Consent on behalf of your organization\"", "Clicked \"Accept\"",
-        ])
+        #expect(
+            harness.onlyOpenTask()?.checklist.map(\.text) == [
+                "When prompted, chose \"Consent on behalf of your organization\"", "Clicked \"Accept\"",
+            ])
         try harness.completeOnlyTask()
         #expect(harness.openTasks == ["global-admin-consent/read-upn@customer_admin"])
         #expect(harness.onlyOpenTask()?.checklist.map(\.id) == ["closed-and-refreshed", "reopened", "upn-shown"])
@@ -148,23 +159,27 @@ struct MailSendWorkflowTests {
 
         // The service account's run: the organisation-wide consent is skipped.
         #expect(harness.openTasks == ["service-account-consent/sign-in@customer_admin"])
-        #expect(harness.onlyOpenTask()?.checklist.last?.text
-            == "Signed in on the Microsoft 365 sign-in page with the service account Pia will use to send emails")
+        #expect(
+            harness.onlyOpenTask()?.checklist.last?.text
+                == "Signed in on the Microsoft 365 sign-in page with the service account Pia will use to send emails")
         let skipped = try {
             var copy = harness
             try copy.completeOnlyTask()
             return Array(copy.events.suffix(from: harness.events.count))
         }()
-        #expect(skipped.contains(.stepSkipped(
-            StepSkipped(path: "service-account-consent/organisation-consent", step: "organisation-consent"))))
+        #expect(
+            skipped.contains(
+                .stepSkipped(
+                    StepSkipped(path: "service-account-consent/organisation-consent", step: "organisation-consent"))))
         try harness.completeOnlyTask()
         #expect(harness.openTasks == ["service-account-consent/read-upn@customer_admin"])
         try harness.completeOnlyTask(outputs: ["upn": "pia-mailer@fabrikam.com"])
 
         #expect(harness.openTasks == ["remove-global-admin-consent@customer_admin"])
-        #expect(harness.onlyOpenTask()?.checklist.map(\.id) == [
-            "two-consents-listed", "global-admin-deleted", "window-closed",
-        ])
+        #expect(
+            harness.onlyOpenTask()?.checklist.map(\.id) == [
+                "two-consents-listed", "global-admin-deleted", "window-closed",
+            ])
         try harness.completeOnlyTask()
         #expect(harness.openTasks == ["tell-partner-integration-manager@customer_admin"])
         try harness.completeOnlyTask()
@@ -180,13 +195,15 @@ struct MailSendWorkflowTests {
             harness.state?.variables == [
                 "Mail_Send_Mode": "Client", "Mail_Send_UPN": "pia-mailer@fabrikam.com", "Mail_Send_ID": "C-7",
             ])
-        #expect(harness.state?.tasks.map(\.path) == [
-            "client-synced",
-            "global-admin-consent/sign-in", "global-admin-consent/organisation-consent", "global-admin-consent/read-upn",
-            "service-account-consent/sign-in", "service-account-consent/read-upn",
-            "remove-global-admin-consent", "tell-partner-integration-manager", "back-end-configuration",
-            "configure-variables",
-        ])
+        #expect(
+            harness.state?.tasks.map(\.path) == [
+                "client-synced",
+                "global-admin-consent/sign-in", "global-admin-consent/organisation-consent",
+                "global-admin-consent/read-upn",
+                "service-account-consent/sign-in", "service-account-consent/read-upn",
+                "remove-global-admin-consent", "tell-partner-integration-manager", "back-end-configuration",
+                "configure-variables",
+            ])
         #expect(harness.state?.stepOutputs["global-admin-consent"] == ["upn": "admin@fabrikam.onmicrosoft.com"])
         #expect(harness.state?.stepOutputs["service-account-consent"] == ["upn": "pia-mailer@fabrikam.com"])
         #expect(harness.interpreter.replay(harness.events) == harness.state)

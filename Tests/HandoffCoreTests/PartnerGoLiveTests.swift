@@ -18,15 +18,18 @@ struct PartnerGoLiveTests {
         return harness
     }
 
-    func complete(_ harness: inout Harness, step: String, as user: String = "u", outputs: [String: Value] = [:]) throws {
+    func complete(_ harness: inout Harness, step: String, as user: String = "u", outputs: [String: Value] = [:]) throws
+    {
         let task = try #require(harness.state?.openTasks.first { $0.path == step })
         try harness.run(.claimTask(taskId: task.id, user: user, roles: [task.role]))
-        try harness.run(.completeTask(taskId: task.id, user: user, outputs: outputs, checklist: Set(task.checklist.map(\.id))))
+        try harness.run(
+            .completeTask(taskId: task.id, user: user, outputs: outputs, checklist: Set(task.checklist.map(\.id))))
     }
 
     @Test func bothBranchesOpenAtOnce() throws {
         let harness = try started()
-        #expect(harness.openTasks == ["send-contract@partner_integration_manager", "configure-tenant@solutions_engineer"])
+        #expect(
+            harness.openTasks == ["send-contract@partner_integration_manager", "configure-tenant@solutions_engineer"])
         #expect(harness.state?.activeSteps.map(\.path) == ["preparation", "send-contract", "configure-tenant"])
         #expect(harness.state?.activeSteps.first?.pendingBranches == ["contract", "technical"])
     }
@@ -36,18 +39,27 @@ struct PartnerGoLiveTests {
         try complete(&harness, step: "send-contract")
         #expect(harness.state?.awaitedSignals.map(\.signal) == ["contract-signed"])
         let timeout = try #require(harness.state?.timers.first)
-        #expect(timeout == PendingTimer(id: "gl-timer1", path: "contract-signed", dueAt: t0.addingTimeInterval(7 * 86_400), purpose: "timeout"))
+        #expect(
+            timeout
+                == PendingTimer(
+                    id: "gl-timer1", path: "contract-signed", dueAt: t0.addingTimeInterval(7 * 86_400),
+                    purpose: "timeout"))
 
         let signalled = try harness.run(.deliverSignal(name: "contract-signed", data: ["by": "ceo"]))
-        #expect(signalled == [
-            .signalReceived(SignalReceived(path: "contract-signed", signal: "contract-signed", data: ["by": "ceo"])),
-            .timerCancelled(TimerCancelled(timerId: "gl-timer1", path: "contract-signed")),
-            .stepCompleted(StepCompleted(path: "contract-signed", step: "contract-signed", outputs: ["received": true, "data": ["by": "ceo"]])),
-            .stepEntered(StepEntered(path: "contract-filed", step: "contract-filed", kind: "set")),
-            .variablesSet(VariablesSet(path: "contract-filed", variables: ["Contract_Signed": true])),
-            .stepCompleted(StepCompleted(path: "contract-filed", step: "contract-filed", outputs: [:])),
-            .branchCompleted(BranchCompleted(path: "preparation", step: "preparation", branch: "contract")),
-        ])
+        #expect(
+            signalled == [
+                .signalReceived(
+                    SignalReceived(path: "contract-signed", signal: "contract-signed", data: ["by": "ceo"])),
+                .timerCancelled(TimerCancelled(timerId: "gl-timer1", path: "contract-signed")),
+                .stepCompleted(
+                    StepCompleted(
+                        path: "contract-signed", step: "contract-signed",
+                        outputs: ["received": true, "data": ["by": "ceo"]])),
+                .stepEntered(StepEntered(path: "contract-filed", step: "contract-filed", kind: "set")),
+                .variablesSet(VariablesSet(path: "contract-filed", variables: ["Contract_Signed": true])),
+                .stepCompleted(StepCompleted(path: "contract-filed", step: "contract-filed", outputs: [:])),
+                .branchCompleted(BranchCompleted(path: "preparation", step: "preparation", branch: "contract")),
+            ])
         #expect(harness.openTasks == ["configure-tenant@solutions_engineer"])
 
         try complete(&harness, step: "configure-tenant", outputs: ["tenant_id": "8C2F9E4A-1B3D-4E5F-8A7B-9C0D1E2F3A4B"])
@@ -55,12 +67,14 @@ struct PartnerGoLiveTests {
         let joined = try {
             let task = try #require(harness.state?.openTasks.first)
             try harness.run(.claimTask(taskId: task.id, user: "c", roles: ["customer_admin"]))
-            return try harness.run(.completeTask(taskId: task.id, user: "c", outputs: ["received": true], checklist: []))
+            return try harness.run(
+                .completeTask(taskId: task.id, user: "c", outputs: ["received": true], checklist: []))
         }()
-        #expect(joined.map(\.type) == [
-            "TaskCompleted", "StepCompleted", "BranchCompleted", "StepCompleted", "StepEntered", "DecisionMade",
-            "StepCompleted", "StepEntered", "TimerScheduled",
-        ])
+        #expect(
+            joined.map(\.type) == [
+                "TaskCompleted", "StepCompleted", "BranchCompleted", "StepCompleted", "StepEntered", "DecisionMade",
+                "StepCompleted", "StepEntered", "TimerScheduled",
+            ])
         let soak = try #require(harness.state?.timers.first)
         #expect(soak.id == "gl-timer2")
         #expect(soak.dueAt == t0.addingTimeInterval(3_600 + 2 * 86_400))
@@ -71,15 +85,18 @@ struct PartnerGoLiveTests {
         harness.now = soak.dueAt
         try harness.run(.fireTimer(timerId: "gl-timer2"))
         #expect(harness.openTasks == ["go-live@solutions_engineer"])
-        #expect(harness.onlyOpenTask()?.checklist.first?.text == "Northwind is live on tenant 8C2F9E4A-1B3D-4E5F-8A7B-9C0D1E2F3A4B")
+        #expect(
+            harness.onlyOpenTask()?.checklist.first?.text
+                == "Northwind is live on tenant 8C2F9E4A-1B3D-4E5F-8A7B-9C0D1E2F3A4B")
         // Fires once.
         #expect(throws: DecisionError.self) { try harness.run(.fireTimer(timerId: "gl-timer2")) }
 
         try complete(&harness, step: "go-live")
         #expect(harness.state?.status == .completed)
-        #expect(harness.state?.variables == [
-            "Contract_Signed": true, "Live_Tenant": "8C2F9E4A-1B3D-4E5F-8A7B-9C0D1E2F3A4B", "Live_Seats": 5,
-        ])
+        #expect(
+            harness.state?.variables == [
+                "Contract_Signed": true, "Live_Tenant": "8C2F9E4A-1B3D-4E5F-8A7B-9C0D1E2F3A4B", "Live_Seats": 5,
+            ])
         #expect(harness.interpreter.replay(harness.events) == harness.state)
     }
 
@@ -88,7 +105,8 @@ struct PartnerGoLiveTests {
         try complete(&harness, step: "send-contract")
         harness.now = t0.addingTimeInterval(7 * 86_400)
         try harness.run(.fireTimer(timerId: "gl-timer1"))
-        #expect(harness.openTasks == ["configure-tenant@solutions_engineer", "chase-signature@partner_integration_manager"])
+        #expect(
+            harness.openTasks == ["configure-tenant@solutions_engineer", "chase-signature@partner_integration_manager"])
         #expect(harness.state?.stepOutputs["contract-signed"] == ["received": false, "data": .null])
 
         try complete(&harness, step: "chase-signature")
@@ -112,6 +130,10 @@ struct PartnerGoLiveTests {
         try complete(&harness, step: "test-notifications", outputs: ["received": false])
         #expect(harness.state?.status == .failed)
         #expect(harness.state?.reason == "Test notifications did not reach Northwind")
-        #expect(harness.events.last == .failed(OnboardingFailed(path: "notifications-broken", reason: "Test notifications did not reach Northwind")))
+        #expect(
+            harness.events.last
+                == .failed(
+                    OnboardingFailed(path: "notifications-broken", reason: "Test notifications did not reach Northwind")
+                ))
     }
 }

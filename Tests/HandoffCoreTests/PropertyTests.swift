@@ -27,7 +27,8 @@ struct PropertyTests {
     ) throws -> OnboardingState {
         let interpreter = Interpreter(definition: definition)
         var now = t0
-        var events = try interpreter.decide(nil, .start(onboardingId: "ob\(seed)", inputs: inputs(definition, &random)), now: now)
+        var events = try interpreter.decide(
+            nil, .start(onboardingId: "ob\(seed)", inputs: inputs(definition, &random)), now: now)
         var state = try #require(interpreter.replay(events))
         for _ in 0..<300 where state.status == .active {
             now = now.addingTimeInterval(Double(Int.random(in: 0...3_600, using: &random)))
@@ -46,7 +47,8 @@ struct PropertyTests {
                 Issue.record("seed \(seed): \(command) was refused: \(error)")
                 break
             }
-            #expect(try interpreter.decide(state, command, now: now) == new, "seed \(seed): decide is not deterministic")
+            #expect(
+                try interpreter.decide(state, command, now: now) == new, "seed \(seed): decide is not deterministic")
             events += new
             for event in new {
                 state = interpreter.evolve(state, event)
@@ -56,7 +58,8 @@ struct PropertyTests {
         }
         let decoded = try events.map { event in
             let stored = try event.encoded()
-            return try OnboardingEvent.decode(type: stored.type, schemaVersion: OnboardingEvent.schemaVersion, data: stored.data)
+            return try OnboardingEvent.decode(
+                type: stored.type, schemaVersion: OnboardingEvent.schemaVersion, data: stored.data)
         }
         #expect(interpreter.replay(decoded) == state, "seed \(seed): the stored events give another state")
         return state
@@ -97,11 +100,13 @@ struct PropertyTests {
             } else if let holder = task.assignee {
                 commands.append((.releaseTask(taskId: task.id, user: holder), now))
                 var outputs: [String: Value] = [:]
-                for field in task.outputs where (field.required && field.default == nil) || Bool.random(using: &random) {
+                for field in task.outputs where (field.required && field.default == nil) || Bool.random(using: &random)
+                {
                     outputs[field.name] = value(for: field.type, values: field.values ?? [], &random)
                 }
                 let checklist = Set(task.checklist.map(\.id))
-                let completion = OnboardingCommand.completeTask(taskId: task.id, user: holder, outputs: outputs, checklist: checklist)
+                let completion = OnboardingCommand.completeTask(
+                    taskId: task.id, user: holder, outputs: outputs, checklist: checklist)
                 commands += [(completion, now), (completion, now), (completion, now)]
             }
         }

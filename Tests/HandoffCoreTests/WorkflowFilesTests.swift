@@ -28,6 +28,9 @@ struct WorkflowSchemaTests {
         #expect(fieldType["enum"] as? [String] == FieldType.allCases.map(\.rawValue))
         let step = try #require(definitions["step"] as? [String: Any])
         let properties = try #require(step["properties"] as? [String: Any])
-        #expect(Set(properties.keys) == ["id", "title", "if", "next", "task", "decision", "parallel", "wait", "timer", "block", "set", "end"])
+        #expect(
+            Set(properties.keys) == [
+                "id", "title", "if", "next", "task", "decision", "parallel", "wait", "timer", "block", "set", "end",
+            ])
     }
 }

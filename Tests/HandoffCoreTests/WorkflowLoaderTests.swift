@@ -42,17 +42,19 @@ struct WorkflowLoaderTests {
     }
 
     @Test func yamlSyntax() {
-        #expect(problems("id: tiny\nroles: [admin\nsteps: []\n") == [
-            "3:6: YAML syntax error: did not find expected ',' or ']'",
-        ])
+        #expect(
+            problems("id: tiny\nroles: [admin\nsteps: []\n") == [
+                "3:6: YAML syntax error: did not find expected ',' or ']'"
+            ])
     }
 
     @Test func unknownFieldsAreNamedWithASuggestion() {
         let source = Self.valid.replacingOccurrences(of: "      title: Ask", with: "      titel: Ask")
-        #expect(problems(source) == [
-            "10:5: the task of step 'ask' is missing 'title'",
-            "12:7: unknown field 'titel' in the task of step 'ask' (did you mean 'title'?)",
-        ])
+        #expect(
+            problems(source) == [
+                "10:5: the task of step 'ask' is missing 'title'",
+                "12:7: unknown field 'titel' in the task of step 'ask' (did you mean 'title'?)",
+            ])
     }
 
     @Test func unknownTopLevelField() {
@@ -61,16 +63,19 @@ struct WorkflowLoaderTests {
 
     @Test func duplicateStepIds() {
         let source = Self.valid.replacingOccurrences(of: "  - id: done", with: "  - id: ask")
-        #expect(problems(source) == [
-            "15:9: duplicate step id 'ask' (first used on line 9)",
-            "9:9: step 'ask' is the last step: give it 'next' or make it an 'end' step",
-        ].sorted(by: Self.byPosition))
+        #expect(
+            problems(source)
+                == [
+                    "15:9: duplicate step id 'ask' (first used on line 9)",
+                    "9:9: step 'ask' is the last step: give it 'next' or make it an 'end' step",
+                ].sorted(by: Self.byPosition))
     }
 
     @Test func unknownStepReference() {
         let source = Self.valid.replacingOccurrences(
-            of: "          - id: done", with: "          - id: done")
-            .replacingOccurrences(of: "  - id: done\n", with: "    next: finish\n  - id: done\n")
+            of: "          - id: done", with: "          - id: done"
+        )
+        .replacingOccurrences(of: "  - id: done\n", with: "    next: finish\n  - id: done\n")
         #expect(problems(source) == ["15:11: step 'ask' refers to unknown step 'finish'"])
     }
 
@@ -81,10 +86,11 @@ struct WorkflowLoaderTests {
 
     @Test func unknownValuesInExpressions() {
         let source = Self.valid.replacingOccurrences(of: "Ask ${inputs.count}", with: "Ask ${inputs.cuont} ${vars.X}")
-        #expect(problems(source) == [
-            "12:20: 'inputs.cuont' refers to unknown input 'cuont'",
-            "12:36: 'vars.X' refers to variable 'X', which no 'set' step records",
-        ])
+        #expect(
+            problems(source) == [
+                "12:20: 'inputs.cuont' refers to unknown input 'cuont'",
+                "12:36: 'vars.X' refers to variable 'X', which no 'set' step records",
+            ])
     }
 
     @Test func unknownStepOutput() {
@@ -114,10 +120,11 @@ struct WorkflowLoaderTests {
               - id: done
                 end: completed
             """
-        #expect(problems(source) == [
-            "6:9: steps 'ask', 'check' can never reach an end: every path from them loops",
-            "13:9: step 'done' is unreachable",
-        ])
+        #expect(
+            problems(source) == [
+                "6:9: steps 'ask', 'check' can never reach an end: every path from them loops",
+                "13:9: step 'done' is unreachable",
+            ])
     }
 
     @Test func lastStepMustEnd() {
@@ -128,20 +135,23 @@ struct WorkflowLoaderTests {
     @Test func expressionThatDoesNotParse() {
         let source = Self.valid.replacingOccurrences(
             of: "  - id: done\n", with: "  - id: check\n    if: inputs.count >\n    end: failed\n  - id: done\n")
-        #expect(problems(source) == [
-            "16:23: 'if' of step 'check' does not parse: expected a value but found the end of the expression",
-        ])
+        #expect(
+            problems(source) == [
+                "16:23: 'if' of step 'check' does not parse: expected a value but found the end of the expression"
+            ])
     }
 
     @Test func comparingIncompatibleTypes() {
         let source = Self.valid.replacingOccurrences(
-            of: "  - id: done\n", with: "  - id: check\n    if: inputs.count == \"three\"\n    end: failed\n  - id: done\n")
+            of: "  - id: done\n",
+            with: "  - id: check\n    if: inputs.count == \"three\"\n    end: failed\n  - id: done\n")
         #expect(problems(source) == ["16:22: cannot compare integer with string"])
     }
 
     @Test func comparingAnEnumWithAValueItCannotHave() {
         let source = Self.valid.replacingOccurrences(
-            of: "  - id: done\n", with: "  - id: check\n    if: inputs.mode == \"quick\"\n    end: failed\n  - id: done\n")
+            of: "  - id: done\n",
+            with: "  - id: check\n    if: inputs.mode == \"quick\"\n    end: failed\n  - id: done\n")
         #expect(problems(source) == ["16:24: \"quick\" is not one of the values of inputs.mode (fast, slow)"])
     }
 
@@ -161,12 +171,13 @@ struct WorkflowLoaderTests {
                         login: { type: upn, default: nobody }
                         total: { type: string, default: "${inputs.count}" }
                 """)
-        #expect(problems(source) == [
-            "15:39: the default of output 'ok' must be true or false, not \"maybe\"",
-            "16:54: the default of output 'pick' must be one of a, b, not \"c\"",
-            "17:38: the default of output 'login' must look like name@domain",
-            "18:44: the default of output 'total' is an integer, but total is a string",
-        ])
+        #expect(
+            problems(source) == [
+                "15:39: the default of output 'ok' must be true or false, not \"maybe\"",
+                "16:54: the default of output 'pick' must be one of a, b, not \"c\"",
+                "17:38: the default of output 'login' must look like name@domain",
+                "18:44: the default of output 'total' is an integer, but total is a string",
+            ])
     }
 
     @Test func invalidPattern() {
@@ -176,12 +187,15 @@ struct WorkflowLoaderTests {
     }
 
     @Test func badDurationAndUnknownType() {
-        let source = Self.valid.replacingOccurrences(of: "      title: Ask", with: "      due: 2 days\n      title: Ask")
-            .replacingOccurrences(of: "mode: { type: enum, values: [fast, slow] }", with: "mode: { type: choice }")
-        #expect(problems(source) == [
-            "7:17: input 'mode' has unknown type 'choice' (types are: string, text, boolean, integer, enum, email, upn, uuid, url)",
-            "12:12: 'due' of step 'ask' must be a duration such as 30m, 4h, 2d or 1d12h, not '2 days'",
-        ])
+        let source = Self.valid.replacingOccurrences(
+            of: "      title: Ask", with: "      due: 2 days\n      title: Ask"
+        )
+        .replacingOccurrences(of: "mode: { type: enum, values: [fast, slow] }", with: "mode: { type: choice }")
+        #expect(
+            problems(source) == [
+                "7:17: input 'mode' has unknown type 'choice' (types are: string, text, boolean, integer, enum, email, upn, uuid, url)",
+                "12:12: 'due' of step 'ask' must be a duration such as 30m, 4h, 2d or 1d12h, not '2 days'",
+            ])
     }
 
     @Test func blocksCheckTheirParameters() {
@@ -206,11 +220,12 @@ struct WorkflowLoaderTests {
                   - id: hello
                     task: { role: admin, title: "Hello ${params.who}" }
             """
-        #expect(problems(source) == [
-            "7:44: argument 'loud' of step 'first' must be true or false, not integer 3",
-            "7:53: step 'first' passes unknown parameter 'colour' to block 'greet'",
-            "9:19: step 'second' uses unknown block 'greeet' (blocks are: greet)",
-        ])
+        #expect(
+            problems(source) == [
+                "7:44: argument 'loud' of step 'first' must be true or false, not integer 3",
+                "7:53: step 'first' passes unknown parameter 'colour' to block 'greet'",
+                "9:19: step 'second' uses unknown block 'greeet' (blocks are: greet)",
+            ])
     }
 
     @Test func everyProblemIsReportedInFileOrder() {
@@ -228,13 +243,14 @@ struct WorkflowLoaderTests {
               - id: c
                 end: done
             """
-        #expect(problems(source) == [
-            "3:10: 'version' must be a whole number",
-            "7:19: step 'a' has unknown role 'boss' (roles are: admin)",
-            "8:11: step 'a' refers to unknown step 'nowhere'",
-            "10:34: 'timeout' of step 'b' must be a duration such as 30m, 4h, 2d or 1d12h, not 'soon'",
-            "12:10: 'end' of step 'c' must be 'completed' or 'failed', not 'done'",
-        ])
+        #expect(
+            problems(source) == [
+                "3:10: 'version' must be a whole number",
+                "7:19: step 'a' has unknown role 'boss' (roles are: admin)",
+                "8:11: step 'a' refers to unknown step 'nowhere'",
+                "10:34: 'timeout' of step 'b' must be a duration such as 30m, 4h, 2d or 1d12h, not 'soon'",
+                "12:10: 'end' of step 'c' must be 'completed' or 'failed', not 'done'",
+            ])
     }
 
     @Test func duplicateWorkflowIdsAcrossFiles() {
@@ -246,13 +262,15 @@ struct WorkflowLoaderTests {
             Issue.record("expected a failure")
             return
         }
-        #expect(error.diagnostics.map(\.description) == [
-            "workflows/b.yaml:1:1: workflow id 'tiny' is already used by workflows/a.yaml",
-        ])
+        #expect(
+            error.diagnostics.map(\.description) == [
+                "workflows/b.yaml:1:1: workflow id 'tiny' is already used by workflows/a.yaml"
+            ])
     }
 
     @Test func diagnosticsPrintLikeACompiler() {
-        let diagnostic = Diagnostic(file: "workflows/x.yaml", line: 12, column: 9, message: "step 'notify-pim' refers to unknown step 'finish'")
+        let diagnostic = Diagnostic(
+            file: "workflows/x.yaml", line: 12, column: 9, message: "step 'notify-pim' refers to unknown step 'finish'")
         #expect(diagnostic.description == "workflows/x.yaml:12:9: step 'notify-pim' refers to unknown step 'finish'")
     }
 

@@ -93,7 +93,8 @@ public struct Interpreter: Sendable {
             break
         case .timerScheduled(let scheduled):
             state.timers.append(
-                PendingTimer(id: scheduled.timerId, path: scheduled.path, dueAt: scheduled.dueAt, purpose: scheduled.purpose))
+                PendingTimer(
+                    id: scheduled.timerId, path: scheduled.path, dueAt: scheduled.dueAt, purpose: scheduled.purpose))
             state.timersScheduled += 1
         case .timerFired(let fired):
             state.timers.removeAll { $0.id == fired.timerId }
@@ -175,7 +176,9 @@ public struct Interpreter: Sendable {
             let waiting = state.activeSteps.filter { $0.signal == name }
             guard !waiting.isEmpty else {
                 let awaited = Set(state.awaitedSignals.map(\.signal)).sorted()
-                let known = awaited.isEmpty ? "no step waits for a signal now" : "steps wait for: " + awaited.joined(separator: ", ")
+                let known =
+                    awaited.isEmpty
+                    ? "no step waits for a signal now" : "steps wait for: " + awaited.joined(separator: ", ")
                 throw DecisionError(.invalidInput, "no step is waiting for signal '\(name)' (\(known))")
             }
             for step in waiting where run.state.status == .active {
@@ -188,7 +191,8 @@ public struct Interpreter: Sendable {
             }
             guard timer.dueAt <= now else {
                 throw DecisionError(
-                    .invalidInput, "timer '\(timerId)' is due at \(Timestamp.format(timer.dueAt)); it can't fire before")
+                    .invalidInput, "timer '\(timerId)' is due at \(Timestamp.format(timer.dueAt)); it can't fire before"
+                )
             }
             run.fireTimer(timer)
         case .cancel(let user, let reason):
@@ -203,7 +207,9 @@ public struct Interpreter: Sendable {
         return run.events
     }
 
-    private func start(onboardingId: String, inputs: [String: Value], now: Date) throws(DecisionError) -> [OnboardingEvent] {
+    private func start(onboardingId: String, inputs: [String: Value], now: Date) throws(DecisionError)
+        -> [OnboardingEvent]
+    {
         guard !onboardingId.isEmpty, !onboardingId.contains(where: { $0.isWhitespace || $0 == "/" }) else {
             throw DecisionError(.invalidInput, "an onboarding id must be non-empty, without spaces or '/'")
         }
@@ -281,9 +287,11 @@ public struct Interpreter: Sendable {
                 }
                 continue
             }
-            let spec = specs[field.name] ?? FieldSpec(
-                name: field.name, type: field.type, required: field.required, values: field.values ?? [],
-                pattern: field.pattern, location: .start)
+            let spec =
+                specs[field.name]
+                ?? FieldSpec(
+                    name: field.name, type: field.type, required: field.required, values: field.values ?? [],
+                    pattern: field.pattern, location: .start)
             switch spec.check(candidate) {
             case .success(let value): values[field.name] = value
             case .failure(let problem): outputProblems.append(problem)

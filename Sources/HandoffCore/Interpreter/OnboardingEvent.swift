@@ -124,7 +124,8 @@ public enum OnboardingEvent: Hashable, Sendable {
     ) throws(EventCodingError) -> OnboardingEvent {
         guard schemaVersion == Self.schemaVersion else {
             throw EventCodingError(
-                type: type, reason: "has schema version \(schemaVersion); this build reads version \(Self.schemaVersion)")
+                type: type,
+                reason: "has schema version \(schemaVersion); this build reads version \(Self.schemaVersion)")
         }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .custom { decoder in

@@ -147,7 +147,9 @@ struct Run {
 
     mutating func schedule(path: String, dueAt: Date, purpose: String) {
         let timerId = "\(state.onboardingId)-timer\(state.timersScheduled + 1)"
-        emit(.timerScheduled(TimerScheduled(timerId: timerId, path: path, dueAt: Timestamp.normalized(dueAt), purpose: purpose)))
+        emit(
+            .timerScheduled(
+                TimerScheduled(timerId: timerId, path: path, dueAt: Timestamp.normalized(dueAt), purpose: purpose)))
     }
 
     // MARK: Leaving steps

@@ -67,7 +67,8 @@ public enum Value: Hashable, Sendable {
         case .string(let string): Self.quote(string)
         case .list(let items): "[" + items.map(\.jsonText).joined(separator: ",") + "]"
         case .object(let members):
-            "{" + members.keys.sorted().map { Self.quote($0) + ":" + (members[$0] ?? .null).jsonText }
+            "{"
+                + members.keys.sorted().map { Self.quote($0) + ":" + (members[$0] ?? .null).jsonText }
                 .joined(separator: ",") + "}"
         }
     }
@@ -132,7 +133,8 @@ extension Value: Codable {
     }
 }
 
-extension Value: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral, ExpressibleByBooleanLiteral,
+extension Value: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral,
+    ExpressibleByBooleanLiteral,
     ExpressibleByNilLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
 {
     public init(stringLiteral value: String) { self = .string(value) }

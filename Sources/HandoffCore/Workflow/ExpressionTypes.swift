@@ -80,7 +80,8 @@ extension ExpressionNode {
         case .not(let operand, let at):
             let type = operand.typeCheck(resolve, problems: &problems)
             if type != .boolean && type != .any {
-                problems.append(ExpressionProblem(message: "'not' needs a boolean, not \(type.article) \(type.name)", offset: at))
+                problems.append(
+                    ExpressionProblem(message: "'not' needs a boolean, not \(type.article) \(type.name)", offset: at))
             }
             return .boolean
         case .and(let left, let right, let at), .or(let left, let right, let at):
@@ -89,7 +90,9 @@ extension ExpressionNode {
                 let type = operand.typeCheck(resolve, problems: &problems)
                 if type != .boolean && type != .any {
                     problems.append(
-                        ExpressionProblem(message: "'\(word)' needs booleans on both sides, not \(type.article) \(type.name)", offset: at))
+                        ExpressionProblem(
+                            message: "'\(word)' needs booleans on both sides, not \(type.article) \(type.name)",
+                            offset: at))
                 }
             }
             return .boolean
@@ -112,7 +115,8 @@ extension ExpressionNode {
             case .equal, .notEqual:
                 if !leftType.isComparable(with: rightType) {
                     problems.append(
-                        ExpressionProblem(message: "cannot compare \(leftType.name) with \(rightType.name)", offset: at))
+                        ExpressionProblem(message: "cannot compare \(leftType.name) with \(rightType.name)", offset: at)
+                    )
                 } else {
                     checkEnumLiteral(left, leftType, right, problems: &problems)
                     checkEnumLiteral(right, rightType, left, problems: &problems)

@@ -95,7 +95,8 @@ public struct FieldSpec: Hashable, Sendable {
             return values.contains(string)
                 ? nil : "must be one of \(values.joined(separator: ", ")), not \"\(string)\""
         case .email:
-            return Self.looksLikeAddress(string, needsDot: true) ? nil : "must be an email address like name@example.com"
+            return Self.looksLikeAddress(string, needsDot: true)
+                ? nil : "must be an email address like name@example.com"
         case .upn:
             return Self.looksLikeAddress(string, needsDot: false) ? nil : "must look like name@domain"
         case .uuid:

@@ -51,7 +51,9 @@ private struct Drawing {
     /// The node a flow arriving at step `id` (at `prefix`) goes to: through block and nothing else.
     func entry(_ id: String, prefix: String) -> String {
         guard let step = definition.steps[id] else { return node(prefix + id) }
-        if step.condition == nil, case .block(let call) = step.kind, let first = definition.blocks[call.block]?.steps.first {
+        if step.condition == nil, case .block(let call) = step.kind,
+            let first = definition.blocks[call.block]?.steps.first
+        {
             return entry(first, prefix: prefix + id + "/")
         }
         return node(prefix + id)
@@ -111,16 +113,19 @@ private struct Drawing {
                 edge(from: name, to: after, label: "timeout", dotted: false)
             }
         case .timer(let timer):
-            let detail = switch timer {
-            case .duration(let span): "timer \(span)"
-            case .until(let source): "timer until \(source)"
-            }
+            let detail =
+                switch timer {
+                case .duration(let span): "timer \(span)"
+                case .until(let source): "timer until \(source)"
+                }
             shape(name, label(step, detail: detail), kind: "wait")
             if let after { edge(from: name, to: after, label: nil, dotted: false) }
         case .block(let call):
             guard let block = definition.blocks[call.block] else { return }
             let arguments = call.arguments.map { "\($0.name)=\($0.value)" }.joined(separator: ", ")
-            open(cluster: name + "_block", title: "\(step.id): block \(call.block)" + (arguments.isEmpty ? "" : " (\(arguments))"))
+            open(
+                cluster: name + "_block",
+                title: "\(step.id): block \(call.block)" + (arguments.isEmpty ? "" : " (\(arguments))"))
             drawList(block.steps, prefix: path + "/", exit: after)
             close()
             if step.condition != nil, let first = block.steps.first {
@@ -131,7 +136,8 @@ private struct Drawing {
             shape(name, label(step, detail: detail), kind: "set")
             if let after { edge(from: name, to: after, label: nil, dotted: false) }
         case .end(let end):
-            let detail = end.outcome == .failed ? "end: failed" + (end.reason.map { " (\($0.source))" } ?? "") : "end: completed"
+            let detail =
+                end.outcome == .failed ? "end: failed" + (end.reason.map { " (\($0.source))" } ?? "") : "end: completed"
             shape(name, label(step, detail: detail), kind: "end")
         }
     }
@@ -144,9 +150,11 @@ private struct Drawing {
     // MARK: Output
 
     func node(_ path: String) -> String {
-        "n_" + String(path.unicodeScalars.map { scalar in
-            scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) ? Character(scalar) : "_"
-        })
+        "n_"
+            + String(
+                path.unicodeScalars.map { scalar in
+                    scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) ? Character(scalar) : "_"
+                })
     }
 
     mutating func line(_ text: String) {
@@ -157,24 +165,26 @@ private struct Drawing {
         switch format {
         case .mermaid:
             let label = quoteMermaid(text)
-            let drawn = switch kind {
-            case "decision": "\(name){\(label)}"
-            case "fork": "\(name)[/\(label)/]"
-            case "wait": "\(name){{\(label)}}"
-            case "set": "\(name)[[\(label)]]"
-            case "end": "\(name)([\(label)])"
-            default: "\(name)[\(label)]"
-            }
+            let drawn =
+                switch kind {
+                case "decision": "\(name){\(label)}"
+                case "fork": "\(name)[/\(label)/]"
+                case "wait": "\(name){{\(label)}}"
+                case "set": "\(name)[[\(label)]]"
+                case "end": "\(name)([\(label)])"
+                default: "\(name)[\(label)]"
+                }
             line(drawn)
         case .dot:
-            let attributes = switch kind {
-            case "decision": "shape=diamond, style=solid"
-            case "fork": "shape=parallelogram, style=solid"
-            case "wait": "shape=hexagon, style=solid"
-            case "set": "shape=box, style=\"rounded,dashed\""
-            case "end": "shape=doublecircle, style=solid"
-            default: "shape=box"
-            }
+            let attributes =
+                switch kind {
+                case "decision": "shape=diamond, style=solid"
+                case "fork": "shape=parallelogram, style=solid"
+                case "wait": "shape=hexagon, style=solid"
+                case "set": "shape=box, style=\"rounded,dashed\""
+                case "end": "shape=doublecircle, style=solid"
+                default: "shape=box"
+                }
             line("\(name) [\(attributes), label=\(quoteDot(text))];")
         }
     }

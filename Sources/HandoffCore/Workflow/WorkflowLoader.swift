@@ -24,7 +24,7 @@ public enum WorkflowLoader {
         guard let source = String(data: data, encoding: .utf8) else {
             return .failure(
                 WorkflowLoadError(diagnostics: [
-                    Diagnostic(file: file, line: 1, column: 1, message: "the file is not valid UTF-8 text"),
+                    Diagnostic(file: file, line: 1, column: 1, message: "the file is not valid UTF-8 text")
                 ]))
         }
         return load(source: source, file: file)
@@ -34,7 +34,8 @@ public enum WorkflowLoader {
     ///
     /// Diagnostics come in the order of `files`; definitions of the files that loaded cleanly are returned only
     /// when no file has a problem.
-    public static func loadAll(_ files: [(file: String, data: Data)]) -> Result<[WorkflowDefinition], WorkflowLoadError> {
+    public static func loadAll(_ files: [(file: String, data: Data)]) -> Result<[WorkflowDefinition], WorkflowLoadError>
+    {
         var definitions: [WorkflowDefinition] = []
         var diagnostics: [Diagnostic] = []
         var firstFileByID: [String: String] = [:]
@@ -151,7 +152,8 @@ private struct DefinitionBuilder {
     var explicitNext: [String: (String, SourcePosition)] = [:]
     /// Every list of steps (top level, each branch, each block) in file order.
     var lists: [(name: String, ids: [String], isTopLevel: Bool)] = []
-    var blockCalls: [(step: String, call: BlockCall, location: SourcePosition, argumentLocations: [String: SourcePosition])] = []
+    var blockCalls:
+        [(step: String, call: BlockCall, location: SourcePosition, argumentLocations: [String: SourcePosition])] = []
     var referenceProblems = 0
 
     init(file: String, source: String) {
@@ -162,7 +164,9 @@ private struct DefinitionBuilder {
     var sortedDiagnostics: [Diagnostic] {
         var seen = Set<Diagnostic>()
         return diagnostics.enumerated()
-            .sorted { ($0.element.line, $0.element.column, $0.offset) < ($1.element.line, $1.element.column, $1.offset) }
+            .sorted {
+                ($0.element.line, $0.element.column, $0.offset) < ($1.element.line, $1.element.column, $1.offset)
+            }
             .map(\.element)
             .filter { seen.insert($0).inserted }
     }
@@ -237,7 +241,8 @@ private struct DefinitionBuilder {
                 if nodes.isEmpty {
                     error("'steps' is empty: a workflow needs at least one step", at: location(entry.value))
                 }
-                topLevel = readSteps(nodes, placement: StepPlacement(), listName: "the workflow's steps", topLevel: true)
+                topLevel = readSteps(
+                    nodes, placement: StepPlacement(), listName: "the workflow's steps", topLevel: true)
             }
         } else {
             error("the workflow is missing 'steps'", at: rootLocation)
@@ -363,7 +368,9 @@ private struct DefinitionBuilder {
             }
             if let valuesEntry = field(specEntries, "values") {
                 if spec.type != .enum {
-                    error("\(context) has 'values' but its type is \(spec.type.rawValue), not enum", at: valuesEntry.keyLocation)
+                    error(
+                        "\(context) has 'values' but its type is \(spec.type.rawValue), not enum",
+                        at: valuesEntry.keyLocation)
                 } else if let items = list(valuesEntry.value, what: "'values' of \(context)") {
                     spec.values = items.compactMap { string($0, what: "a value of \(context)") }
                     if spec.values.isEmpty {
@@ -373,9 +380,13 @@ private struct DefinitionBuilder {
             } else if spec.type == .enum {
                 error("\(context) is an enum but has no 'values'", at: entry.keyLocation)
             }
-            if let patternEntry = field(specEntries, "pattern"), let pattern = string(patternEntry.value, what: "'pattern'") {
+            if let patternEntry = field(specEntries, "pattern"),
+                let pattern = string(patternEntry.value, what: "'pattern'")
+            {
                 if !spec.type.holdsString {
-                    error("\(context) has a 'pattern' but its type is \(spec.type.rawValue)", at: patternEntry.keyLocation)
+                    error(
+                        "\(context) has a 'pattern' but its type is \(spec.type.rawValue)", at: patternEntry.keyLocation
+                    )
                 } else if let problem = FieldSpec.patternProblem(pattern) {
                     error("\(context) has an invalid pattern: \(problem)", at: location(patternEntry.value))
                 } else {
@@ -448,9 +459,12 @@ private struct DefinitionBuilder {
         if let paramsEntry = field(blockEntries, "params") {
             block.params = readFields(paramsEntry.value, owner: "parameter", allowDefaultTemplate: true, scope: Scope())
         }
-        if let resultsEntry = field(blockEntries, "results"), let results = entries(resultsEntry.value, what: "'results'") {
+        if let resultsEntry = field(blockEntries, "results"),
+            let results = entries(resultsEntry.value, what: "'results'")
+        {
             for result in results {
-                if let value = valueSource(result.value, what: "result '\(result.key)'", scope: scope, expectation: nil) {
+                if let value = valueSource(result.value, what: "result '\(result.key)'", scope: scope, expectation: nil)
+                {
                     block.results.append(NamedValue(name: result.key, value: value))
                 }
             }
@@ -520,7 +534,8 @@ private struct DefinitionBuilder {
         if let ifEntry = field(stepEntries, "if") {
             step.condition = condition(ifEntry.value, what: "'if' of \(context)", scope: scope)
         }
-        if let nextEntry = field(stepEntries, "next"), let next = string(nextEntry.value, what: "'next' of \(context)") {
+        if let nextEntry = field(stepEntries, "next"), let next = string(nextEntry.value, what: "'next' of \(context)")
+        {
             if ["decision", "end"].contains(kindEntry.key) {
                 error("\(context) is a \(kindEntry.key) step, which has no 'next'", at: nextEntry.keyLocation)
             } else {
@@ -540,7 +555,8 @@ private struct DefinitionBuilder {
         case "timer":
             step.kind = .timer(readTimer(body, context: context, scope: scope, at: kindEntry.keyLocation))
         case "block":
-            step.kind = .block(readBlockCall(body, stepID: id, context: context, scope: scope, at: kindEntry.keyLocation))
+            step.kind = .block(
+                readBlockCall(body, stepID: id, context: context, scope: scope, at: kindEntry.keyLocation))
         case "set":
             step.kind = .set(readSet(body, context: context, scope: scope))
         default:
@@ -551,9 +567,12 @@ private struct DefinitionBuilder {
     }
 
     mutating func readTask(_ node: Node, context: String, scope: Scope, at keyLocation: SourcePosition) -> TaskStep {
-        var task = TaskStep(role: "", title: Template(literal: ""), instructions: nil, checklist: [], outputs: [], due: nil)
+        var task = TaskStep(
+            role: "", title: Template(literal: ""), instructions: nil, checklist: [], outputs: [], due: nil)
         guard let taskEntries = entries(node, what: "the task of \(context)") else { return task }
-        checkFields(taskEntries, allowed: ["role", "title", "instructions", "checklist", "outputs", "due"], in: "the task of \(context)")
+        checkFields(
+            taskEntries, allowed: ["role", "title", "instructions", "checklist", "outputs", "due"],
+            in: "the task of \(context)")
         if let roleEntry = field(taskEntries, "role") {
             if let role = string(roleEntry.value, what: "'role'") {
                 task.role = role
@@ -574,7 +593,9 @@ private struct DefinitionBuilder {
         if let instructionsEntry = field(taskEntries, "instructions") {
             task.instructions = template(instructionsEntry.value, what: "'instructions' of \(context)", scope: scope)
         }
-        if let checklistEntry = field(taskEntries, "checklist"), let items = list(checklistEntry.value, what: "'checklist'") {
+        if let checklistEntry = field(taskEntries, "checklist"),
+            let items = list(checklistEntry.value, what: "'checklist'")
+        {
             for (index, item) in items.enumerated() {
                 var itemID = String(index + 1)
                 var textNode = item
@@ -584,11 +605,14 @@ private struct DefinitionBuilder {
                     if let idNode = field(itemEntries, "id"), let given = string(idNode.value, what: "a checklist id") {
                         itemID = given
                         if !Self.isName(given) {
-                            error("checklist id '\(given)' may only use letters, digits, '-' and '_'", at: location(idNode.value))
+                            error(
+                                "checklist id '\(given)' may only use letters, digits, '-' and '_'",
+                                at: location(idNode.value))
                         }
                     }
                     if let ifNode = field(itemEntries, "if") {
-                        itemCondition = condition(ifNode.value, what: "'if' of a checklist item of \(context)", scope: scope)
+                        itemCondition = condition(
+                            ifNode.value, what: "'if' of a checklist item of \(context)", scope: scope)
                     }
                     guard let text = field(itemEntries, "text") else {
                         error("a checklist item of \(context) is missing 'text'", at: location(item))
@@ -653,7 +677,8 @@ private struct DefinitionBuilder {
         return decision
     }
 
-    mutating func readParallel(_ node: Node, stepID: String, placement: StepPlacement, context: String) -> ParallelStep {
+    mutating func readParallel(_ node: Node, stepID: String, placement: StepPlacement, context: String) -> ParallelStep
+    {
         var parallel = ParallelStep(branches: [])
         guard let branchEntries = entries(node, what: "the parallel of \(context)") else { return parallel }
         if branchEntries.count < 2 {
@@ -679,7 +704,9 @@ private struct DefinitionBuilder {
         if let signalEntry = field(waitEntries, "signal"), let signal = string(signalEntry.value, what: "'signal'") {
             wait.signal = signal
             if !Self.isName(signal) {
-                error("signal name '\(signal)' may only use letters, digits, '-' and '_'", at: location(signalEntry.value))
+                error(
+                    "signal name '\(signal)' may only use letters, digits, '-' and '_'", at: location(signalEntry.value)
+                )
             }
         } else if field(waitEntries, "signal") == nil {
             error("the wait of \(context) is missing 'signal'", at: keyLocation)
@@ -687,7 +714,9 @@ private struct DefinitionBuilder {
         if let timeoutEntry = field(waitEntries, "timeout") {
             wait.timeout = timeSpan(timeoutEntry.value, what: "'timeout' of \(context)")
         }
-        if let onTimeoutEntry = field(waitEntries, "on_timeout"), let target = string(onTimeoutEntry.value, what: "'on_timeout'") {
+        if let onTimeoutEntry = field(waitEntries, "on_timeout"),
+            let target = string(onTimeoutEntry.value, what: "'on_timeout'")
+        {
             if field(waitEntries, "timeout") == nil {
                 error("\(context) has 'on_timeout' but no 'timeout'", at: onTimeoutEntry.keyLocation)
             }
@@ -709,11 +738,15 @@ private struct DefinitionBuilder {
         case (nil, let until?):
             if let value = valueSource(until.value, what: "'until' of \(context)", scope: scope, expectation: nil) {
                 if case .literal(let literal) = value, literal.stringValue.flatMap(Timestamp.parse) == nil {
-                    error("'until' of \(context) must be an ISO 8601 time such as 2026-01-31T09:00:00Z", at: location(until.value))
+                    error(
+                        "'until' of \(context) must be an ISO 8601 time such as 2026-01-31T09:00:00Z",
+                        at: location(until.value))
                 } else if case .template(let template) = value, template.expressions.isEmpty,
                     Timestamp.parse(template.source) == nil
                 {
-                    error("'until' of \(context) must be an ISO 8601 time such as 2026-01-31T09:00:00Z", at: location(until.value))
+                    error(
+                        "'until' of \(context) must be an ISO 8601 time such as 2026-01-31T09:00:00Z",
+                        at: location(until.value))
                 }
                 return .until(value)
             }
@@ -744,7 +777,9 @@ private struct DefinitionBuilder {
         if let withEntry = field(callEntries, "with"), let arguments = entries(withEntry.value, what: "'with'") {
             for argument in arguments {
                 argumentLocations[argument.key] = argument.keyLocation
-                if let value = valueSource(argument.value, what: "argument '\(argument.key)'", scope: scope, expectation: nil) {
+                if let value = valueSource(
+                    argument.value, what: "argument '\(argument.key)'", scope: scope, expectation: nil)
+                {
                     call.arguments.append(NamedValue(name: argument.key, value: value))
                 }
             }
@@ -789,7 +824,9 @@ private struct DefinitionBuilder {
             if let outcome = EndStep.Outcome(rawValue: status) {
                 end.outcome = outcome
             } else {
-                error("'status' of \(context) must be 'completed' or 'failed', not '\(status)'", at: location(statusEntry.value))
+                error(
+                    "'status' of \(context) must be 'completed' or 'failed', not '\(status)'",
+                    at: location(statusEntry.value))
             }
         }
         if let reasonEntry = field(endEntries, "reason") {
@@ -799,7 +836,8 @@ private struct DefinitionBuilder {
     }
 
     mutating func explicitReference(from step: String, target: String, at location: SourcePosition) {
-        pendingReferences.append(PendingReference(from: step, target: target, location: location, list: [], listName: ""))
+        pendingReferences.append(
+            PendingReference(from: step, target: target, location: location, list: [], listName: ""))
     }
 
     // MARK: Resolution and checks
@@ -857,7 +895,8 @@ private struct DefinitionBuilder {
     mutating func checkBlockCalls() {
         for (stepID, call, useLocation, argumentLocations) in blockCalls {
             guard let block = blocks[call.block] else {
-                let known = blockOrder.isEmpty ? "no blocks are defined" : "blocks are: " + blockOrder.joined(separator: ", ")
+                let known =
+                    blockOrder.isEmpty ? "no blocks are defined" : "blocks are: " + blockOrder.joined(separator: ", ")
                 error("step '\(stepID)' uses unknown block '\(call.block)' (\(known))", at: useLocation)
                 referenceProblems += 1
                 continue
@@ -869,7 +908,9 @@ private struct DefinitionBuilder {
             for argument in call.arguments {
                 let argumentLocation = argumentLocations[argument.name] ?? useLocation
                 guard let param = block.params.first(where: { $0.name == argument.name }) else {
-                    error("step '\(stepID)' passes unknown parameter '\(argument.name)' to block '\(block.name)'", at: argumentLocation)
+                    error(
+                        "step '\(stepID)' passes unknown parameter '\(argument.name)' to block '\(block.name)'",
+                        at: argumentLocation)
                     continue
                 }
                 if case .literal(let value) = argument.value, case .failure(let problem) = param.check(value) {
@@ -878,7 +919,9 @@ private struct DefinitionBuilder {
             }
             for param in block.params where param.required && param.defaultValue == nil {
                 if !call.arguments.contains(where: { $0.name == param.name }) {
-                    error("step '\(stepID)' does not give block '\(block.name)' its parameter '\(param.name)'", at: useLocation)
+                    error(
+                        "step '\(stepID)' does not give block '\(block.name)' its parameter '\(param.name)'",
+                        at: useLocation)
                 }
             }
         }
@@ -941,11 +984,15 @@ private struct DefinitionBuilder {
                 }
             case .field(let spec, let what):
                 if !type.fits(spec.type) {
-                    error("\(what) is \(type.article) \(type.name), but \(spec.name) is \(spec.type.article) \(spec.type.rawValue)", at: at)
+                    error(
+                        "\(what) is \(type.article) \(type.name), but \(spec.name) is \(spec.type.article) \(spec.type.rawValue)",
+                        at: at)
                 } else if spec.type == .enum, case .string(let values?) = type,
                     let stray = values.first(where: { !spec.values.contains($0) })
                 {
-                    error("\(what) can be \"\(stray)\", which is not one of \(spec.values.joined(separator: ", "))", at: at)
+                    error(
+                        "\(what) can be \"\(stray)\", which is not one of \(spec.values.joined(separator: ", "))",
+                        at: at)
                 }
             case .anything:
                 break
@@ -1001,7 +1048,9 @@ private struct DefinitionBuilder {
                 return .failure(PathError("'\(path)' refers to unknown step '\(name)'"))
             }
             if let owner = step.placement.block, owner != scope.block {
-                return .failure(PathError("'\(path)' refers to step '\(name)' inside block '\(owner)', which only that block can see"))
+                return .failure(
+                    PathError(
+                        "'\(path)' refers to step '\(name)' inside block '\(owner)', which only that block can see"))
             }
             guard path.segments.count >= 2 else {
                 return .failure(PathError("'\(path)' must name an output, as in steps.\(name).<output>"))
@@ -1010,7 +1059,9 @@ private struct DefinitionBuilder {
             switch step.kind {
             case .task(let task):
                 guard let spec = task.outputs.first(where: { $0.name == output }) else {
-                    let known = task.outputs.isEmpty ? "it has none" : "it has " + task.outputs.map(\.name).joined(separator: ", ")
+                    let known =
+                        task.outputs.isEmpty
+                        ? "it has none" : "it has " + task.outputs.map(\.name).joined(separator: ", ")
                     return .failure(PathError("'\(path)': step '\(name)' has no output '\(output)' (\(known))"))
                 }
                 return leaf(fieldType(spec), consumed: 2)
@@ -1065,7 +1116,8 @@ private struct DefinitionBuilder {
             }
         }
         for id in stepOrder where !reached.contains(id) {
-            guard let step = steps[id], step.placement.block == nil || usedBlocks.contains(step.placement.block ?? "") else {
+            guard let step = steps[id], step.placement.block == nil || usedBlocks.contains(step.placement.block ?? "")
+            else {
                 continue
             }
             error("step '\(id)' is unreachable", at: step.location)
@@ -1188,7 +1240,9 @@ private struct DefinitionBuilder {
         return scalar.string
     }
 
-    mutating func requiredString(_ entries: [Entry], _ name: String, in context: String, at fallback: SourcePosition) -> String? {
+    mutating func requiredString(_ entries: [Entry], _ name: String, in context: String, at fallback: SourcePosition)
+        -> String?
+    {
         guard let entry = field(entries, name) else {
             error("\(context) is missing '\(name)'", at: fallback)
             return nil
@@ -1234,7 +1288,8 @@ private struct DefinitionBuilder {
         do {
             let expression = try Expression.parse(scalar.text)
             pendingExpressions.append(
-                PendingExpression(expression: expression, scalar: scalar, offset: 0, scope: scope, expectation: .condition))
+                PendingExpression(
+                    expression: expression, scalar: scalar, offset: 0, scope: scope, expectation: .condition))
             return expression
         } catch {
             self.error("\(what) does not parse: \(error.message)", at: scalar.location(atOffset: error.offset))
@@ -1263,7 +1318,8 @@ private struct DefinitionBuilder {
         guard let scalar = scalarText(node) else { return }
         for (expression, offset) in template.expressions {
             pendingExpressions.append(
-                PendingExpression(expression: expression, scalar: scalar, offset: offset, scope: scope, expectation: .anything))
+                PendingExpression(
+                    expression: expression, scalar: scalar, offset: offset, scope: scope, expectation: .anything))
         }
     }
 
@@ -1304,9 +1360,10 @@ private struct DefinitionBuilder {
     }
 
     static func isName(_ text: String) -> Bool {
-        !text.isEmpty && text.unicodeScalars.allSatisfy { scalar in
-            scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || scalar == "-" || scalar == "_"
-        }
+        !text.isEmpty
+            && text.unicodeScalars.allSatisfy { scalar in
+                scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || scalar == "-" || scalar == "_"
+            }
     }
 
     /// The allowed name closest to a misspelt one (edit distance with transpositions), when it is likely a typo.
