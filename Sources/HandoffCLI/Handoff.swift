@@ -7,6 +7,7 @@ struct Handoff: AsyncParsableCommand {
         commandName: "handoff",
         abstract: "An event-sourced workflow engine for onboardings, on PostgreSQL.",
         subcommands: [
+            Workflows.self,
         ]
     )
 }

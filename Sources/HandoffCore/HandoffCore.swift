@@ -1,1 +1,0 @@
-// The pure core: events, the workflow language and the interpreter. No I/O, no clock.

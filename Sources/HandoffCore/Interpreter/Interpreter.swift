@@ -1,0 +1,338 @@
+import Foundation
+
+/// Runs onboardings of one workflow definition: a pure fold (`evolve`) and a pure decision (`decide`).
+///
+/// Nothing here reads a clock, makes ids or draws random numbers: `now` comes in as an argument and ids are
+/// derived from the onboarding id and the state (`<onboarding>-t<n>` for tasks, `<onboarding>-timer<n>` for
+/// timers), so folding the same events always gives the same state and the same command on the same state always
+/// gives the same events.
+public struct Interpreter: Sendable {
+    public let definition: WorkflowDefinition
+
+    /// The most steps one decision may pass through before the run is failed as looping.
+    public static let stepBudget = 1_000
+
+    public init(definition: WorkflowDefinition) {
+        self.definition = definition
+    }
+
+    // MARK: - Evolve
+
+    /// Folds one event into the state. The first event of a stream is `OnboardingStarted`; events that name
+    /// tasks, steps or timers the state does not know change nothing but `version`.
+    public func evolve(_ state: OnboardingState?, _ event: OnboardingEvent) -> OnboardingState {
+        if case .started(let started) = event {
+            var fresh = OnboardingState(started: started)
+            fresh.version = (state?.version ?? 0) + 1
+            return fresh
+        }
+        guard var state else {
+            // A stream that does not begin with OnboardingStarted: nothing to fold it into.
+            var empty = OnboardingState(
+                started: OnboardingStarted(
+                    onboardingId: "", workflowId: definition.id, workflowVersion: definition.version,
+                    contentHash: definition.contentHash, inputs: [:]))
+            empty.version = 1
+            return empty
+        }
+        state.version += 1
+        switch event {
+        case .started:
+            break
+        case .stepEntered(let entered):
+            let step = definition.steps[entered.step]
+            var active = ActiveStep(path: entered.path, step: entered.step, kind: entered.kind, pendingBranches: [])
+            switch step?.kind {
+            case .parallel(let parallel): active.pendingBranches = parallel.branches.map(\.name)
+            case .wait(let wait): active.signal = wait.signal
+            default: break
+            }
+            state.activeSteps.removeAll { $0.path == entered.path }
+            state.activeSteps.append(active)
+        case .stepSkipped:
+            break
+        case .stepCompleted(let completed):
+            state.activeSteps.removeAll { $0.path == completed.path }
+            state.stepOutputs[completed.path] = completed.outputs
+        case .decisionMade:
+            break
+        case .blockStarted(let started):
+            state.blockParams[started.path] = started.params
+        case .branchCompleted(let completed):
+            if let index = state.activeSteps.firstIndex(where: { $0.path == completed.path }) {
+                state.activeSteps[index].pendingBranches.removeAll { $0 == completed.branch }
+            }
+        case .taskOpened(let opened):
+            state.tasks.append(
+                OnboardingTask(
+                    id: opened.taskId, path: opened.path, step: opened.step, role: opened.role, title: opened.title,
+                    instructions: opened.instructions, state: .open, assignee: nil, checklist: opened.checklist,
+                    outputs: opened.outputs, dueAt: opened.dueAt, createdAt: opened.createdAt))
+        case .taskClaimed(let claimed):
+            state.updateTask(claimed.taskId) {
+                $0.state = .claimed
+                $0.assignee = claimed.assignee
+            }
+        case .taskReleased(let released):
+            state.updateTask(released.taskId) {
+                $0.state = .open
+                $0.assignee = nil
+            }
+        case .taskCompleted(let completed):
+            state.updateTask(completed.taskId) {
+                $0.state = .completed
+                $0.completedBy = completed.user
+                $0.completedOutputs = completed.outputs
+                $0.checkedItems = completed.checklist
+            }
+        case .taskCancelled(let cancelled):
+            state.updateTask(cancelled.taskId) { $0.state = .cancelled }
+        case .variablesSet(let set):
+            state.variables.merge(set.variables) { _, new in new }
+        case .signalReceived:
+            break
+        case .timerScheduled(let scheduled):
+            state.timers.append(
+                PendingTimer(
+                    id: scheduled.timerId, path: scheduled.path, dueAt: scheduled.dueAt, purpose: scheduled.purpose))
+            state.timersScheduled += 1
+        case .timerFired(let fired):
+            state.timers.removeAll { $0.id == fired.timerId }
+        case .timerCancelled(let cancelled):
+            state.timers.removeAll { $0.id == cancelled.timerId }
+        case .completed:
+            state.finish(.completed, reason: nil)
+        case .cancelled(let cancelled):
+            state.finish(.cancelled, reason: cancelled.reason)
+        case .failed(let failed):
+            state.finish(.failed, reason: failed.reason)
+        }
+        return state
+    }
+
+    /// Folds a whole history; nil for an empty one.
+    public func replay(_ events: some Sequence<OnboardingEvent>) -> OnboardingState? {
+        var state: OnboardingState?
+        for event in events {
+            state = evolve(state, event)
+        }
+        return state
+    }
+
+    // MARK: - Decide
+
+    /// The events that carry out `command` on `state` at time `now` (rounded to the millisecond).
+    ///
+    /// The flow is run forward until every branch waits on a task, a signal or a timer, or the onboarding ends,
+    /// and every event on the way is returned. Throws `DecisionError`, and emits nothing, when the command
+    /// cannot be carried out.
+    public func decide(
+        _ state: OnboardingState?, _ command: OnboardingCommand, now: Date
+    ) throws(DecisionError) -> [OnboardingEvent] {
+        let now = Timestamp.normalized(now)
+        if case .start(let onboardingId, let inputs) = command {
+            if let state {
+                throw DecisionError(.invalidInput, "onboarding '\(state.onboardingId)' has already started")
+            }
+            return try start(onboardingId: onboardingId, inputs: inputs, now: now)
+        }
+        guard let state else {
+            throw DecisionError(.notFound, "the onboarding has not started")
+        }
+        var run = Run(interpreter: self, state: state, now: now)
+        switch command {
+        case .start:
+            break
+        case .claimTask(let taskId, let user, let roles):
+            let task = try openTask(taskId, in: state)
+            if task.state == .claimed {
+                if task.assignee == user { return [] }
+                throw DecisionError(
+                    .taskAlreadyClaimed, "task '\(taskId)' is already claimed by \(task.assignee ?? "someone")")
+            }
+            guard roles.contains(task.role) else {
+                throw DecisionError(.forbiddenRole, "task '\(taskId)' is for role '\(task.role)'")
+            }
+            run.emit(.taskClaimed(TaskClaimed(taskId: taskId, assignee: user)))
+        case .releaseTask(let taskId, let user):
+            let task = try openTask(taskId, in: state)
+            guard task.state == .claimed, task.assignee == user else {
+                throw DecisionError(.taskNotClaimedByYou, notHeldMessage(task, user: user))
+            }
+            run.emit(.taskReleased(TaskReleased(taskId: taskId, assignee: user)))
+        case .completeTask(let taskId, let user, let outputs, let checklist):
+            let task = try openTask(taskId, in: state)
+            guard task.state == .claimed, task.assignee == user else {
+                throw DecisionError(.taskNotClaimedByYou, notHeldMessage(task, user: user))
+            }
+            let values = try checkCompletion(task, outputs: outputs, checklist: checklist)
+            try requireActive(state)
+            run.emit(
+                .taskCompleted(
+                    TaskCompleted(taskId: taskId, user: user, outputs: values, checklist: checklist.sorted())))
+            run.finishWaitingStep(path: task.path, outputs: values)
+        case .deliverSignal(let name, let data):
+            try requireActive(state)
+            let waiting = state.activeSteps.filter { $0.signal == name }
+            guard !waiting.isEmpty else {
+                let awaited = Set(state.awaitedSignals.map(\.signal)).sorted()
+                let known =
+                    awaited.isEmpty
+                    ? "no step waits for a signal now" : "steps wait for: " + awaited.joined(separator: ", ")
+                throw DecisionError(.invalidInput, "no step is waiting for signal '\(name)' (\(known))")
+            }
+            for step in waiting where run.state.status == .active {
+                run.receiveSignal(name, data: data, at: step.path)
+            }
+        case .fireTimer(let timerId):
+            try requireActive(state)
+            guard let timer = state.timers.first(where: { $0.id == timerId }) else {
+                throw DecisionError(.notFound, "no pending timer '\(timerId)'")
+            }
+            guard timer.dueAt <= now else {
+                throw DecisionError(
+                    .invalidInput, "timer '\(timerId)' is due at \(Timestamp.format(timer.dueAt)); it can't fire before"
+                )
+            }
+            run.fireTimer(timer)
+        case .cancel(let user, let reason):
+            try requireActive(state)
+            let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !reason.isEmpty else {
+                throw DecisionError(.invalidInput, "a cancellation needs a reason")
+            }
+            run.withdrawEverything(reason: "the onboarding was cancelled")
+            run.emit(.cancelled(OnboardingCancelled(user: user, reason: reason)))
+        }
+        return run.events
+    }
+
+    private func start(onboardingId: String, inputs: [String: Value], now: Date) throws(DecisionError)
+        -> [OnboardingEvent]
+    {
+        guard !onboardingId.isEmpty, !onboardingId.contains(where: { $0.isWhitespace || $0 == "/" }) else {
+            throw DecisionError(.invalidInput, "an onboarding id must be non-empty, without spaces or '/'")
+        }
+        var problems: [FieldProblem] = []
+        var values: [String: Value] = [:]
+        for name in inputs.keys.sorted() where definition.input(named: name) == nil {
+            problems.append(FieldProblem(field: name, reason: "is not an input of workflow '\(definition.id)'"))
+        }
+        for spec in definition.inputs {
+            let given = inputs[spec.name].flatMap { $0.isNull ? nil : $0 }
+            let candidate = given ?? spec.defaultValue.map { $0.value { _ in .null } }
+            guard let candidate, !candidate.isNull else {
+                if spec.required {
+                    problems.append(FieldProblem(field: spec.name, reason: "is required"))
+                }
+                continue
+            }
+            switch spec.check(candidate) {
+            case .success(let value): values[spec.name] = value
+            case .failure(let problem): problems.append(problem)
+            }
+        }
+        if !problems.isEmpty {
+            throw DecisionError(
+                .invalidInput, "the inputs are not valid: " + problems.map(\.description).joined(separator: "; "),
+                problems: problems)
+        }
+        let started = OnboardingStarted(
+            onboardingId: onboardingId, workflowId: definition.id, workflowVersion: definition.version,
+            contentHash: definition.contentHash, inputs: values)
+        var run = Run(interpreter: self, state: evolve(nil, .started(started)), now: now)
+        run.events = [.started(started)]
+        run.enter(definition.start, prefix: "")
+        return run.events
+    }
+
+    private func openTask(_ taskId: String, in state: OnboardingState) throws(DecisionError) -> OnboardingTask {
+        guard let task = state.task(taskId) else {
+            throw DecisionError(.notFound, "no task '\(taskId)' in onboarding '\(state.onboardingId)'")
+        }
+        guard task.state == .open || task.state == .claimed else {
+            throw DecisionError(.taskNotOpen, "task '\(taskId)' is \(task.state.rawValue)")
+        }
+        return task
+    }
+
+    private func notHeldMessage(_ task: OnboardingTask, user: String) -> String {
+        if let assignee = task.assignee {
+            return "task '\(task.id)' is claimed by \(assignee), not \(user)"
+        }
+        return "task '\(task.id)' is not claimed; claim it first"
+    }
+
+    private func requireActive(_ state: OnboardingState) throws(DecisionError) {
+        guard state.status == .active else {
+            throw DecisionError(.invalidInput, "onboarding '\(state.onboardingId)' is \(state.status.rawValue)")
+        }
+    }
+
+    /// The outputs to store, or an error naming every bad field and every unticked item.
+    private func checkCompletion(
+        _ task: OnboardingTask, outputs: [String: Value], checklist: Set<String>
+    ) throws(DecisionError) -> [String: Value] {
+        var outputProblems: [FieldProblem] = []
+        var values: [String: Value] = [:]
+        let specs = outputSpecs(of: task)
+        for name in outputs.keys.sorted() where !task.outputs.contains(where: { $0.name == name }) {
+            outputProblems.append(FieldProblem(field: name, reason: "is not an output of this task"))
+        }
+        for field in task.outputs {
+            let given = outputs[field.name].flatMap { $0.isNull ? nil : $0 }
+            guard let candidate = given ?? field.default else {
+                if field.required {
+                    outputProblems.append(FieldProblem(field: field.name, reason: "is required"))
+                }
+                continue
+            }
+            let spec =
+                specs[field.name]
+                ?? FieldSpec(
+                    name: field.name, type: field.type, required: field.required, values: field.values ?? [],
+                    pattern: field.pattern, location: .start)
+            switch spec.check(candidate) {
+            case .success(let value): values[field.name] = value
+            case .failure(let problem): outputProblems.append(problem)
+            }
+        }
+        let items = Set(task.checklist.map(\.id))
+        var checklistProblems = task.checklist.filter { !checklist.contains($0.id) }
+            .map { FieldProblem(field: $0.id, reason: "is not ticked: \($0.text)") }
+        checklistProblems += checklist.subtracting(items).sorted()
+            .map { FieldProblem(field: $0, reason: "is not an item of this task's checklist") }
+        let problems = outputProblems + checklistProblems
+        guard problems.isEmpty else {
+            let code: DecisionError.Code = outputProblems.isEmpty ? .checklistIncomplete : .invalidOutputs
+            throw DecisionError(
+                code,
+                "task '\(task.id)' can't be completed: " + problems.map(\.description).joined(separator: "; "),
+                problems: problems)
+        }
+        return values
+    }
+
+    private func outputSpecs(of task: OnboardingTask) -> [String: FieldSpec] {
+        guard case .task(let step)? = definition.steps[task.step]?.kind else { return [:] }
+        return Dictionary(step.outputs.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+}
+
+extension OnboardingState {
+    mutating func updateTask(_ id: String, _ change: (inout OnboardingTask) -> Void) {
+        if let index = tasks.firstIndex(where: { $0.id == id }) {
+            change(&tasks[index])
+        }
+    }
+
+    mutating func finish(_ status: Status, reason: String?) {
+        self.status = status
+        self.reason = reason
+        activeSteps = []
+        timers = []
+        for index in tasks.indices where tasks[index].state == .open || tasks[index].state == .claimed {
+            tasks[index].state = .cancelled
+        }
+    }
+}

@@ -1,0 +1,501 @@
+import Foundation
+
+/// Something that happened to one onboarding: the facts its stream holds, in past tense.
+///
+/// Each case carries a `Codable` payload. `type` is the stable name stored beside the data; `encoded()` and
+/// `decode(type:schemaVersion:data:)` convert to and from the stored form. Paths name a step where it ran:
+/// `sign-in` at the top, `global-admin-consent/sign-in` inside the block that step `global-admin-consent` ran.
+/// Events hold no actor or time of recording: the store keeps those as metadata.
+public enum OnboardingEvent: Hashable, Sendable {
+    case started(OnboardingStarted)
+    case stepEntered(StepEntered)
+    case stepSkipped(StepSkipped)
+    case stepCompleted(StepCompleted)
+    case decisionMade(DecisionMade)
+    case blockStarted(BlockStarted)
+    case branchCompleted(BranchCompleted)
+    case taskOpened(TaskOpened)
+    case taskClaimed(TaskClaimed)
+    case taskReleased(TaskReleased)
+    case taskCompleted(TaskCompleted)
+    case taskCancelled(TaskCancelled)
+    case variablesSet(VariablesSet)
+    case signalReceived(SignalReceived)
+    case timerScheduled(TimerScheduled)
+    case timerFired(TimerFired)
+    case timerCancelled(TimerCancelled)
+    case completed(OnboardingCompleted)
+    case cancelled(OnboardingCancelled)
+    case failed(OnboardingFailed)
+
+    /// The version of the payload shapes below; bump it when a payload changes incompatibly.
+    public static let schemaVersion = 1
+
+    /// Every stored type name.
+    public static let typeNames = [
+        "OnboardingStarted", "StepEntered", "StepSkipped", "StepCompleted", "DecisionMade", "BlockStarted",
+        "BranchCompleted", "TaskOpened", "TaskClaimed", "TaskReleased", "TaskCompleted", "TaskCancelled",
+        "VariablesSet", "SignalReceived", "TimerScheduled", "TimerFired", "TimerCancelled", "OnboardingCompleted",
+        "OnboardingCancelled", "OnboardingFailed",
+    ]
+
+    /// The stable type name stored with the event.
+    public var type: String {
+        switch self {
+        case .started: "OnboardingStarted"
+        case .stepEntered: "StepEntered"
+        case .stepSkipped: "StepSkipped"
+        case .stepCompleted: "StepCompleted"
+        case .decisionMade: "DecisionMade"
+        case .blockStarted: "BlockStarted"
+        case .branchCompleted: "BranchCompleted"
+        case .taskOpened: "TaskOpened"
+        case .taskClaimed: "TaskClaimed"
+        case .taskReleased: "TaskReleased"
+        case .taskCompleted: "TaskCompleted"
+        case .taskCancelled: "TaskCancelled"
+        case .variablesSet: "VariablesSet"
+        case .signalReceived: "SignalReceived"
+        case .timerScheduled: "TimerScheduled"
+        case .timerFired: "TimerFired"
+        case .timerCancelled: "TimerCancelled"
+        case .completed: "OnboardingCompleted"
+        case .cancelled: "OnboardingCancelled"
+        case .failed: "OnboardingFailed"
+        }
+    }
+
+    /// The task this event concerns, if any.
+    public var taskId: String? {
+        switch self {
+        case .taskOpened(let event): event.taskId
+        case .taskClaimed(let event): event.taskId
+        case .taskReleased(let event): event.taskId
+        case .taskCompleted(let event): event.taskId
+        case .taskCancelled(let event): event.taskId
+        default: nil
+        }
+    }
+
+    /// The event as stored: its type name and its payload as a JSON object (keys sorted, times as ISO 8601 text).
+    public func encoded() throws(EventCodingError) -> (type: String, data: Data) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(Timestamp.format(date))
+        }
+        do {
+            let data: Data
+            switch self {
+            case .started(let payload): data = try encoder.encode(payload)
+            case .stepEntered(let payload): data = try encoder.encode(payload)
+            case .stepSkipped(let payload): data = try encoder.encode(payload)
+            case .stepCompleted(let payload): data = try encoder.encode(payload)
+            case .decisionMade(let payload): data = try encoder.encode(payload)
+            case .blockStarted(let payload): data = try encoder.encode(payload)
+            case .branchCompleted(let payload): data = try encoder.encode(payload)
+            case .taskOpened(let payload): data = try encoder.encode(payload)
+            case .taskClaimed(let payload): data = try encoder.encode(payload)
+            case .taskReleased(let payload): data = try encoder.encode(payload)
+            case .taskCompleted(let payload): data = try encoder.encode(payload)
+            case .taskCancelled(let payload): data = try encoder.encode(payload)
+            case .variablesSet(let payload): data = try encoder.encode(payload)
+            case .signalReceived(let payload): data = try encoder.encode(payload)
+            case .timerScheduled(let payload): data = try encoder.encode(payload)
+            case .timerFired(let payload): data = try encoder.encode(payload)
+            case .timerCancelled(let payload): data = try encoder.encode(payload)
+            case .completed(let payload): data = try encoder.encode(payload)
+            case .cancelled(let payload): data = try encoder.encode(payload)
+            case .failed(let payload): data = try encoder.encode(payload)
+            }
+            return (type, data)
+        } catch {
+            throw EventCodingError(type: type, reason: "could not be encoded: \(error)")
+        }
+    }
+
+    /// Rebuilds an event from its stored form.
+    ///
+    /// Throws `EventCodingError` for an unknown type, a schema version this code does not know, or data that
+    /// does not fit the type's payload.
+    public static func decode(
+        type: String, schemaVersion: Int, data: Data
+    ) throws(EventCodingError) -> OnboardingEvent {
+        guard schemaVersion == Self.schemaVersion else {
+            throw EventCodingError(
+                type: type,
+                reason: "has schema version \(schemaVersion); this build reads version \(Self.schemaVersion)")
+        }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let text = try container.decode(String.self)
+            guard let date = Timestamp.parse(text) else {
+                throw DecodingError.dataCorruptedError(
+                    in: container, debugDescription: "'\(text)' is not an ISO 8601 time")
+            }
+            return date
+        }
+        func payload<T: Decodable>(_: T.Type) throws(EventCodingError) -> T {
+            do {
+                return try decoder.decode(T.self, from: data)
+            } catch {
+                throw EventCodingError(type: type, reason: "has data that does not fit: \(Self.describe(error))")
+            }
+        }
+        switch type {
+        case "OnboardingStarted": return .started(try payload(OnboardingStarted.self))
+        case "StepEntered": return .stepEntered(try payload(StepEntered.self))
+        case "StepSkipped": return .stepSkipped(try payload(StepSkipped.self))
+        case "StepCompleted": return .stepCompleted(try payload(StepCompleted.self))
+        case "DecisionMade": return .decisionMade(try payload(DecisionMade.self))
+        case "BlockStarted": return .blockStarted(try payload(BlockStarted.self))
+        case "BranchCompleted": return .branchCompleted(try payload(BranchCompleted.self))
+        case "TaskOpened": return .taskOpened(try payload(TaskOpened.self))
+        case "TaskClaimed": return .taskClaimed(try payload(TaskClaimed.self))
+        case "TaskReleased": return .taskReleased(try payload(TaskReleased.self))
+        case "TaskCompleted": return .taskCompleted(try payload(TaskCompleted.self))
+        case "TaskCancelled": return .taskCancelled(try payload(TaskCancelled.self))
+        case "VariablesSet": return .variablesSet(try payload(VariablesSet.self))
+        case "SignalReceived": return .signalReceived(try payload(SignalReceived.self))
+        case "TimerScheduled": return .timerScheduled(try payload(TimerScheduled.self))
+        case "TimerFired": return .timerFired(try payload(TimerFired.self))
+        case "TimerCancelled": return .timerCancelled(try payload(TimerCancelled.self))
+        case "OnboardingCompleted": return .completed(try payload(OnboardingCompleted.self))
+        case "OnboardingCancelled": return .cancelled(try payload(OnboardingCancelled.self))
+        case "OnboardingFailed": return .failed(try payload(OnboardingFailed.self))
+        default: throw EventCodingError(type: type, reason: "is not a known event type")
+        }
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        switch error as? DecodingError {
+        case .keyNotFound(let key, _): "missing field '\(key.stringValue)'"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            "wrong type at '\(context.codingPath.map(\.stringValue).joined(separator: "."))'"
+        case .dataCorrupted(let context): context.debugDescription
+        default: String(describing: error)
+        }
+    }
+}
+
+/// A stored event that could not be read or written.
+public struct EventCodingError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var type: String
+    public var reason: String
+
+    public init(type: String, reason: String) {
+        self.type = type
+        self.reason = reason
+    }
+
+    public var description: String { "event '\(type)' \(reason)" }
+}
+
+// MARK: - Payloads
+
+/// The onboarding began, pinned to one exact definition.
+public struct OnboardingStarted: Codable, Hashable, Sendable {
+    public var onboardingId: String
+    public var workflowId: String
+    public var workflowVersion: Int
+    /// The definition's content hash: replays use exactly this definition.
+    public var contentHash: String
+    /// The inputs after defaults were applied and text converted to each input's type.
+    public var inputs: [String: Value]
+
+    public init(
+        onboardingId: String, workflowId: String, workflowVersion: Int, contentHash: String, inputs: [String: Value]
+    ) {
+        self.onboardingId = onboardingId
+        self.workflowId = workflowId
+        self.workflowVersion = workflowVersion
+        self.contentHash = contentHash
+        self.inputs = inputs
+    }
+}
+
+/// The flow reached a step and its condition (if any) held.
+public struct StepEntered: Codable, Hashable, Sendable {
+    public var path: String
+    public var step: String
+    /// `task`, `decision`, `parallel`, `wait`, `timer`, `block`, `set` or `end`.
+    public var kind: String
+
+    public init(path: String, step: String, kind: String) {
+        self.path = path
+        self.step = step
+        self.kind = kind
+    }
+}
+
+/// The flow reached a step whose `if` condition was false, and went past it.
+public struct StepSkipped: Codable, Hashable, Sendable {
+    public var path: String
+    public var step: String
+
+    public init(path: String, step: String) {
+        self.path = path
+        self.step = step
+    }
+}
+
+/// A step finished; `outputs` are what later expressions see as `steps.<step>.<name>`.
+public struct StepCompleted: Codable, Hashable, Sendable {
+    public var path: String
+    public var step: String
+    public var outputs: [String: Value]
+
+    public init(path: String, step: String, outputs: [String: Value]) {
+        self.path = path
+        self.step = step
+        self.outputs = outputs
+    }
+}
+
+/// A decision chose where to go: `branch` is the index of the `when` that held, nil for `otherwise`.
+public struct DecisionMade: Codable, Hashable, Sendable {
+    public var path: String
+    public var step: String
+    public var branch: Int?
+    public var next: String
+
+    public init(path: String, step: String, branch: Int? = nil, next: String) {
+        self.path = path
+        self.step = step
+        self.branch = branch
+        self.next = next
+    }
+}
+
+/// A block step started its block with these parameter values.
+public struct BlockStarted: Codable, Hashable, Sendable {
+    public var path: String
+    public var step: String
+    public var block: String
+    public var params: [String: Value]
+
+    public init(path: String, step: String, block: String, params: [String: Value]) {
+        self.path = path
+        self.step = step
+        self.block = block
+        self.params = params
+    }
+}
+
+/// One branch of a parallel step reached its end.
+public struct BranchCompleted: Codable, Hashable, Sendable {
+    /// The parallel step's path.
+    public var path: String
+    public var step: String
+    public var branch: String
+
+    public init(path: String, step: String, branch: String) {
+        self.path = path
+        self.step = step
+        self.branch = branch
+    }
+}
+
+/// A task for a role was opened.
+public struct TaskOpened: Codable, Hashable, Sendable {
+    public var taskId: String
+    public var path: String
+    public var step: String
+    public var role: String
+    public var title: String
+    /// Markdown.
+    public var instructions: String
+    public var checklist: [ChecklistItem]
+    public var outputs: [OutputField]
+    public var dueAt: Date?
+    public var createdAt: Date
+
+    public init(
+        taskId: String, path: String, step: String, role: String, title: String, instructions: String,
+        checklist: [ChecklistItem], outputs: [OutputField], dueAt: Date? = nil, createdAt: Date
+    ) {
+        self.taskId = taskId
+        self.path = path
+        self.step = step
+        self.role = role
+        self.title = title
+        self.instructions = instructions
+        self.checklist = checklist
+        self.outputs = outputs
+        self.dueAt = dueAt
+        self.createdAt = createdAt
+    }
+}
+
+public struct TaskClaimed: Codable, Hashable, Sendable {
+    public var taskId: String
+    public var assignee: String
+
+    public init(taskId: String, assignee: String) {
+        self.taskId = taskId
+        self.assignee = assignee
+    }
+}
+
+public struct TaskReleased: Codable, Hashable, Sendable {
+    public var taskId: String
+    /// Who held the task and gave it back.
+    public var assignee: String
+
+    public init(taskId: String, assignee: String) {
+        self.taskId = taskId
+        self.assignee = assignee
+    }
+}
+
+public struct TaskCompleted: Codable, Hashable, Sendable {
+    public var taskId: String
+    public var user: String
+    /// The outputs as stored: given values converted to their types, defaults filled in.
+    public var outputs: [String: Value]
+    /// The ticked checklist item ids, sorted.
+    public var checklist: [String]
+
+    public init(taskId: String, user: String, outputs: [String: Value], checklist: [String]) {
+        self.taskId = taskId
+        self.user = user
+        self.outputs = outputs
+        self.checklist = checklist
+    }
+}
+
+/// The task was withdrawn because its onboarding ended.
+public struct TaskCancelled: Codable, Hashable, Sendable {
+    public var taskId: String
+    public var reason: String
+
+    public init(taskId: String, reason: String) {
+        self.taskId = taskId
+        self.reason = reason
+    }
+}
+
+public struct VariablesSet: Codable, Hashable, Sendable {
+    public var path: String
+    public var variables: [String: Value]
+
+    public init(path: String, variables: [String: Value]) {
+        self.path = path
+        self.variables = variables
+    }
+}
+
+public struct SignalReceived: Codable, Hashable, Sendable {
+    /// The wait step that took the signal.
+    public var path: String
+    public var signal: String
+    public var data: Value
+
+    public init(path: String, signal: String, data: Value) {
+        self.path = path
+        self.signal = signal
+        self.data = data
+    }
+}
+
+public struct TimerScheduled: Codable, Hashable, Sendable {
+    public var timerId: String
+    public var path: String
+    public var dueAt: Date
+    /// `timer` for a timer step, `timeout` for a wait step's timeout.
+    public var purpose: String
+
+    public init(timerId: String, path: String, dueAt: Date, purpose: String) {
+        self.timerId = timerId
+        self.path = path
+        self.dueAt = dueAt
+        self.purpose = purpose
+    }
+}
+
+public struct TimerFired: Codable, Hashable, Sendable {
+    public var timerId: String
+    public var path: String
+
+    public init(timerId: String, path: String) {
+        self.timerId = timerId
+        self.path = path
+    }
+}
+
+public struct TimerCancelled: Codable, Hashable, Sendable {
+    public var timerId: String
+    public var path: String
+
+    public init(timerId: String, path: String) {
+        self.timerId = timerId
+        self.path = path
+    }
+}
+
+public struct OnboardingCompleted: Codable, Hashable, Sendable {
+    /// The `end` step that finished the run.
+    public var path: String
+
+    public init(path: String) {
+        self.path = path
+    }
+}
+
+public struct OnboardingCancelled: Codable, Hashable, Sendable {
+    public var user: String
+    public var reason: String
+
+    public init(user: String, reason: String) {
+        self.user = user
+        self.reason = reason
+    }
+}
+
+public struct OnboardingFailed: Codable, Hashable, Sendable {
+    /// The step that failed the run, when one did.
+    public var path: String?
+    public var reason: String
+
+    public init(path: String? = nil, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
+}
+
+/// A checklist item as a task shows it.
+public struct ChecklistItem: Codable, Hashable, Sendable {
+    public var id: String
+    public var text: String
+
+    public init(id: String, text: String) {
+        self.id = id
+        self.text = text
+    }
+}
+
+/// An output field as a task shows it; `default` is the value earlier answers give it, if any.
+public struct OutputField: Codable, Hashable, Sendable {
+    public var name: String
+    public var type: FieldType
+    public var required: Bool
+    public var title: String?
+    public var values: [String]?
+    public var pattern: String?
+    public var `default`: Value?
+
+    public init(
+        name: String, type: FieldType, required: Bool, title: String? = nil, values: [String]? = nil,
+        pattern: String? = nil, default: Value? = nil
+    ) {
+        self.name = name
+        self.type = type
+        self.required = required
+        self.title = title
+        self.values = values
+        self.pattern = pattern
+        self.`default` = `default`
+    }
+}
