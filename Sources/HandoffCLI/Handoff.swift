@@ -7,6 +7,8 @@ struct Handoff: AsyncParsableCommand {
         commandName: "handoff",
         abstract: "An event-sourced workflow engine for onboardings, on PostgreSQL.",
         subcommands: [
+            Database.self,
+            Dev.self,
             Workflows.self,
         ]
     )

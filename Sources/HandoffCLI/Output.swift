@@ -15,11 +15,14 @@ struct OutputOptions: ParsableArguments {
 
 /// Errors that know their contract code; the store and the core's error types conform in the CLI.
 protocol ReportableError: Error {
-    var code: String { get }
-    var message: String { get }
+    var contractCode: String { get }
+    var contractMessage: String { get }
 }
 
-extension CommandFailure: ReportableError {}
+extension CommandFailure: ReportableError {
+    var contractCode: String { code }
+    var contractMessage: String { message }
+}
 
 enum Output {
     /// Runs a command body and renders any failure as the contract says:
@@ -44,7 +47,7 @@ enum Output {
 
     static func describe(_ error: any Error) -> (code: String, message: String) {
         if let reportable = error as? any ReportableError {
-            return (reportable.code, reportable.message)
+            return (reportable.contractCode, reportable.contractMessage)
         }
         return ("internal", String(describing: error))
     }

@@ -127,6 +127,7 @@ public struct LocalCluster: Sendable {
         for index in bytes.indices { bytes[index] = UInt8.random(in: 0...255) }
         let password = bytes.map { String(format: "%02x", $0) }.joined()
         try password.write(to: passwordFile, atomically: true, encoding: .utf8)
+        chmod(passwordFile.path, 0o600)
         try handOverToServerAccount(directory)
         try ensureServerAccountCanWrite(directory)
         let result = try runServerCommand(binaries.initdb, [

@@ -1,0 +1,63 @@
+import Foundation
+import Postgres
+
+/// Where Handoff's database is, from the environment the contract names.
+///
+/// `DATABASE_URL` set: that server. Unset: the private cluster under `HANDOFF_HOME` (default `./.handoff`),
+/// started on first use.
+public struct DatabaseSettings: Sendable {
+    public var databaseURL: String?
+    public var home: URL
+    /// The folder of numbered SQL migrations.
+    public var migrations: URL
+
+    public init(databaseURL: String?, home: URL, migrations: URL) {
+        self.databaseURL = databaseURL
+        self.home = home
+        self.migrations = migrations
+    }
+
+    /// Reads `DATABASE_URL`, `HANDOFF_HOME` and `HANDOFF_MIGRATIONS` (default `./db/migrations`, else the
+    /// migrations of the source tree this program was built from).
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment)
+        -> DatabaseSettings
+    {
+        let url = environment["DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        let home = URL(fileURLWithPath: environment["HANDOFF_HOME"] ?? ".handoff", isDirectory: true)
+        let migrations: URL
+        if let configured = environment["HANDOFF_MIGRATIONS"] {
+            migrations = URL(fileURLWithPath: configured, isDirectory: true)
+        } else if FileManager.default.fileExists(atPath: "db/migrations") {
+            migrations = URL(fileURLWithPath: "db/migrations", isDirectory: true)
+        } else {
+            migrations = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("db/migrations", isDirectory: true)
+        }
+        return DatabaseSettings(databaseURL: url, home: home.standardizedFileURL, migrations: migrations)
+    }
+
+    /// The private cluster these settings use when `databaseURL` is nil.
+    public var localCluster: LocalCluster { LocalCluster(home: home) }
+}
+
+/// Opening the database: the connection string, a pool, migrations applied.
+public enum Database {
+    /// The connection string to use, starting the private cluster first when there is no `DATABASE_URL`.
+    /// Throws `database_unavailable` when the cluster cannot start.
+    public static func connectionString(_ settings: DatabaseSettings) throws -> String {
+        if let url = settings.databaseURL { return url }
+        do {
+            return try settings.localCluster.start()
+        } catch let error as PostgresError {
+            throw StoreError(.databaseUnavailable, "the local PostgreSQL cluster did not start: \(error.message)", cause: error)
+        }
+    }
+
+    /// A pool on the database with every migration applied.
+    public static func open(_ settings: DatabaseSettings, maximumConnections: Int = 16) async throws -> ConnectionPool {
+        let configuration = ConnectionConfiguration(try connectionString(settings))
+        let pool = ConnectionPool(configuration, maximumConnections: maximumConnections)
+        try await Migrator(directory: settings.migrations).migrate(pool)
+        return pool
+    }
+}
