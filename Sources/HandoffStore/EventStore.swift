@@ -104,8 +104,8 @@ public struct RecordedEvent: Sendable, Equatable {
 }
 
 /// What an append did.
-public struct AppendResult: Sendable, Equatable {
-    public struct Appended: Sendable, Equatable {
+public struct AppendResult: Sendable, Hashable {
+    public struct Appended: Sendable, Hashable {
         public let id: UUID
         public let position: Int64
         public let version: Int64
@@ -128,6 +128,11 @@ public struct LogLag: Sendable, Equatable {
     public let events: Int64
     /// Age of the oldest of those events, in seconds (0 when there are none).
     public let seconds: Double
+
+    public init(events: Int64, seconds: Double) {
+        self.events = events
+        self.seconds = seconds
+    }
 }
 
 /// The event store: streams of events with expected-version appends, and the global log.

@@ -14,10 +14,12 @@ public struct TestDatabase: Sendable {
     ///
     /// The server is `DATABASE_URL` when set (its user needs CREATEDB), else a throwaway local cluster that this
     /// process starts once and that is stopped and deleted when the process exits.
-    public static func make(maximumConnections: Int = 16) async throws -> TestDatabase {
+    /// With `migrated: false` the database is empty (no tables), for tests of migrations themselves.
+    public static func make(maximumConnections: Int = 16, migrated: Bool = true) async throws -> TestDatabase {
         let server = try await TestServer.shared.server()
         let name = "test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
-        try await TestServer.shared.createDatabase(String(name), server: server)
+        try await TestServer.shared.createDatabase(String(name), template: migrated ? server.template : "template0",
+                                                   server: server)
         var configuration = server.configuration
         configuration.database = String(name)
         return TestDatabase(
@@ -65,12 +67,12 @@ public actor TestServer {
         return try await task.value
     }
 
-    func createDatabase(_ name: String, server: Server) async throws {
+    func createDatabase(_ name: String, template: String, server: Server) async throws {
         // One CREATE DATABASE at a time: copying a template needs it to have no other users.
         let admin = ConnectionConfiguration(server.configuration.connectionString, database: "postgres")
         let connection = try Connection(admin)
         try connection.execute(
-            "CREATE DATABASE \(try connection.quoteIdentifier(name)) TEMPLATE \(try connection.quoteIdentifier(server.template))"
+            "CREATE DATABASE \(try connection.quoteIdentifier(name)) TEMPLATE \(try connection.quoteIdentifier(template))"
         )
     }
 
@@ -109,6 +111,28 @@ public actor TestServer {
         let path = String(cString: made)
         chmod(path, 0o755)
         return URL(fileURLWithPath: path, isDirectory: true)
+    }
+}
+
+/// Runs blocking work (a raw `Connection` held by a test) on a Dispatch thread, off the cooperative pool.
+public func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async {
+            continuation.resume(with: Result { try body() })
+        }
+    }
+}
+
+/// A small deterministic random generator (SplitMix64), so a failing randomised test can be replayed.
+public struct SeededGenerator: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
 
