@@ -45,12 +45,18 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // `handoff bench`: the engine's code paths measured against raw SQL, interleaved.
+        .target(
+            name: "HandoffBench",
+            dependencies: ["HandoffStore", "Postgres"]
+        ),
         // The `handoff` command line.
         .executableTarget(
             name: "HandoffCLI",
             dependencies: [
                 "HandoffCore",
                 "HandoffStore",
+                "HandoffBench",
                 "Postgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -65,5 +71,6 @@ let package = Package(
         .testTarget(name: "HandoffCoreTests", dependencies: ["HandoffCore"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "HandoffTestSupport"]),
         .testTarget(name: "HandoffStoreTests", dependencies: ["HandoffStore", "Postgres", "HandoffTestSupport"]),
+        .testTarget(name: "HandoffBenchTests", dependencies: ["HandoffBench", "HandoffTestSupport"]),
     ]
 )

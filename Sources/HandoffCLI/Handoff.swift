@@ -10,6 +10,7 @@ struct Handoff: AsyncParsableCommand {
             Database.self,
             Dev.self,
             Workflows.self,
+            BenchCommand.self,
         ]
     )
 }

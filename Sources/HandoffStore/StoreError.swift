@@ -55,6 +55,7 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
 
 extension ConnectionPool {
     /// `withConnection`, with PostgreSQL errors classified as `StoreError`s.
+    @discardableResult
     func run<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
         do {
             return try await withConnection(body)

@@ -53,41 +53,29 @@ CREATE TRIGGER events_not_truncated BEFORE TRUNCATE ON events
 --
 -- When every event id is already stored in this stream, nothing is written and the stored events come back with
 -- duplicate = true (a retried append). Some but not all ids stored, or stored in another stream: SQLSTATE HO002.
+-- The common case costs one index probe for the version and the insert itself; duplicates are looked for only
+-- when the version does not match or an id collides.
 CREATE FUNCTION append_events(p_stream_id text, p_expected_version bigint, p_events jsonb)
 RETURNS TABLE (event_id uuid, "position" bigint, version bigint, transaction_id xid8, recorded_at timestamptz,
                duplicate boolean)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
-    v_ids     uuid[];
-    v_count   integer;
-    v_stored  integer;
-    v_current bigint;
+    v_count    integer := jsonb_array_length(p_events);
+    v_current  bigint;
+    v_inserted integer;
 BEGIN
-    SELECT array_agg((e.value ->> 'id')::uuid ORDER BY e.ordinality), count(*)
-      INTO v_ids, v_count
-      FROM jsonb_array_elements(p_events) WITH ORDINALITY AS e;
     IF v_count = 0 THEN
         RAISE EXCEPTION USING ERRCODE = 'HO002', MESSAGE = 'an append needs at least one event';
     END IF;
 
-    SELECT count(*) INTO v_stored FROM events e WHERE e.event_id = ANY (v_ids);
-    IF v_stored > 0 THEN
-        IF v_stored <> v_count
-           OR EXISTS (SELECT 1 FROM events e WHERE e.event_id = ANY (v_ids) AND e.stream_id <> p_stream_id) THEN
-            RAISE EXCEPTION USING
-                ERRCODE = 'HO002',
-                MESSAGE = format('%s of the %s event ids are already stored, not all of them in stream %s',
-                                 v_stored, v_count, p_stream_id);
-        END IF;
-        RETURN QUERY
-            SELECT e.event_id, e.position, e.version, e.transaction_id, e.recorded_at, true
-              FROM events e WHERE e.event_id = ANY (v_ids) ORDER BY e.version;
-        RETURN;
-    END IF;
-
     SELECT coalesce(max(e.version), 0) INTO v_current FROM events e WHERE e.stream_id = p_stream_id;
     IF p_expected_version IS NOT NULL AND v_current <> p_expected_version THEN
+        -- A retry of an append that went through moved the version on: answer it as a duplicate.
+        RETURN QUERY SELECT * FROM stored_duplicates(p_stream_id, p_events);
+        IF FOUND THEN
+            RETURN;
+        END IF;
         RAISE EXCEPTION USING
             ERRCODE = 'HO001',
             MESSAGE = format('stream %s is at version %s, not the expected %s', p_stream_id, v_current,
@@ -106,6 +94,35 @@ BEGIN
                coalesce(x.value -> 'metadata', '{}'::jsonb)
           FROM jsonb_array_elements(p_events) WITH ORDINALITY AS x
          ORDER BY x.ordinality
+        ON CONFLICT ON CONSTRAINT events_event_id_unique DO NOTHING
         RETURNING e.event_id, e.position, e.version, e.transaction_id, e.recorded_at, false;
+    GET DIAGNOSTICS v_inserted = ROW_COUNT;
+    IF v_inserted = v_count THEN
+        RETURN;
+    END IF;
+    IF v_inserted = 0 THEN
+        RETURN QUERY SELECT * FROM stored_duplicates(p_stream_id, p_events);
+        IF FOUND THEN
+            RETURN;
+        END IF;
+    END IF;
+    -- Raising undoes this statement's inserts.
+    RAISE EXCEPTION USING
+        ERRCODE = 'HO002',
+        MESSAGE = format('%s of the %s event ids are already stored, not all of them in stream %s',
+                         v_count - v_inserted, v_count, p_stream_id);
 END
+$$;
+
+-- The stored events when every id in p_events is stored in p_stream_id; no rows otherwise.
+CREATE FUNCTION stored_duplicates(p_stream_id text, p_events jsonb)
+RETURNS TABLE (event_id uuid, "position" bigint, version bigint, transaction_id xid8, recorded_at timestamptz,
+               duplicate boolean)
+LANGUAGE sql STABLE AS $$
+    WITH ids AS (SELECT DISTINCT (x.value ->> 'id')::uuid AS id FROM jsonb_array_elements(p_events) AS x),
+         stored AS (SELECT e.* FROM events e JOIN ids ON e.event_id = ids.id AND e.stream_id = p_stream_id)
+    SELECT s.event_id, s.position, s.version, s.transaction_id, s.recorded_at, true
+      FROM stored s
+     WHERE (SELECT count(*) FROM stored) = (SELECT count(*) FROM ids)
+     ORDER BY s.version;
 $$;

@@ -1,0 +1,66 @@
+import Foundation
+import HandoffStore
+import Postgres
+
+/// `append`: events appended with an expected version, one or ten per transaction, each client on streams of
+/// its own of 20 events; against plain INSERTs of equal rows into a table shaped like `events`.
+struct AppendScenario {
+    let pool: ConnectionPool
+    let settings: BenchSettings
+
+    func run() async throws -> [ScenarioResult] {
+        try await Baselines.createEventTable(pool)
+        let store = EventStore(pool: pool)
+        var results: [ScenarioResult] = []
+        for batch in [1, 10] {
+            for clients in settings.clients ?? [1, 4, 16] {
+                let run = UUID().uuidString.prefix(8)
+                var round = 0
+                results.append(try await interleave(
+                    name: batch == 1 ? "append" : "append-10", clients: clients, unit: "events/s",
+                    rounds: settings.rounds,
+                    engine: {
+                        round += 1
+                        let prefix = "bench-\(run)-\(round)"
+                        return try await measureRate(clients: clients, duration: settings.duration) { client, iteration in
+                            let appendsPerStream = 20 / batch
+                            let stream = "\(prefix)-\(client)-\(iteration / appendsPerStream)"
+                            let version = Int64((iteration % appendsPerStream) * batch)
+                            _ = try await store.append(
+                                to: stream, expected: version == 0 ? .noStream : .exact(version),
+                                events: Self.events(batch)
+                            )
+                            return batch
+                        }
+                    },
+                    baseline: {
+                        let prefix = "bench-\(run)-\(round)"
+                        return try await measureRate(clients: clients, duration: settings.duration) { client, iteration in
+                            let appendsPerStream = 20 / batch
+                            let stream = "\(prefix)-\(client)-\(iteration / appendsPerStream)"
+                            let version = Int64((iteration % appendsPerStream) * batch)
+                            let events = Self.events(batch)
+                            try await pool.withConnection { connection in
+                                try Baselines.insertEvents(
+                                    on: connection, streamId: stream, firstVersion: version + 1, events: events
+                                )
+                            }
+                            return batch
+                        }
+                    }
+                ))
+            }
+        }
+        return results
+    }
+
+    static func events(_ count: Int) -> [NewEvent] {
+        (0..<count).map { _ in
+            NewEvent(
+                type: "TaskCompleted",
+                data: Data(#"{"taskId":"bench-t1","user":"se@example.com","outputs":{"upn":"svc@contoso.com"}}"#.utf8),
+                metadata: EventMetadata(actor: "se@example.com", commandId: "bench")
+            )
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import ArgumentParser
+import Foundation
+import HandoffBench
+import HandoffStore
+
+/// `handoff bench [SCENARIO] [--duration SECONDS] [--clients N,...]`
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure the engine against raw SQL doing the same work, on the same database, interleaved.",
+        discussion: """
+            Each scenario runs the engine's real code path and a raw-SQL baseline alternately (A B A B …) and
+            reports median, min and max of both and the ratio engine/baseline per round. Absolute figures swing
+            with the machine; the ratios are what to compare. Runs in a temporary database on the configured
+            server (DATABASE_URL, or the private cluster), dropped afterwards. Scenarios: \
+            \(Bench.scenarios.joined(separator: ", ")).
+            """
+    )
+
+    @Argument(help: "The scenario to run (default: all).")
+    var scenario: String?
+
+    @Option(help: "Seconds each engine or baseline measurement runs.")
+    var duration: Double = 3
+
+    @Option(help: "Rounds of engine-then-baseline (at least 3 for a median worth reading).")
+    var rounds: Int = 3
+
+    @Option(help: "Concurrent clients, comma-separated (e.g. 1,4,16); each scenario has its own default.")
+    var clients: String?
+
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        try await Output.run(output) {
+            guard duration > 0, duration <= 3600 else {
+                throw CommandFailure(code: "invalid_input", message: "--duration must be between 0 and 3600 seconds")
+            }
+            guard (1...100).contains(rounds) else {
+                throw CommandFailure(code: "invalid_input", message: "--rounds must be between 1 and 100")
+            }
+            let clientCounts = try clients.map { text in
+                try text.split(separator: ",").map { part in
+                    guard let count = Int(part.trimmingCharacters(in: .whitespaces)), (1...256).contains(count) else {
+                        throw CommandFailure(
+                            code: "invalid_input", message: "--clients takes counts from 1 to 256, like 1,4,16; not '\(part)'"
+                        )
+                    }
+                    return count
+                }
+            }
+            let settings = DatabaseSettings.fromEnvironment()
+            let json = output.json
+            if !json {
+                print(String(format: "%-12@ %7@  %-10@ %12@ %12@ %12@  %@", "SCENARIO", "CLIENTS", "UNIT",
+                             "ENGINE", "BASELINE", "RATIO", "RATIOS PER ROUND"))
+            }
+            let report = try await Bench.run(
+                scenarios: scenario.map { [$0] } ?? [],
+                settings: BenchSettings(duration: .milliseconds(Int(duration * 1000)), rounds: rounds, clients: clientCounts),
+                connectionString: try HandoffStore.Database.connectionString(settings),
+                migrations: settings.migrations,
+                progress: { result in
+                    guard !json else { return }
+                    let ratio = result.baseline.median == 0 ? 0 : result.engine.median / result.baseline.median
+                    print(String(
+                        format: "%-12@ %7d  %-10@ %12.1f %12.1f %12.2f  %@", result.name, result.clients, result.unit,
+                        result.engine.median, result.baseline.median, ratio,
+                        result.ratios.map { String(format: "%.2f", $0) }.joined(separator: " ")
+                    ))
+                }
+            )
+            if json {
+                try Output.printJSON(report)
+            }
+        }
+    }
+}
