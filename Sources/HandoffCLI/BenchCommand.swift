@@ -51,9 +51,16 @@ struct BenchCommand: AsyncParsableCommand {
             }
             let settings = DatabaseSettings.fromEnvironment()
             let json = output.json
+            let columns = [12, 8, 10, 12, 12, 7, 10]
+            @Sendable func line(_ cells: [String]) -> String {
+                zip(cells, columns + [0]).enumerated().map { index, pair in
+                    let (cell, width) = pair
+                    let padding = String(repeating: " ", count: max(0, width - cell.count))
+                    return index == 0 || index == 2 ? cell + padding : padding + cell
+                }.joined(separator: "  ")
+            }
             if !json {
-                print(String(format: "%-12@ %7@  %-10@ %12@ %12@ %12@  %@", "SCENARIO", "CLIENTS", "UNIT",
-                             "ENGINE", "BASELINE", "RATIO", "RATIOS PER ROUND"))
+                print(line(["SCENARIO", "CLIENTS", "UNIT", "ENGINE", "BASELINE", "RATIO", "PEAK RSS", "RATIOS PER ROUND"]))
             }
             let report = try await Bench.run(
                 scenarios: scenario.map { [$0] } ?? [],
@@ -63,11 +70,12 @@ struct BenchCommand: AsyncParsableCommand {
                 progress: { result in
                     guard !json else { return }
                     let ratio = result.baseline.median == 0 ? 0 : result.engine.median / result.baseline.median
-                    print(String(
-                        format: "%-12@ %7d  %-10@ %12.1f %12.1f %12.2f  %@", result.name, result.clients, result.unit,
-                        result.engine.median, result.baseline.median, ratio,
-                        result.ratios.map { String(format: "%.2f", $0) }.joined(separator: " ")
-                    ))
+                    print(line([
+                        result.name, String(result.clients), result.unit, String(format: "%.1f", result.engine.median),
+                        String(format: "%.1f", result.baseline.median), String(format: "%.2f", ratio),
+                        "\(result.peakRSSBytes / 1_048_576) MiB",
+                        result.ratios.map { String(format: "%.2f", $0) }.joined(separator: " "),
+                    ]))
                 }
             )
             if json {

@@ -23,7 +23,6 @@ public enum Baselines {
     {
         var parameters: [(any PostgresEncodable)?] = []
         var rows: [String] = []
-        let encoder = JSONEncoder()
         for (offset, event) in events.enumerated() {
             let base = parameters.count
             rows.append("($\(base + 1)::uuid, $\(base + 2), $\(base + 3)::bigint, $\(base + 4), $\(base + 5)::int, "
@@ -31,7 +30,7 @@ public enum Baselines {
             parameters += [
                 event.id, streamId, firstVersion + Int64(offset), event.type, event.schemaVersion,
                 String(decoding: event.data, as: UTF8.self),
-                String(decoding: try encoder.encode(event.metadata), as: UTF8.self),
+                event.metadata.jsonText,
             ]
         }
         try connection.query(

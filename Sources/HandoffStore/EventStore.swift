@@ -47,6 +47,42 @@ public struct EventMetadata: Codable, Sendable, Equatable {
     }
 }
 
+extension EventMetadata {
+    /// The metadata as a JSON object, written directly (this runs on every append).
+    public var jsonText: String {
+        var fields: [String] = []
+        if let actor { fields.append(#""actor":"# + JSONText.quote(actor)) }
+        if let causationId { fields.append(#""causationId":"# + JSONText.quote(causationId)) }
+        if let commandId { fields.append(#""commandId":"# + JSONText.quote(commandId)) }
+        if let correlationId { fields.append(#""correlationId":"# + JSONText.quote(correlationId)) }
+        if let requestId { fields.append(#""requestId":"# + JSONText.quote(requestId)) }
+        return "{" + fields.joined(separator: ",") + "}"
+    }
+}
+
+/// JSON text written by hand where an encoder would cost more than the work around it.
+public enum JSONText {
+    /// A JSON string literal for `text`, quotes included.
+    public static func quote(_ text: String) -> String {
+        var quoted = "\""
+        quoted.reserveCapacity(text.utf8.count + 2)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": quoted += "\\\""
+            case "\\": quoted += "\\\\"
+            case "\n": quoted += "\\n"
+            case "\r": quoted += "\\r"
+            case "\t": quoted += "\\t"
+            case let control where control.value < 0x20:
+                quoted += String(format: "\\u%04x", control.value)
+            default:
+                quoted.unicodeScalars.append(scalar)
+            }
+        }
+        return quoted + "\""
+    }
+}
+
 /// An event to append. `id` makes the append idempotent: the same id again is recognised as a duplicate.
 public struct NewEvent: Sendable, Equatable {
     public var id: UUID
@@ -223,8 +259,6 @@ public struct EventStore: Sendable {
         guard Set(events.map(\.id)).count == events.count else {
             throw StoreError(.invalidInput, "the same event id appears twice in one append")
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var payload = "["
         for (index, event) in events.enumerated() {
             let label = "event \(index + 1) (\(event.type.isEmpty ? "no type" : event.type))"
@@ -241,11 +275,9 @@ public struct EventStore: Sendable {
                   let text = String(data: event.data, encoding: .utf8), !text.contains("\u{0}") else {
                 throw StoreError(.invalidInput, "\(label): data is not valid JSON")
             }
-            let type = String(decoding: try encoder.encode(event.type), as: UTF8.self)
-            let metadata = String(decoding: try encoder.encode(event.metadata), as: UTF8.self)
             if index > 0 { payload += "," }
-            payload += #"{"id":"\#(event.id.uuidString.lowercased())","type":\#(type),"#
-                + #""schemaVersion":\#(event.schemaVersion),"data":\#(text),"metadata":\#(metadata)}"#
+            payload += #"{"id":"\#(event.id.uuidString.lowercased())","type":\#(JSONText.quote(event.type)),"#
+                + #""schemaVersion":\#(event.schemaVersion),"data":\#(text),"metadata":\#(event.metadata.jsonText)}"#
         }
         return payload + "]"
     }

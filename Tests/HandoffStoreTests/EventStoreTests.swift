@@ -41,6 +41,21 @@ func fingerprint(_ database: TestDatabase) async throws -> [String?] {
         #expect(try await store.version(of: "nobody") == 0)
     }
 
+    @Test func metadataAndTypesWithAwkwardCharactersRoundTrip() async throws {
+        let database = try await TestDatabase.make()
+        let metadata = EventMetadata(
+            actor: "Zoë \"the admin\" \\ O'Brien\n\t\u{1}", correlationId: "c/1", causationId: "☃",
+            requestId: "r-1", commandId: "cmd 1"
+        )
+        _ = try await database.store.append(to: "awkward", expected: .noStream, events: [
+            NewEvent(type: "Type \"quoted\" ☃", data: Data(#"{"a":"b"}"#.utf8), metadata: metadata),
+        ])
+        let stored = try await database.store.read(stream: "awkward")
+        #expect(stored.first?.metadata == metadata)
+        #expect(stored.first?.type == "Type \"quoted\" ☃")
+        #expect(JSONText.quote("a\"b\\c\u{7}") == #""a\"b\\c\u0007""#)
+    }
+
     @Test func ofSixteenRacingAppendsWithOneExpectedVersionExactlyOneWins() async throws {
         let database = try await TestDatabase.make(maximumConnections: 16)
         let store = database.store
