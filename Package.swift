@@ -72,5 +72,6 @@ let package = Package(
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "HandoffTestSupport"]),
         .testTarget(name: "HandoffStoreTests", dependencies: ["HandoffStore", "Postgres", "HandoffTestSupport"]),
         .testTarget(name: "HandoffBenchTests", dependencies: ["HandoffBench", "HandoffTestSupport"]),
+        .testTarget(name: "HandoffCLITests", dependencies: ["Postgres", "HandoffTestSupport"]),
     ]
 )

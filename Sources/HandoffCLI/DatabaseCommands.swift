@@ -22,10 +22,8 @@ struct Database: AsyncParsableCommand {
 
         func run() async throws {
             try await Output.run(output) {
-                let settings = DatabaseSettings.fromEnvironment()
-                let pool = ConnectionPool(ConnectionConfiguration(try HandoffStore.Database.connectionString(settings)))
+                let (migrator, pool) = try Database.migrator()
                 defer { pool.close() }
-                let migrator = try Migrator(directory: settings.migrations)
                 let applied = try await migrator.migrate(pool)
                 let states = try await migrator.status(pool)
                 if output.json {
@@ -44,10 +42,9 @@ struct Database: AsyncParsableCommand {
 
         func run() async throws {
             try await Output.run(output) {
-                let settings = DatabaseSettings.fromEnvironment()
-                let pool = ConnectionPool(ConnectionConfiguration(try HandoffStore.Database.connectionString(settings)))
+                let (migrator, pool) = try Database.migrator()
                 defer { pool.close() }
-                let states = try await Migrator(directory: settings.migrations).status(pool)
+                let states = try await migrator.status(pool)
                 if output.json {
                     try Output.printJSON(MigrationReport(applied: [], migrations: states.map(MigrationReport.Item.init)))
                 } else {
@@ -57,6 +54,14 @@ struct Database: AsyncParsableCommand {
                 }
             }
         }
+    }
+
+    /// The migrations on disk and a pool on the configured database (not migrated: these commands do that).
+    static func migrator() throws -> (Migrator, ConnectionPool) {
+        let settings = DatabaseSettings.fromEnvironment()
+        let migrator = try Migrator(directory: settings.migrations)
+        let connectionString = try HandoffStore.Database.connectionString(settings)
+        return (migrator, ConnectionPool(ConnectionConfiguration(connectionString), maximumConnections: 1))
     }
 
     struct MigrationReport: Encodable {

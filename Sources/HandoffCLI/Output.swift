@@ -33,7 +33,10 @@ enum Output {
         } catch let exit as ExitCode {
             throw exit
         } catch {
-            let (code, message) = describe(error)
+            let (code, rawMessage) = describe(error)
+            // One line, as the contract promises: libpq's messages carry newlines and tabs.
+            let message = rawMessage.split(whereSeparator: \.isNewline)
+                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: "; ")
             if options.json {
                 let document = ["error": ["code": code, "message": message]]
                 let data = (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])) ?? Data()

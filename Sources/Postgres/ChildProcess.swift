@@ -7,36 +7,60 @@ import Glibc
 ///
 /// Foundation's `Process` can miss a child's exit when several run at once from different threads, and its pipes
 /// are inherited by the daemons `pg_ctl` leaves behind; this does neither. Output goes to a file.
-enum ChildProcess {
+public enum ChildProcess {
     /// Runs a program to completion; returns its exit status and what it printed (stdout and stderr together).
-    static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    public static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        let result = try run(executable, arguments, separateErrors: false)
+        return (result.status, result.output)
+    }
+
+    /// Runs a program to completion; returns its exit status, its stdout and its stderr.
+    public static func runSeparately(_ executable: String, _ arguments: [String]) throws
+        -> (status: Int32, stdout: String, stderr: String)
+    {
+        let result = try run(executable, arguments, separateErrors: true)
+        return (result.status, result.stdout, result.stderr)
+    }
+
+    private static func run(_ executable: String, _ arguments: [String], separateErrors: Bool) throws
+        -> (status: Int32, output: String, stdout: String, stderr: String)
+    {
         let outputPath = NSTemporaryDirectory() + "handoff-command-\(UUID().uuidString).log"
-        defer { unlink(outputPath) }
-        let pid = try spawn(executable, arguments, outputPath: outputPath, newSession: false)
+        let errorPath = separateErrors ? outputPath + ".err" : nil
+        defer {
+            unlink(outputPath)
+            if let errorPath { unlink(errorPath) }
+        }
+        let pid = try spawn(executable, arguments, outputPath: outputPath, errorPath: errorPath, newSession: false)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1 {
             guard errno == EINTR else { throw PostgresError(.connectionFailed, message: "waitpid failed for \(executable)") }
         }
         let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        let errors = errorPath.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? ""
         // WIFEXITED / WEXITSTATUS, which Swift does not import as macros.
         let exitStatus: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        return (exitStatus, output)
+        return (exitStatus, output, output, errors)
     }
 
     /// Starts a program in a session of its own and does not wait for it; returns its process id.
-    static func detach(_ executable: String, _ arguments: [String]) throws -> Int32 {
-        try spawn(executable, arguments, outputPath: "/dev/null", newSession: true)
+    public static func detach(_ executable: String, _ arguments: [String]) throws -> Int32 {
+        try spawn(executable, arguments, outputPath: "/dev/null", errorPath: nil, newSession: true)
     }
 
-    private static func spawn(_ executable: String, _ arguments: [String], outputPath: String, newSession: Bool) throws
-        -> pid_t
-    {
+    private static func spawn(
+        _ executable: String, _ arguments: [String], outputPath: String, errorPath: String?, newSession: Bool
+    ) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        if let errorPath {
+            posix_spawn_file_actions_addopen(&actions, 2, errorPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        } else {
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }

@@ -28,6 +28,16 @@ public struct TestDatabase: Sendable {
         )
     }
 
+    /// A connection string for this database alone, for child processes (`DATABASE_URL`).
+    public var connectionString: String {
+        let base = configuration.connectionString
+        if base.contains("://"), var components = URLComponents(string: base) {
+            components.path = "/" + name
+            return components.string ?? base
+        }
+        return base + " dbname=" + name
+    }
+
     /// Opens one connection of its own (outside the pool), for tests that hold transactions open by hand.
     public func connect() throws -> Connection {
         try Connection(configuration)
@@ -38,6 +48,39 @@ public struct TestDatabase: Sendable {
         try await pool.withConnection { connection in
             try connection.query(sql, parameters).rows.map { $0.values[0] }
         }
+    }
+}
+
+/// Runs the built `handoff` executable (it sits beside the test bundle) and captures what it prints.
+public enum HandoffProcess {
+    public struct Outcome: Sendable {
+        public let status: Int32
+        public let stdout: String
+        public let stderr: String
+    }
+
+    /// `.build/<triple>/debug/handoff`: `swift build --build-tests` builds it beside the test bundle.
+    public static var executable: URL {
+        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        if folder.lastPathComponent == "MacOS" || folder.lastPathComponent.hasSuffix(".xctest") {
+            folder = folder.deletingLastPathComponent()
+        }
+        return folder.appendingPathComponent("handoff")
+    }
+
+    /// Runs `handoff` with `arguments` in `directory` (default: the repository), with environment variables
+    /// set (a value of "" removes one). Uses `posix_spawn` through `env`, safe to call from concurrent tests.
+    public static func run(_ arguments: [String], environment: [String: String] = [:], directory: URL? = nil)
+        async throws -> Outcome
+    {
+        var command = ["-C", (directory ?? Repository.root).path]
+        for (key, value) in environment.sorted(by: { $0.key < $1.key }) {
+            command += value.isEmpty ? ["-u", key] : ["\(key)=\(value)"]
+        }
+        command += [executable.path] + arguments
+        let finalCommand = command
+        let result = try await offload { try ChildProcess.runSeparately("/usr/bin/env", finalCommand) }
+        return Outcome(status: result.status, stdout: result.stdout, stderr: result.stderr)
     }
 }
 

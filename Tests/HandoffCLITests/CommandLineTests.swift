@@ -1,0 +1,109 @@
+import Foundation
+import HandoffTestSupport
+import Postgres
+import Testing
+
+/// The `handoff` executable as users script it: output, error lines, exit statuses.
+@Suite struct DatabaseCommandTests {
+    @Test func migrateAppliesNothingTwiceAndStatusListsEveryMigration() async throws {
+        let database = try await TestDatabase.make(migrated: false)
+        let environment = ["DATABASE_URL": database.connectionString]
+        let first = try await HandoffProcess.run(["db", "migrate", "--json"], environment: environment)
+        #expect(first.status == 0, "\(first.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as? [String: Any]
+        #expect((report?["applied"] as? [Int])?.isEmpty == false)
+
+        let second = try await HandoffProcess.run(["db", "migrate"], environment: environment)
+        #expect(second.status == 0)
+        #expect(second.stdout == "Nothing to apply: every migration is applied.\n")
+
+        let status = try await HandoffProcess.run(["db", "status"], environment: environment)
+        #expect(status.status == 0)
+        #expect(status.stdout.hasPrefix("VERSION  NAME"))
+        #expect(status.stdout.contains("1        event_store"))
+        #expect(!status.stdout.contains("pending"))
+    }
+
+    @Test func aServerThatIsNotThereIsDatabaseUnavailableOnStderr() async throws {
+        let port = try LocalCluster.freeLoopbackPort()
+        let environment = ["DATABASE_URL": "host=127.0.0.1 port=\(port) dbname=handoff connect_timeout=2"]
+        let plain = try await HandoffProcess.run(["db", "migrate"], environment: environment)
+        #expect(plain.status == 1)
+        #expect(plain.stdout.isEmpty)
+        #expect(plain.stderr.hasPrefix("error: database_unavailable: "), "\(plain.stderr)")
+        #expect(plain.stderr.hasSuffix("\n") && plain.stderr.split(separator: "\n").count == 1)
+
+        let json = try await HandoffProcess.run(["db", "status", "--json"], environment: environment)
+        #expect(json.status == 1)
+        let error = try JSONSerialization.jsonObject(with: Data(json.stderr.utf8)) as? [String: [String: String]]
+        #expect(error?["error"]?["code"] == "database_unavailable")
+        #expect(error?["error"]?["message"]?.isEmpty == false)
+    }
+
+    @Test func devStatusReportsAClusterThatWasNeverStarted() async throws {
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("handoff-home-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: home) }
+        let outcome = try await HandoffProcess.run(
+            ["dev", "status", "--json"], environment: ["HANDOFF_HOME": home.path, "DATABASE_URL": ""]
+        )
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [String: Any]
+        #expect(report?["state"] as? String == "not_initialised")
+        #expect(!FileManager.default.fileExists(atPath: home.appendingPathComponent("postgres/data").path))
+    }
+
+    @Test func badBenchFlagsAreInvalidInput() async throws {
+        for arguments in [["bench", "--duration", "0"], ["bench", "--clients", "1,x"], ["bench", "--rounds", "0"]] {
+            let outcome = try await HandoffProcess.run(arguments, environment: ["DATABASE_URL": "host=127.0.0.1 port=1"])
+            #expect(outcome.status == 1, "\(arguments)")
+            #expect(outcome.stderr.hasPrefix("error: invalid_input: --"), "\(arguments): \(outcome.stderr)")
+        }
+    }
+}
+
+@Suite struct WorkflowCommandTests {
+    @Test func validatePassesOnTheShippedWorkflows() async throws {
+        let outcome = try await HandoffProcess.run(["workflows", "validate"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+    }
+
+    @Test func validateReportsABrokenFileWithItsLineAndExitsNonZero() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("workflows-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let file = folder.appendingPathComponent("broken.yaml")
+        try """
+            id: broken
+            title: Broken
+            version: 1
+            roles: [admin]
+            steps:
+              - id: only
+                task:
+                  role: nobody
+                  title: Do it
+                next: nowhere
+            """.write(to: file, atomically: true, encoding: .utf8)
+        let outcome = try await HandoffProcess.run(["workflows", "validate", file.path])
+        #expect(outcome.status == 1)
+        #expect(outcome.stderr.contains("broken.yaml:8:13: step 'only' has unknown role 'nobody'"), "\(outcome.stderr)")
+        #expect(outcome.stderr.contains("broken.yaml:10:11: step 'only' refers to unknown step 'nowhere'"))
+        #expect((outcome.stdout + outcome.stderr).contains("nobody"))
+        #expect((outcome.stdout + outcome.stderr).contains("nowhere"))
+        #expect(outcome.stderr.contains("error: invalid_workflow"))
+    }
+
+    @Test func anUnknownWorkflowIsNotFound() async throws {
+        let outcome = try await HandoffProcess.run(["workflows", "show", "no-such-flow"])
+        #expect(outcome.status == 1)
+        #expect(outcome.stderr.hasPrefix("error: not_found: "))
+    }
+
+    @Test func graphDrawsBothSeedPaths() async throws {
+        let outcome = try await HandoffProcess.run(["workflows", "graph", "mail-send", "--format", "mermaid"])
+        #expect(outcome.status == 0)
+        #expect(outcome.stdout.hasPrefix("flowchart"))
+        #expect(outcome.stdout.contains("standard"))
+        #expect(outcome.stdout.contains("global-admin-consent"))
+    }
+}
