@@ -45,11 +45,22 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // The service: the only place that joins the core and the store (commands, the task queue, replay).
+        .target(
+            name: "HandoffService",
+            dependencies: [
+                "HandoffCore",
+                "HandoffStore",
+                "Postgres",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         // The `handoff` command line.
         .executableTarget(
             name: "HandoffCLI",
             dependencies: [
                 "HandoffCore",
+                "HandoffService",
                 "HandoffStore",
                 "Postgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -65,5 +76,9 @@ let package = Package(
         .testTarget(name: "HandoffCoreTests", dependencies: ["HandoffCore"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "HandoffTestSupport"]),
         .testTarget(name: "HandoffStoreTests", dependencies: ["HandoffStore", "Postgres", "HandoffTestSupport"]),
+        .testTarget(
+            name: "HandoffServiceTests",
+            dependencies: ["HandoffService", "HandoffCore", "HandoffStore", "Postgres", "HandoffTestSupport"]
+        ),
     ]
 )
