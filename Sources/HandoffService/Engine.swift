@@ -200,12 +200,20 @@ public struct Engine: Sendable {
     }
 
     /// Tasks oldest first, then by due time; pass a page's `next` as `after` for the following page.
+    ///
+    /// With no states in the query, open and claimed tasks are listed (the work not done yet).
     public func tasks(
         _ query: TaskQuery = TaskQuery(), limit: Int = 100, after: String? = nil
     ) async throws(EngineError) -> Page<TaskView> {
         let limit = try Self.check(limit: limit)
+        var query = query
+        if query.states.isEmpty { query.states = ["open", "claimed"] }
+        for state in query.states where !["open", "claimed", "completed", "cancelled"].contains(state) {
+            throw EngineError(.invalidInput, "a task state is open, claimed, completed or cancelled, not '\(state)'")
+        }
+        let finalQuery = query
         let views = try await read { connection in
-            try Projections.tasks(on: connection, matching: query, limit: limit, after: after).map(Rows.view)
+            try Projections.tasks(on: connection, matching: finalQuery, limit: limit, after: after).map(Rows.view)
         }
         return Page(items: views, next: views.count == limit ? views.last?.id : nil)
     }

@@ -181,6 +181,12 @@ public struct ReplayView: Codable, Sendable, Equatable {
     public var onboarding: OnboardingView
     public var tasks: [TaskView]
     public var version: Int64
+
+    public init(onboarding: OnboardingView, tasks: [TaskView], version: Int64) {
+        self.onboarding = onboarding
+        self.tasks = tasks
+        self.version = version
+    }
 }
 
 /// One page of a listing; pass `next` as `after` for the following page (nil when this is the last).

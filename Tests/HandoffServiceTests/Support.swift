@@ -4,6 +4,7 @@ import HandoffService
 import HandoffStore
 import HandoffTestSupport
 import Postgres
+import Synchronization
 import Testing
 
 /// A fresh database with an engine on it, using the repository's workflows.
@@ -91,4 +92,19 @@ func drive(_ engine: Engine, _ onboardingId: String, upn: (TaskView) -> String =
             try await engine.complete(taskId: summary.id, user: user, outputs: outputs, checklist: checklist))
     }
     return done
+}
+
+/// A value shared by concurrent test tasks.
+final class Box<Value: Sendable>: Sendable {
+    private let storage: Mutex<Value>
+
+    init(_ value: Value) {
+        storage = Mutex(value)
+    }
+
+    var value: Value { storage.withLock { $0 } }
+
+    func update(_ change: (inout Value) -> Void) {
+        storage.withLock { change(&$0) }
+    }
 }
