@@ -10,6 +10,20 @@ struct Handoff: AsyncParsableCommand {
             Database.self,
             Dev.self,
             Workflows.self,
+            Demo.self,
+            Start.self,
+            Status.self,
+            Tasks.self,
+            Claim.self,
+            Release.self,
+            Complete.self,
+            Signal.self,
+            Cancel.self,
+            History.self,
+            Replay.self,
+            ProjectionsCommand.self,
+            Verify.self,
+            Apply.self,
         ]
     )
 }

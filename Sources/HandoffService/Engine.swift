@@ -300,8 +300,8 @@ public struct Engine: Sendable {
         return "\(workflow)-\(hex.prefix(10))"
     }
 
-    /// The onboarding a task id names: task ids are `<onboarding>-t<n>`.
-    static func onboardingId(ofTask taskId: String) throws(EngineError) -> String {
+    /// The onboarding a task id names: task ids are `<onboarding>-t<n>`. Throws `not_found` for other ids.
+    public static func onboardingId(ofTask taskId: String) throws(EngineError) -> String {
         guard let marker = taskId.range(of: "-t", options: .backwards), marker.lowerBound > taskId.startIndex,
             !taskId[marker.upperBound...].isEmpty, taskId[marker.upperBound...].allSatisfy(\.isASCII),
             taskId[marker.upperBound...].allSatisfy(\.isNumber)
