@@ -83,7 +83,7 @@ public struct Engine: Sendable {
         let request = TaskRequest(taskId: taskId, user: user, roles: roles.sorted())
         return try await perform(kind: "claim", commandId: commandId, request: request, stream: onboardingId) {
             context in
-            let loaded = try context.load(onboardingId)
+            let loaded = try context.load(onboardingId, task: taskId)
             let applied = try context.apply(
                 loaded, command: .claimTask(taskId: taskId, user: user, roles: roles), actor: user)
             return (try Self.taskView(taskId, in: applied.folded), applied)
@@ -120,7 +120,7 @@ public struct Engine: Sendable {
         let request = TaskRequest(taskId: taskId, user: user, roles: [])
         return try await perform(kind: "release", commandId: commandId, request: request, stream: onboardingId) {
             context in
-            let loaded = try context.load(onboardingId)
+            let loaded = try context.load(onboardingId, task: taskId)
             let applied = try context.apply(loaded, command: .releaseTask(taskId: taskId, user: user), actor: user)
             return (try Self.taskView(taskId, in: applied.folded), applied)
         }
@@ -137,7 +137,7 @@ public struct Engine: Sendable {
         let request = CompleteRequest(taskId: taskId, user: user, outputs: outputs, checklist: checklist.sorted())
         return try await perform(kind: "complete", commandId: commandId, request: request, stream: onboardingId) {
             context in
-            let loaded = try context.load(onboardingId)
+            let loaded = try context.load(onboardingId, task: taskId)
             let applied = try context.apply(
                 loaded, command: .completeTask(taskId: taskId, user: user, outputs: outputs, checklist: checklist),
                 actor: user)
@@ -495,6 +495,13 @@ struct WriteContext {
     let definitions: DefinitionCache
     let now: Date
     let commandId: String?
+
+    /// Loads the onboarding of a task; `not_found` names the task when the onboarding does not exist.
+    func load(_ streamId: String, task taskId: String) throws -> Loaded {
+        let loaded = try load(streamId)
+        guard loaded.folded != nil else { throw EngineError(.notFound, "no task '\(taskId)'") }
+        return loaded
+    }
 
     func load(_ streamId: String) throws -> Loaded {
         let events = try EventStore.read(on: connection, stream: streamId)
