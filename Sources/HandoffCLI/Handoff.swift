@@ -24,6 +24,7 @@ struct Handoff: AsyncParsableCommand {
             ProjectionsCommand.self,
             Verify.self,
             Apply.self,
+            Bench.self,
         ]
     )
 }
