@@ -78,7 +78,7 @@ struct Apply: AsyncParsableCommand {
                 shards[Self.shard(Self.key(entry.line), count: concurrency)].append(entry)
             }
             let writer = LineWriter()
-            let failures = try await EngineSession.run(connections: concurrency) { engine in
+            let failures = try await CommandEngine.run(connections: concurrency) { engine in
                 try await withThrowingTaskGroup(of: Int.self) { group in
                     for shard in shards where !shard.isEmpty {
                         group.addTask {
@@ -130,7 +130,7 @@ struct Apply: AsyncParsableCommand {
             }
             return value
         }
-        let actor = line.as ?? EngineSession.defaultActor
+        let actor = line.as ?? CommandEngine.defaultActor
         switch line.command {
         case "start":
             return try encode(

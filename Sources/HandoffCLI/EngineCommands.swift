@@ -11,7 +11,7 @@ extension EngineError: ReportableError {
 }
 
 /// Opening the engine for one command: the database from the environment (migrated), the workflows folder.
-enum EngineSession {
+enum CommandEngine {
     /// Runs `body` with an engine on a small pool, closing the pool afterwards.
     static func run<T>(connections: Int = 2, _ body: (Engine) async throws -> T) async throws -> T {
         let pool = try await HandoffStore.Database.open(

@@ -22,7 +22,7 @@ struct ProjectionsCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await Output.run(output) {
-                let states = try await EngineSession.run { engine in try await engine.projectionsStatus() }
+                let states = try await CommandEngine.run { engine in try await engine.projectionsStatus() }
                 if output.json {
                     try Output.printJSON(Report(projections: states))
                     return
@@ -49,7 +49,7 @@ struct ProjectionsCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await Output.run(output) {
-                let report = try await EngineSession.run { engine in try await engine.rebuildProjections(name) }
+                let report = try await CommandEngine.run { engine in try await engine.rebuildProjections(name) }
                 if output.json {
                     try Output.printJSON(report)
                     return
@@ -73,7 +73,7 @@ struct Verify: AsyncParsableCommand {
 
     func run() async throws {
         try await Output.run(output) {
-            let report = try await EngineSession.run { engine in try await engine.verify() }
+            let report = try await CommandEngine.run { engine in try await engine.verify() }
             if output.json {
                 try Output.printJSON(report)
             } else {
@@ -109,7 +109,7 @@ struct Demo: AsyncParsableCommand {
     func run() async throws {
         try await Output.run(output) {
             let settings = DatabaseSettings.fromEnvironment()
-            let (onboarding, workflows, task) = try await EngineSession.run { engine in
+            let (onboarding, workflows, task) = try await CommandEngine.run { engine in
                 let (definitions, _) = try engine.workflows.load()
                 var id = "demo"
                 var attempt = 1

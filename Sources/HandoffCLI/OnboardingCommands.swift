@@ -29,9 +29,9 @@ struct Start: AsyncParsableCommand {
     func run() async throws {
         try await Output.run(output) {
             let inputs = try KeyValues.parse(inputs, option: "--input")
-            let view = try await EngineSession.run { engine in
+            let view = try await CommandEngine.run { engine in
                 try await engine.start(
-                    workflow: workflow, inputs: inputs, id: id, actor: actor ?? EngineSession.defaultActor,
+                    workflow: workflow, inputs: inputs, id: id, actor: actor ?? CommandEngine.defaultActor,
                     commandId: write.commandId)
             }
             if output.json {
@@ -66,7 +66,7 @@ struct Status: AsyncParsableCommand {
     func run() async throws {
         try await Output.run(output) {
             if let onboarding {
-                let view = try await EngineSession.run { engine in try await engine.onboarding(onboarding) }
+                let view = try await CommandEngine.run { engine in try await engine.onboarding(onboarding) }
                 if output.json {
                     try Output.printJSON(view)
                 } else {
@@ -78,7 +78,7 @@ struct Status: AsyncParsableCommand {
                 throw CommandFailure(
                     code: "invalid_input", message: "--state is active, completed, cancelled or failed, not '\(state)'")
             }
-            let result = try await EngineSession.run { engine in
+            let result = try await CommandEngine.run { engine in
                 try await engine.onboardings(
                     OnboardingQuery(workflowId: workflow, state: state, step: step), limit: page.limit,
                     after: page.after)
@@ -137,9 +137,9 @@ struct Signal: AsyncParsableCommand {
     func run() async throws {
         try await Output.run(output) {
             let value = try data.map { try KeyValues.json($0, option: "--data") } ?? .null
-            let view = try await EngineSession.run { engine in
+            let view = try await CommandEngine.run { engine in
                 try await engine.signal(
-                    onboardingId: onboarding, name: name, data: value, actor: actor ?? EngineSession.defaultActor,
+                    onboardingId: onboarding, name: name, data: value, actor: actor ?? CommandEngine.defaultActor,
                     commandId: write.commandId)
             }
             if output.json {
@@ -171,7 +171,7 @@ struct Cancel: AsyncParsableCommand {
 
     func run() async throws {
         try await Output.run(output) {
-            let view = try await EngineSession.run { engine in
+            let view = try await CommandEngine.run { engine in
                 try await engine.cancel(onboardingId: onboarding, user: actor, reason: reason, commandId: write.commandId)
             }
             if output.json {
@@ -195,7 +195,7 @@ struct History: AsyncParsableCommand {
 
     func run() async throws {
         try await Output.run(output) {
-            let events = try await EngineSession.run { engine in try await engine.history(onboarding) }
+            let events = try await CommandEngine.run { engine in try await engine.history(onboarding) }
             if output.json {
                 try Output.printJSON(["events": events])
                 return
@@ -242,7 +242,7 @@ struct Replay: AsyncParsableCommand {
             case (_?, _?):
                 throw CommandFailure(code: "invalid_input", message: "give --at or --at-time, not both")
             }
-            let view = try await EngineSession.run { engine in try await engine.replay(onboarding, at: point) }
+            let view = try await CommandEngine.run { engine in try await engine.replay(onboarding, at: point) }
             if output.json {
                 try Output.printJSON(view)
                 return

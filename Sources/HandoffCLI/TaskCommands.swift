@@ -26,7 +26,7 @@ struct Tasks: AsyncParsableCommand {
 
     func run() async throws {
         try await Output.run(output) {
-            let result = try await EngineSession.run { engine in
+            let result = try await CommandEngine.run { engine in
                 try await engine.tasks(
                     TaskQuery(roles: roles, states: states, onboardingId: onboarding, assignee: assignee),
                     limit: page.limit, after: page.after)
@@ -91,7 +91,7 @@ struct Claim: AsyncParsableCommand {
 
     func run() async throws {
         try await Output.run(output) {
-            let claimed: TaskView? = try await EngineSession.run { engine in
+            let claimed: TaskView? = try await CommandEngine.run { engine in
                 if let task {
                     return try await engine.claim(
                         taskId: task, user: user, roles: Set(roles), commandId: write.commandId)
@@ -130,7 +130,7 @@ struct Release: AsyncParsableCommand {
 
     func run() async throws {
         try await Output.run(output) {
-            let released = try await EngineSession.run { engine in
+            let released = try await CommandEngine.run { engine in
                 try await engine.release(taskId: task, user: user, commandId: write.commandId)
             }
             if output.json {
@@ -165,7 +165,7 @@ struct Complete: AsyncParsableCommand {
     func run() async throws {
         try await Output.run(output) {
             let values = try KeyValues.parse(outputs, option: "--output")
-            let (completed, onboarding) = try await EngineSession.run { engine in
+            let (completed, onboarding) = try await CommandEngine.run { engine in
                 let completed = try await engine.complete(
                     taskId: task, user: user, outputs: values, checklist: Set(checks), commandId: write.commandId)
                 return (completed, try await engine.onboarding(completed.onboardingId))
