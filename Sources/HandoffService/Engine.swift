@@ -26,6 +26,8 @@ public struct Engine: Sendable {
 
     /// How often a write is decided again after losing a race, before it fails with `version_conflict`.
     public static let maximumAttempts = 10
+    /// How many queue rows `nextTask` tries in one transaction before starting over.
+    static let maximumCandidates = 32
     /// The largest page a listing returns.
     public static let maximumLimit = 1_000
 
@@ -98,19 +100,20 @@ public struct Engine: Sendable {
         guard !roles.isEmpty else { throw EngineError(.invalidInput, "claiming the next task needs a role") }
         let request = TaskRequest(taskId: nil, user: user, roles: roles.sorted())
         return try await perform(kind: "next", commandId: commandId, request: request, stream: nil) { context in
-            guard let candidate = try TaskQueue.lockNextOpenTask(on: context.connection, roles: roles.sorted())
-            else {
-                return (nil, nil)
-            }
-            let loaded = try context.load(candidate.onboardingId)
-            do {
+            // The queue row is read before its stream lock is taken: when someone changed the task in between,
+            // the next query (a fresh snapshot) no longer lists it, so try the next one.
+            for _ in 0..<Self.maximumCandidates {
+                guard let candidate = try TaskQueue.lockNextOpenTask(on: context.connection, roles: roles.sorted())
+                else {
+                    return (nil, nil)
+                }
+                let loaded = try context.load(candidate.onboardingId)
+                guard loaded.folded?.state.task(candidate.taskId)?.state == .open else { continue }
                 let applied = try context.apply(
                     loaded, command: .claimTask(taskId: candidate.taskId, user: user, roles: roles), actor: user)
                 return (try Self.taskView(candidate.taskId, in: applied.folded), applied)
-            } catch let error as DecisionError {
-                // The queue row was read before the stream lock was taken; someone changed the task in between.
-                throw Retry.staleCandidate(error.message)
             }
+            throw Retry.staleCandidate
         }
     }
 
@@ -339,8 +342,8 @@ public struct Engine: Sendable {
 
 /// Why a write's transaction is tried again.
 enum Retry: Error {
-    /// The queue row was stale when its stream lock was taken.
-    case staleCandidate(String)
+    /// Every queue row tried was stale by the time its stream lock was taken.
+    case staleCandidate
 }
 
 extension Engine {
