@@ -60,29 +60,6 @@ extension EventMetadata {
     }
 }
 
-/// JSON text written by hand where an encoder would cost more than the work around it.
-public enum JSONText {
-    /// A JSON string literal for `text`, quotes included.
-    public static func quote(_ text: String) -> String {
-        var quoted = "\""
-        quoted.reserveCapacity(text.utf8.count + 2)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": quoted += "\\\""
-            case "\\": quoted += "\\\\"
-            case "\n": quoted += "\\n"
-            case "\r": quoted += "\\r"
-            case "\t": quoted += "\\t"
-            case let control where control.value < 0x20:
-                quoted += String(format: "\\u%04x", control.value)
-            default:
-                quoted.unicodeScalars.append(scalar)
-            }
-        }
-        return quoted + "\""
-    }
-}
-
 /// An event to append. `id` makes the append idempotent: the same id again is recognised as a duplicate.
 public struct NewEvent: Sendable, Equatable {
     public var id: UUID

@@ -1,0 +1,187 @@
+import ArgumentParser
+import Foundation
+import HandoffCore
+import HandoffService
+import Synchronization
+
+/// `handoff apply [FILE] [--concurrency N]`: write commands in bulk, one JSON object per line.
+struct Apply: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run write commands from JSON lines (a file or stdin); print one acknowledgement line per command once it is committed.",
+        discussion: """
+            Each line is one command: {"command": "start", "workflow": "mail-send", "id": "acme", "inputs": {...}, \
+            "as": "olivia", "commandId": "..."}; "claim" (task, as, roles), "complete" (task, as, outputs, \
+            checklist), "release" (task, as), "signal" (onboarding, name, data, as), "cancel" (onboarding, as, \
+            reason). Commands of one onboarding run in file order; different onboardings run concurrently. Give \
+            every line a commandId and the whole file can be applied again after a crash: what was done already \
+            returns its first answer and is not done twice.
+            """
+    )
+
+    @Argument(help: "The file of JSON lines (default: stdin).")
+    var file: String?
+
+    @Option(help: "How many onboardings to work on at once.")
+    var concurrency = 4
+
+    struct Line: Decodable, Sendable {
+        var command: String
+        var commandId: String?
+        var workflow: String?
+        var id: String?
+        var inputs: [String: Value]?
+        var task: String?
+        var onboarding: String?
+        var `as`: String?
+        var roles: [String]?
+        var outputs: [String: Value]?
+        var checklist: [String]?
+        var name: String?
+        var data: Value?
+        var reason: String?
+    }
+
+    struct Acknowledgement: Encodable {
+        var line: Int
+        var commandId: String?
+        var ok: Bool
+        var result: Value?
+        var error: [String: String]?
+    }
+
+    func run() async throws {
+        try await Output.run(OutputOptions()) {
+            guard concurrency >= 1, concurrency <= 64 else {
+                throw CommandFailure(code: "invalid_input", message: "--concurrency must be between 1 and 64")
+            }
+            let data: Data
+            if let file {
+                guard let contents = FileManager.default.contents(atPath: file) else {
+                    throw CommandFailure(code: "not_found", message: "can't read \(file)")
+                }
+                data = contents
+            } else {
+                data = FileHandle.standardInput.readDataToEndOfFile()
+            }
+            var lines: [(number: Int, line: Line)] = []
+            for (index, text) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated() {
+                let trimmed = text.trimmingCharacters(in: .whitespaces)
+                if trimmed.isEmpty { continue }
+                do {
+                    lines.append((index + 1, try JSONDecoder().decode(Line.self, from: Data(trimmed.utf8))))
+                } catch {
+                    throw CommandFailure(code: "invalid_input", message: "line \(index + 1) is not a command: \(error)")
+                }
+            }
+            var shards = [[(number: Int, line: Line)]](repeating: [], count: concurrency)
+            for entry in lines {
+                shards[Self.shard(Self.key(entry.line), count: concurrency)].append(entry)
+            }
+            let writer = LineWriter()
+            let failures = try await CommandEngine.run(connections: concurrency) { engine in
+                try await withThrowingTaskGroup(of: Int.self) { group in
+                    for shard in shards where !shard.isEmpty {
+                        group.addTask {
+                            var failures = 0
+                            for (number, line) in shard {
+                                var acknowledgement = Acknowledgement(line: number, commandId: line.commandId, ok: true)
+                                do {
+                                    acknowledgement.result = try await Self.perform(line, engine: engine)
+                                } catch let error as EngineError where error.code == .databaseUnavailable {
+                                    throw error
+                                } catch {
+                                    let (code, message) = Output.describe(error)
+                                    acknowledgement.ok = false
+                                    acknowledgement.error = ["code": code, "message": message]
+                                    failures += 1
+                                }
+                                try writer.write(acknowledgement)
+                            }
+                            return failures
+                        }
+                    }
+                    return try await group.reduce(0, +)
+                }
+            }
+            if failures > 0 {
+                throw CommandFailure(code: "invalid_input", message: "\(failures) of \(lines.count) commands failed")
+            }
+        }
+    }
+
+    /// The onboarding a line works on, which keeps its lines in order.
+    static func key(_ line: Line) -> String {
+        if let task = line.task { return (try? Engine.onboardingId(ofTask: task)) ?? task }
+        return line.onboarding ?? line.id ?? ""
+    }
+
+    static func shard(_ key: String, count: Int) -> Int {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in key.utf8 {
+            hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+        }
+        return Int(hash % UInt64(count))
+    }
+
+    static func perform(_ line: Line, engine: Engine) async throws -> Value {
+        func required<T>(_ value: T?, _ name: String) throws -> T {
+            guard let value else {
+                throw CommandFailure(code: "invalid_input", message: "a \(line.command) command needs \"\(name)\"")
+            }
+            return value
+        }
+        let actor = line.as ?? CommandEngine.defaultActor
+        switch line.command {
+        case "start":
+            return try encode(
+                try await engine.start(
+                    workflow: try required(line.workflow, "workflow"), inputs: line.inputs ?? [:], id: line.id,
+                    actor: actor, commandId: line.commandId))
+        case "claim":
+            return try encode(
+                try await engine.claim(
+                    taskId: try required(line.task, "task"), user: try required(line.as, "as"),
+                    roles: Set(try required(line.roles, "roles")), commandId: line.commandId))
+        case "release":
+            return try encode(
+                try await engine.release(
+                    taskId: try required(line.task, "task"), user: try required(line.as, "as"),
+                    commandId: line.commandId))
+        case "complete":
+            return try encode(
+                try await engine.complete(
+                    taskId: try required(line.task, "task"), user: try required(line.as, "as"),
+                    outputs: line.outputs ?? [:], checklist: Set(line.checklist ?? []), commandId: line.commandId))
+        case "signal":
+            return try encode(
+                try await engine.signal(
+                    onboardingId: try required(line.onboarding, "onboarding"), name: try required(line.name, "name"),
+                    data: line.data ?? .null, actor: actor, commandId: line.commandId))
+        case "cancel":
+            return try encode(
+                try await engine.cancel(
+                    onboardingId: try required(line.onboarding, "onboarding"), user: try required(line.as, "as"),
+                    reason: try required(line.reason, "reason"), commandId: line.commandId))
+        default:
+            throw CommandFailure(code: "invalid_input", message: "unknown command '\(line.command)'")
+        }
+    }
+
+    static func encode(_ value: some Encodable) throws -> Value {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        return try JSONDecoder().decode(Value.self, from: try encoder.encode(value))
+    }
+}
+
+/// Writes whole lines to stdout, one writer at a time, each as soon as it is ready.
+final class LineWriter: Sendable {
+    private let lock = Mutex(())
+
+    func write(_ value: some Encodable) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = try encoder.encode(value) + Data("\n".utf8)
+        lock.withLock { _ in FileHandle.standardOutput.write(data) }
+    }
+}

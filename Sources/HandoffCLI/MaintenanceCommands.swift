@@ -1,0 +1,150 @@
+import ArgumentParser
+import Foundation
+import HandoffCore
+import HandoffService
+import HandoffStore
+
+/// `handoff projections status | rebuild [NAME]`
+struct ProjectionsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "projections",
+        abstract: "Inspect and rebuild the projections (the onboardings status table and the tasks queue).",
+        subcommands: [Status.self, Rebuild.self]
+    )
+
+    struct Report: Encodable {
+        let projections: [ProjectionStatusView]
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show each projection's position and lag behind the log.")
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            try await Output.run(output) {
+                let states = try await CommandEngine.run { engine in try await engine.projectionsStatus() }
+                if output.json {
+                    try Output.printJSON(Report(projections: states))
+                    return
+                }
+                Output.printTable(
+                    ["NAME", "POSITION", "LAG EVENTS", "LAG SECONDS", "STATE", "REBUILT"],
+                    states.map {
+                        [
+                            $0.name, String($0.position), String($0.lagEvents), String(format: "%.1f", $0.lagSeconds),
+                            $0.state, $0.rebuiltAt.map { Clock.text($0) } ?? "never",
+                        ]
+                    })
+            }
+        }
+    }
+
+    struct Rebuild: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Empty a projection (or both) and write it again from the event log, in one transaction.")
+        @OptionGroup var output: OutputOptions
+
+        @Argument(help: "onboardings or tasks (default: both).")
+        var name: String?
+
+        func run() async throws {
+            try await Output.run(output) {
+                let report = try await CommandEngine.run { engine in try await engine.rebuildProjections(name) }
+                if output.json {
+                    try Output.printJSON(report)
+                    return
+                }
+                print(
+                    "Rebuilt \(report.projections.joined(separator: " and ")) from \(report.events) events of "
+                        + "\(report.streams) streams: \(report.onboardings) onboardings, \(report.tasks) tasks.")
+                for problem in report.problems {
+                    print("  problem: \(problem)")
+                }
+            }
+        }
+    }
+}
+
+/// `handoff verify`
+struct Verify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Replay every stream through its pinned definition and check states, projections and decisions.")
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        try await Output.run(output) {
+            let report = try await CommandEngine.run { engine in try await engine.verify() }
+            if output.json {
+                try Output.printJSON(report)
+            } else {
+                for problem in report.problems {
+                    print("problem: \(problem)")
+                }
+                print(
+                    "\(report.ok ? "ok" : "FAILED"): \(report.streams) streams, \(report.events) events, "
+                        + "\(report.decisions) decisions replayed, \(report.problems.count) problems")
+            }
+            if !report.ok {
+                throw CommandFailure(
+                    code: "verification_failed", message: "\(report.problems.count) problems (listed above)")
+            }
+        }
+    }
+}
+
+/// `handoff demo`: the first thing to run on a fresh machine.
+struct Demo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Start a Mail.Send demo onboarding and print the commands to walk it through.",
+        discussion: "Uses DATABASE_URL, or starts the private PostgreSQL cluster under $HANDOFF_HOME; applies migrations."
+    )
+    @OptionGroup var output: OutputOptions
+
+    @Option(help: "The demo company.")
+    var company = "Contoso"
+
+    @Option(help: "standard or mail_send_only.")
+    var path = "standard"
+
+    func run() async throws {
+        try await Output.run(output) {
+            let settings = DatabaseSettings.fromEnvironment()
+            let (onboarding, workflows, task) = try await CommandEngine.run { engine in
+                let (definitions, _) = try engine.workflows.load()
+                var id = "demo"
+                var attempt = 1
+                while (try? await engine.onboarding(id)) != nil {
+                    attempt += 1
+                    id = "demo-\(attempt)"
+                }
+                let onboarding = try await engine.start(
+                    workflow: "mail-send", inputs: ["company": .string(company), "path": .string(path)], id: id,
+                    actor: "demo")
+                let task = try await engine.task("\(id)-t1")
+                return (onboarding, definitions, task)
+            }
+            if output.json {
+                try Output.printJSON(onboarding)
+                return
+            }
+            let database = settings.databaseURL == nil ? "private cluster in \(settings.home.path)" : "DATABASE_URL"
+            print("Handoff demo")
+            print("  database:  \(database), migrations applied")
+            print("  workflows: " + workflows.map { "\($0.id) v\($0.version)" }.joined(separator: ", "))
+            print("")
+            print("Started onboarding \(onboarding.id) (mail-send) for \(company), \(path) path.")
+            print("")
+            Output.printTable(
+                ["TASK", "ROLE", "STATE", "TITLE"], onboarding.openTasks.map { [$0.id, $0.role, $0.state, $0.title] })
+            let user = Hints.user(for: task.role, otherwise: "alice")
+            print("")
+            print("Try next, as the customer admin:")
+            print("  handoff tasks --role \(task.role)")
+            print("  " + Hints.claimCommand(task.id, role: task.role, user: user))
+            print("  " + Hints.completeCommand(task, user: user))
+            print("Each claim and completion prints the next commands. Follow along with:")
+            print("  handoff status \(onboarding.id)")
+            print("  handoff history \(onboarding.id)")
+        }
+    }
+}

@@ -1,0 +1,327 @@
+import ArgumentParser
+import Foundation
+import HandoffCore
+import HandoffService
+import HandoffStore
+
+/// `handoff start WORKFLOW [--input KEY=VALUE]... [--id ID] [--as USER]`
+struct Start: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Start an onboarding of a workflow and print its id.",
+        discussion: "The workflow comes from $HANDOFF_WORKFLOWS; the onboarding keeps that exact definition for its whole life."
+    )
+
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var write: WriteOptions
+
+    @Argument(help: "The workflow id (see `handoff workflows list`).")
+    var workflow: String
+
+    @Option(name: .customLong("input"), help: "An input as KEY=VALUE; repeat for several.")
+    var inputs: [String] = []
+
+    @Option(help: "The onboarding's id (default: made from the workflow id).")
+    var id: String?
+
+    @Option(name: .customLong("as"), help: "Who starts it (default: $USER).")
+    var actor: String?
+
+    func run() async throws {
+        try await Output.run(output) {
+            let inputs = try KeyValues.parse(inputs, option: "--input")
+            let view = try await CommandEngine.run { engine in
+                try await engine.start(
+                    workflow: workflow, inputs: inputs, id: id, actor: actor ?? CommandEngine.defaultActor,
+                    commandId: write.commandId)
+            }
+            if output.json {
+                try Output.printJSON(view)
+            } else {
+                print(view.id)
+            }
+        }
+    }
+}
+
+/// `handoff status [ONBOARDING] [--workflow W] [--state S]`
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show one onboarding, or list onboardings by start time.")
+
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var page: PageOptions
+
+    @Argument(help: "An onboarding id; without it, onboardings are listed.")
+    var onboarding: String?
+
+    @Option(help: "Only onboardings of this workflow.")
+    var workflow: String?
+
+    @Option(help: "Only onboardings in this state: active, completed, cancelled or failed.")
+    var state: String?
+
+    @Option(help: "Only onboardings waiting in this step (its path).")
+    var step: String?
+
+    func run() async throws {
+        try await Output.run(output) {
+            if let onboarding {
+                let view = try await CommandEngine.run { engine in try await engine.onboarding(onboarding) }
+                if output.json {
+                    try Output.printJSON(view)
+                } else {
+                    Render.onboarding(view)
+                }
+                return
+            }
+            if let state, !["active", "completed", "cancelled", "failed"].contains(state) {
+                throw CommandFailure(
+                    code: "invalid_input", message: "--state is active, completed, cancelled or failed, not '\(state)'")
+            }
+            let result = try await CommandEngine.run { engine in
+                try await engine.onboardings(
+                    OnboardingQuery(workflowId: workflow, state: state, step: step), limit: page.limit,
+                    after: page.after)
+            }
+            if output.json {
+                try Output.printJSON(OnboardingList(onboardings: result.items, next: result.next))
+                return
+            }
+            Output.printTable(
+                ["ONBOARDING", "WORKFLOW", "STATE", "WAITING IN", "OPEN TASKS", "VERSION", "UPDATED"],
+                result.items.map {
+                    [
+                        $0.id, "\($0.workflow) v\($0.workflowVersion)", $0.state,
+                        $0.currentSteps.isEmpty ? "-" : $0.currentSteps.joined(separator: ", "),
+                        $0.openTasks.isEmpty ? "-" : $0.openTasks.map(\.id).joined(separator: ", "),
+                        String($0.version), Clock.text($0.updatedAt),
+                    ]
+                })
+            if let next = result.next { print("more: --after \(next)") }
+        }
+    }
+
+    struct OnboardingList: Encodable {
+        let onboardings: [OnboardingView]
+        let next: String?
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(onboardings, forKey: .onboardings)
+            try container.encode(next, forKey: .next)
+        }
+
+        enum CodingKeys: String, CodingKey { case onboardings, next }
+    }
+}
+
+/// `handoff signal ONBOARDING NAME [--data JSON]`
+struct Signal: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Deliver a named signal to the steps waiting for it.")
+
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var write: WriteOptions
+
+    @Argument(help: "The onboarding id.")
+    var onboarding: String
+
+    @Argument(help: "The signal's name.")
+    var name: String
+
+    @Option(help: "The signal's data as JSON.")
+    var data: String?
+
+    @Option(name: .customLong("as"), help: "Who sends it (default: $USER).")
+    var actor: String?
+
+    func run() async throws {
+        try await Output.run(output) {
+            let value = try data.map { try KeyValues.json($0, option: "--data") } ?? .null
+            let view = try await CommandEngine.run { engine in
+                try await engine.signal(
+                    onboardingId: onboarding, name: name, data: value, actor: actor ?? CommandEngine.defaultActor,
+                    commandId: write.commandId)
+            }
+            if output.json {
+                try Output.printJSON(view)
+            } else {
+                print("Delivered \(name) to \(onboarding).")
+                Render.onboarding(view)
+            }
+        }
+    }
+}
+
+/// `handoff cancel ONBOARDING --as USER --reason TEXT`
+struct Cancel: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Cancel an active onboarding; its open tasks are withdrawn.")
+
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var write: WriteOptions
+
+    @Argument(help: "The onboarding id.")
+    var onboarding: String
+
+    @Option(name: .customLong("as"), help: "Who cancels it.")
+    var actor: String
+
+    @Option(help: "Why, for the history.")
+    var reason: String
+
+    func run() async throws {
+        try await Output.run(output) {
+            let view = try await CommandEngine.run { engine in
+                try await engine.cancel(onboardingId: onboarding, user: actor, reason: reason, commandId: write.commandId)
+            }
+            if output.json {
+                try Output.printJSON(view)
+            } else {
+                print("Cancelled \(onboarding): \(reason)")
+            }
+        }
+    }
+}
+
+/// `handoff history ONBOARDING`
+struct History: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show every event of an onboarding: who did what, when.")
+
+    @OptionGroup var output: OutputOptions
+
+    @Argument(help: "The onboarding id.")
+    var onboarding: String
+
+    func run() async throws {
+        try await Output.run(output) {
+            let events = try await CommandEngine.run { engine in try await engine.history(onboarding) }
+            if output.json {
+                try Output.printJSON(["events": events])
+                return
+            }
+            Output.printTable(
+                ["VER", "POSITION", "TIME", "ACTOR", "EVENT", "DETAIL"],
+                events.map {
+                    [
+                        String($0.version), String($0.position), Clock.text($0.recordedAt), $0.actor ?? "-", $0.type,
+                        Render.detail(of: $0),
+                    ]
+                })
+        }
+    }
+}
+
+/// `handoff replay ONBOARDING [--at VERSION | --at-time ISO8601]`
+struct Replay: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show an onboarding as it was at a version or a time, folded from its log.")
+
+    @OptionGroup var output: OutputOptions
+
+    @Argument(help: "The onboarding id.")
+    var onboarding: String
+
+    @Option(help: "Stop after the event with this version (1 is the start).")
+    var at: Int64?
+
+    @Option(name: .customLong("at-time"), help: "Stop after the last event recorded at or before this ISO 8601 time.")
+    var atTime: String?
+
+    func run() async throws {
+        try await Output.run(output) {
+            let point: Engine.ReplayPoint
+            switch (at, atTime) {
+            case (nil, nil): point = .latest
+            case (let version?, nil): point = .version(version)
+            case (nil, let text?):
+                guard let time = Timestamp.parse(text) else {
+                    throw CommandFailure(code: "invalid_input", message: "--at-time is not an ISO 8601 time: \(text)")
+                }
+                point = .time(time)
+            case (_?, _?):
+                throw CommandFailure(code: "invalid_input", message: "give --at or --at-time, not both")
+            }
+            let view = try await CommandEngine.run { engine in try await engine.replay(onboarding, at: point) }
+            if output.json {
+                try Output.printJSON(view)
+                return
+            }
+            print("as of version \(view.version) (\(Clock.text(view.onboarding.updatedAt)))")
+            Render.onboarding(view.onboarding, listTasks: false)
+            print("")
+            Render.taskTable(view.tasks)
+        }
+    }
+}
+
+/// How the onboarding commands show things to people.
+enum Render {
+    static func onboarding(_ view: OnboardingView, listTasks: Bool = true) {
+        let values: ([String: Value]) -> String = { values in
+            values.isEmpty ? "-" : values.keys.sorted().map { "\($0)=\(values[$0]?.displayText ?? "")" }
+                .joined(separator: ", ")
+        }
+        var rows = [
+            ["onboarding", view.id],
+            ["workflow", "\(view.workflow) v\(view.workflowVersion) (sha256 \(view.contentHash.prefix(12)))"],
+            ["state", view.state + (view.reason.map { " (\($0))" } ?? "")],
+            ["waiting in", view.currentSteps.isEmpty ? "-" : view.currentSteps.joined(separator: ", ")],
+            ["inputs", values(view.inputs)],
+            ["variables", values(view.variables)],
+            ["started", Clock.text(view.startedAt)],
+            ["updated", Clock.text(view.updatedAt)],
+            ["version", String(view.version)],
+        ]
+        if !view.awaitedSignals.isEmpty { rows.append(["signals", view.awaitedSignals.joined(separator: ", ")]) }
+        if !view.timers.isEmpty {
+            rows.append(["timers", view.timers.map { "\($0.id) at \(Clock.text($0.dueAt))" }.joined(separator: ", ")])
+        }
+        for row in rows {
+            print(row[0].padding(toLength: 12, withPad: " ", startingAt: 0) + row[1])
+        }
+        if listTasks, !view.openTasks.isEmpty {
+            print("")
+            Output.printTable(
+                ["TASK", "ROLE", "STATE", "ASSIGNEE", "TITLE"],
+                view.openTasks.map { [$0.id, $0.role, $0.state, $0.assignee ?? "-", $0.title] })
+        }
+    }
+
+    static func taskTable(_ tasks: [TaskView]) {
+        Output.printTable(
+            ["TASK", "ROLE", "STATE", "ASSIGNEE", "DUE", "TITLE"],
+            tasks.map { [$0.id, $0.role, $0.state, $0.assignee ?? "-", Clock.text($0.dueAt), $0.title] })
+    }
+
+    /// One line about an event's data, for `history`.
+    static func detail(of event: EventView) -> String {
+        guard case .object(let data) = event.data else { return event.data.jsonText }
+        func text(_ key: String) -> String { data[key]?.displayText ?? "" }
+        func pairs(_ key: String) -> String {
+            guard case .object(let values)? = data[key], !values.isEmpty else { return "" }
+            return values.keys.sorted().map { "\($0)=\(values[$0]?.displayText ?? "")" }.joined(separator: ", ")
+        }
+        switch event.type {
+        case "OnboardingStarted": return "\(text("workflowId")) v\(text("workflowVersion")): \(pairs("inputs"))"
+        case "StepEntered": return "\(text("path")) (\(text("kind")))"
+        case "StepSkipped", "StepCompleted", "OnboardingCompleted": return text("path")
+        case "DecisionMade": return "\(text("path")) → \(text("next"))"
+        case "BlockStarted": return "\(text("path")) runs \(text("block"))"
+        case "BranchCompleted": return "\(text("path")) branch \(text("branch"))"
+        case "TaskOpened": return "\(text("taskId")) for \(text("role")): \(text("title"))"
+        case "TaskClaimed", "TaskReleased": return "\(text("taskId")) by \(text("assignee"))"
+        case "TaskCompleted":
+            let outputs = pairs("outputs")
+            return "\(text("taskId")) by \(text("user"))" + (outputs.isEmpty ? "" : ": \(outputs)")
+        case "TaskCancelled": return "\(text("taskId")): \(text("reason"))"
+        case "VariablesSet": return pairs("variables")
+        case "SignalReceived": return "\(text("signal")) at \(text("path"))"
+        case "TimerScheduled": return "\(text("timerId")) due \(text("dueAt"))"
+        case "TimerFired", "TimerCancelled": return text("timerId")
+        case "OnboardingCancelled": return "by \(text("user")): \(text("reason"))"
+        case "OnboardingFailed": return text("reason")
+        default: return event.data.jsonText
+        }
+    }
+}

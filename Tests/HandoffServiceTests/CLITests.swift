@@ -1,0 +1,253 @@
+import Foundation
+import HandoffCore
+import HandoffService
+import HandoffStore
+import HandoffTestSupport
+import Testing
+
+/// The `handoff` executable, run as a child process on a test database.
+struct HandoffProcess {
+    let database: TestDatabase
+
+    /// The built `handoff`, next to the test bundle.
+    static func executable() throws -> URL {
+        var folders = [Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()]
+        if let executable = Bundle.main.executableURL { folders.append(executable.deletingLastPathComponent()) }
+        for folder in folders {
+            let candidate = folder.appendingPathComponent("handoff")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        }
+        throw EngineError(.notFound, "no handoff executable next to the tests in \(folders.map(\.path))")
+    }
+
+    var environment: [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        environment["DATABASE_URL"] = database.url
+        environment["HANDOFF_WORKFLOWS"] = Repository.workflows.path
+        environment["HANDOFF_MIGRATIONS"] = Repository.migrations.path
+        return environment
+    }
+
+    /// Starts `handoff` with arguments; stdout goes to `output` (a file) when given.
+    func launch(_ arguments: [String], output: URL? = nil) throws -> (Process, Pipe?, Pipe) {
+        let process = Process()
+        process.executableURL = try Self.executable()
+        process.arguments = arguments
+        process.environment = environment
+        let errors = Pipe()
+        process.standardError = errors
+        var pipe: Pipe?
+        if let output {
+            _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+            process.standardOutput = try FileHandle(forWritingTo: output)
+        } else {
+            pipe = Pipe()
+            process.standardOutput = pipe
+        }
+        try process.run()
+        return (process, pipe, errors)
+    }
+
+    /// Runs `handoff` to the end: its exit status, stdout and stderr.
+    func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let (process, output, errors) = try launch(arguments)
+        let stdout = output?.fileHandleForReading.readDataToEndOfFile() ?? Data()
+        let stderr = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (
+            process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self)
+        )
+    }
+}
+
+extension TestDatabase {
+    /// This database's address for a child process's `DATABASE_URL`.
+    var url: String {
+        let server = configuration.connectionString
+        if server.hasPrefix("postgres://") || server.hasPrefix("postgresql://"),
+            var components = URLComponents(string: server)
+        {
+            components.path = "/" + name
+            return components.string ?? server
+        }
+        return server + " dbname=\(name)"
+    }
+}
+
+@Suite("The handoff command line")
+struct CLITests {
+    @Test func errorsAreOneLineWithTheContractCodeAndANonZeroExit() async throws {
+        let database = try await TestDatabase.make()
+        let handoff = HandoffProcess(database: database)
+        let started = try handoff.run(["start", "mail-send", "--input", "company=Contoso", "--input", "path=standard", "--id", "cli1", "--as", "olivia"])
+        #expect(started.status == 0)
+        #expect(started.stdout == "cli1\n")
+
+        let unknown = try handoff.run(["claim", "nope-t1", "--as", "alice", "--role", "customer_admin"])
+        #expect(unknown.status != 0)
+        #expect(unknown.stderr == "error: not_found: no task 'nope-t1'\n")
+
+        let wrongRole = try handoff.run(["claim", "cli1-t1", "--as", "sam", "--role", "solutions_engineer", "--json"])
+        #expect(wrongRole.status != 0)
+        let document = try JSONDecoder().decode([String: [String: String]].self, from: Data(wrongRole.stderr.utf8))
+        #expect(document["error"]?["code"] == "forbidden_role")
+
+        let badOutput = try handoff.run(["complete", "cli1-t1", "--as", "alice", "--output", "client_id"])
+        #expect(badOutput.stderr.hasPrefix("error: invalid_input: --output takes KEY=VALUE"))
+
+        let claimed = try handoff.run(["claim", "--next", "--role", "customer_admin", "--as", "alice", "--json"])
+        #expect(claimed.status == 0)
+        let task = try JSONDecoder().decode(Value.self, from: Data(claimed.stdout.utf8))
+        #expect(task.object?["id"] == "cli1-t1")
+        #expect(task.object?["assignee"] == "alice")
+        for field in ["onboardingId", "step", "role", "title", "instructions", "state", "checklist", "outputs", "dueAt", "createdAt"] {
+            #expect(task.object?[field] != nil, "task JSON has \(field)")
+        }
+
+        let unticked = try handoff.run(["complete", "cli1-t1", "--as", "alice", "--output", "client_id=C-1", "--check", "client-synced"])
+        #expect(unticked.stderr.hasPrefix("error: checklist_incomplete: "))
+        let done = try handoff.run(["complete", "cli1-t1", "--as", "alice", "--output", "client_id=C-1", "--check", "client-synced", "--check", "client-listed", "--command-id", "k1"])
+        #expect(done.status == 0)
+        #expect(done.stdout.contains("handoff claim cli1-t2 --as alice --role customer_admin"))
+        let again = try handoff.run(["complete", "cli1-t1", "--as", "alice", "--output", "client_id=C-1", "--check", "client-synced", "--check", "client-listed", "--command-id", "k1"])
+        #expect(again.status == 0)
+        let twice = try handoff.run(["complete", "cli1-t1", "--as", "alice", "--output", "client_id=C-1", "--check", "client-synced", "--check", "client-listed"])
+        #expect(twice.stderr.hasPrefix("error: task_not_open: "))
+
+        let history = try handoff.run(["history", "cli1"])
+        #expect(history.status == 0)
+        let completion = history.stdout.split(separator: "\n").first { $0.contains("TaskCompleted") }
+        #expect(completion?.split(separator: " ", omittingEmptySubsequences: true).contains("alice") == true)
+        let status = try handoff.run(["status", "cli1", "--json"])
+        let onboarding = try JSONDecoder().decode(Value.self, from: Data(status.stdout.utf8))
+        for field in ["id", "workflow", "workflowVersion", "state", "currentSteps", "openTasks", "variables", "inputs", "startedAt", "updatedAt", "version"] {
+            #expect(onboarding.object?[field] != nil, "onboarding JSON has \(field)")
+        }
+        let projections = try handoff.run(["projections", "status", "--json"])
+        #expect(projections.stdout.contains("\"lagEvents\" : 0"))
+        #expect(try handoff.run(["verify"]).status == 0)
+    }
+
+    /// The lines of a Mail.Send run on the standard path, each with a command id.
+    static func script(onboardings: Int) -> [String] {
+        let steps: [(role: String, user: String, outputs: [String: String], checklist: [String])] = [
+            ("customer_admin", "alice", ["client_id": "C-1"], ["client-synced", "client-listed"]),
+            ("customer_admin", "alice", [:], ["open-client", "open-delegate", "new-consent", "scopes", "signed-in"]),
+            ("customer_admin", "alice", ["upn": "mailer@contoso.com"], ["upn-shown"]),
+            ("customer_admin", "alice", [:], ["told"]),
+            ("partner_integration_manager", "pat", [:], ["configured"]),
+            ("solutions_engineer", "sam", [:], ["mode", "upn", "client-id"]),
+        ]
+        func json(_ object: [String: Any]) -> String {
+            String(decoding: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
+        }
+        var lines: [String] = []
+        for index in 0..<onboardings {
+            lines.append(json([
+                "command": "start", "commandId": "start-\(index)", "workflow": "mail-send", "id": "k\(index)",
+                "inputs": ["company": "Company \(index)", "path": "standard"], "as": "olivia",
+            ]))
+        }
+        for (number, step) in steps.enumerated() {
+            for index in 0..<onboardings {
+                let task = "k\(index)-t\(number + 1)"
+                lines.append(json([
+                    "command": "claim", "commandId": "claim-\(task)", "task": task, "as": step.user, "roles": [step.role],
+                ]))
+                lines.append(json([
+                    "command": "complete", "commandId": "complete-\(task)", "task": task, "as": step.user,
+                    "outputs": step.outputs, "checklist": step.checklist,
+                ]))
+            }
+        }
+        return lines
+    }
+
+    struct Acknowledgement: Decodable {
+        var line: Int
+        var ok: Bool
+        var result: Value?
+    }
+
+    static func acknowledgements(_ text: String) -> [Int: Acknowledgement] {
+        var acknowledged: [Int: Acknowledgement] = [:]
+        // A line cut off by the kill has no newline yet: it was never acknowledged.
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false).dropLast() {
+            if let ack = try? JSONDecoder().decode(Acknowledgement.self, from: Data(line.utf8)) {
+                acknowledged[ack.line] = ack
+            }
+        }
+        return acknowledged
+    }
+
+    @Test func aRunKilledWithSIGKILLLosesAndDuplicatesNothingAndFinishesAfterARestart() async throws {
+        let database = try await TestDatabase.make()
+        let handoff = HandoffProcess(database: database)
+        let total = 1_000
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("handoff-kill-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let script = folder.appendingPathComponent("run.jsonl")
+        try (Self.script(onboardings: total).joined(separator: "\n") + "\n").write(to: script, atomically: true, encoding: .utf8)
+
+        // The first run, killed in the middle.
+        let firstOutput = folder.appendingPathComponent("first.jsonl")
+        let (first, _, _) = try handoff.launch(["apply", script.path, "--concurrency", "8"], output: firstOutput)
+        let killed = try await eventually(within: 120) {
+            let text = (try? String(contentsOf: firstOutput, encoding: .utf8)) ?? ""
+            return text.utf8.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) } >= 4_000
+        }
+        #expect(killed)
+        kill(first.processIdentifier, SIGKILL)
+        first.waitUntilExit()
+        #expect(first.terminationReason == .uncaughtSignal)
+        let acknowledged = Self.acknowledgements(try String(contentsOf: firstOutput, encoding: .utf8))
+        #expect(acknowledged.count >= 4_000)
+        #expect(acknowledged.count < Self.script(onboardings: total).count)
+        #expect(acknowledged.values.allSatisfy { $0.ok })
+
+        // Nothing acknowledged is lost: each acknowledged completion is in the log.
+        let completedBefore = Set(try await database.column("SELECT data ->> 'taskId' FROM events WHERE type = 'TaskCompleted'").compactMap { $0 })
+        let lines = Self.script(onboardings: total)
+        for (number, ack) in acknowledged where lines[number - 1].contains("\"command\":\"complete\"") {
+            let id = ack.result?.object?["id"]?.stringValue ?? "?"
+            #expect(completedBefore.contains(id))
+        }
+
+        // The restart applies the whole file again and finishes the run.
+        let secondOutput = folder.appendingPathComponent("second.jsonl")
+        let (second, _, errors) = try handoff.launch(["apply", script.path, "--concurrency", "8"], output: secondOutput)
+        second.waitUntilExit()
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(second.terminationStatus == 0, "\(stderr)")
+        let answers = Self.acknowledgements(try String(contentsOf: secondOutput, encoding: .utf8))
+        #expect(answers.count == lines.count)
+        #expect(answers.values.allSatisfy { $0.ok })
+        // The same answer as the first time for every command acknowledged before the kill.
+        for (number, ack) in acknowledged {
+            let answer = answers[number]?.result
+            #expect(answer == ack.result, "line \(number)")
+        }
+
+        #expect(try await database.column("SELECT state, count(*) FROM onboardings GROUP BY state") == ["completed"])
+        #expect(try await database.column("SELECT count(*) FROM onboardings") == ["\(total)"])
+        let duplicated = try await database.column(
+            """
+            SELECT type || ' ' || (data ->> 'taskId') FROM events WHERE type IN ('TaskClaimed', 'TaskCompleted')
+             GROUP BY type, data ->> 'taskId' HAVING count(*) > 1
+            """)
+        #expect(duplicated.isEmpty)
+        #expect(try await database.column("SELECT count(*) FROM events WHERE type = 'TaskCompleted'") == ["\(total * 6)"])
+        #expect(try await database.column("SELECT count(*) FROM events WHERE type = 'OnboardingStarted'") == ["\(total)"])
+        let report = try await database.engine().verify()
+        #expect(report.problems.isEmpty)
+        #expect(report.streams == total)
+    }
+}
+
+extension Value {
+    var object: [String: Value]? {
+        if case .object(let members) = self { return members }
+        return nil
+    }
+}

@@ -1,0 +1,159 @@
+import Foundation
+import HandoffCore
+import HandoffService
+import HandoffStore
+import HandoffTestSupport
+import Postgres
+import Synchronization
+import Testing
+
+/// Claims racing on real connections, and many onboardings driven by concurrent clients and workers.
+@Suite("Task queue under concurrency")
+struct TaskQueueTests {
+    @Test func thirtyTwoClaimsOfOneTaskFromThirtyTwoConnections() async throws {
+        let fixture = try await Fixture.make(maximumConnections: 32)
+        let engine = fixture.engine
+        _ = try await engine.start(
+            workflow: "mail-send", inputs: ["company": "Contoso", "path": "standard"], id: "race", actor: "olivia")
+        // Open all 32 connections first, so the claims really race on 32 sessions.
+        try await withThrowingTaskGroup(of: Int32.self) { group in
+            for _ in 0..<32 {
+                group.addTask {
+                    try await fixture.database.pool.withConnection { connection in
+                        try connection.query("SELECT pg_sleep(0.05)")
+                        return connection.backendProcessID
+                    }
+                }
+            }
+            var sessions = Set<Int32>()
+            for try await session in group { sessions.insert(session) }
+            #expect(sessions.count == 32)
+        }
+        let outcomes = try await withThrowingTaskGroup(of: Result<TaskView, EngineError>.self) { group in
+            for index in 0..<32 {
+                group.addTask {
+                    do {
+                        return .success(
+                            try await engine.claim(taskId: "race-t1", user: "user\(index)", roles: ["customer_admin"]))
+                    } catch {
+                        return .failure(error as? EngineError ?? EngineError(.internal, "\(error)"))
+                    }
+                }
+            }
+            var outcomes: [Result<TaskView, EngineError>] = []
+            for try await outcome in group { outcomes.append(outcome) }
+            return outcomes
+        }
+        let winners = outcomes.compactMap { try? $0.get() }
+        #expect(winners.count == 1)
+        let codes = outcomes.compactMap { outcome -> String? in
+            if case .failure(let error) = outcome { return error.code.rawValue }
+            return nil
+        }
+        #expect(codes == Array(repeating: "task_already_claimed", count: 31))
+        #expect(try await fixture.count("TaskClaimed", in: "race") == 1)
+        let task = try await engine.task("race-t1")
+        #expect(task.state == "claimed")
+        #expect(task.assignee == winners.first?.assignee)
+        try await fixture.expectInvariants()
+    }
+
+    @Test func aThousandOnboardingsStartedAndWorkedConcurrently() async throws {
+        let fixture = try await Fixture.make(maximumConnections: 16)
+        let engine = fixture.engine
+        let total = 1_000
+        let startsDone = Box(0)
+        let completed = Box<[String]>([])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for client in 0..<8 {
+                group.addTask {
+                    for index in stride(from: client, to: total, by: 8) {
+                        _ = try await engine.start(
+                            workflow: "mail-send",
+                            inputs: [
+                                "company": .string("Company \(index)"),
+                                "path": .string(index % 3 == 0 ? "mail_send_only" : "standard"),
+                            ],
+                            id: "ob\(index)", actor: "client\(client)")
+                    }
+                    startsDone.update { $0 += 1 }
+                }
+            }
+            for worker in 0..<8 {
+                group.addTask {
+                    let roles: Set<String> = ["customer_admin", "partner_integration_manager", "solutions_engineer"]
+                    let user = "worker\(worker)"
+                    while true {
+                        if let task = try await engine.nextTask(roles: roles, user: user) {
+                            let (outputs, checklist) = answers(for: task)
+                            let done = try await engine.complete(
+                                taskId: task.id, user: user, outputs: outputs, checklist: checklist)
+                            completed.update { $0.append(done.id) }
+                            continue
+                        }
+                        let busy = try await engine.tasks(TaskQuery(states: ["open", "claimed"]), limit: 1)
+                        if startsDone.value == 8, busy.items.isEmpty { return }
+                        try await Task.sleep(for: .milliseconds(5))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let ids = completed.value
+        #expect(Set(ids).count == ids.count, "no task is completed twice")
+        let states = try await fixture.database.column("SELECT state FROM onboardings GROUP BY state")
+        #expect(states == ["completed"])
+        #expect(try await fixture.database.column("SELECT count(*) FROM onboardings") == ["\(total)"])
+        let twice = try await fixture.database.column(
+            """
+            SELECT data ->> 'taskId' FROM events WHERE type = 'TaskCompleted'
+             GROUP BY data ->> 'taskId' HAVING count(*) > 1
+            """)
+        #expect(twice.isEmpty)
+        #expect(try await fixture.database.column("SELECT count(*) FROM events WHERE type = 'TaskCompleted'") == ["\(ids.count)"])
+
+        // The projections equal a rebuild from the log.
+        let (onboardingsBefore, tasksBefore) = try await projectionRows(fixture.database)
+        let report = try await engine.rebuildProjections()
+        #expect(report.problems.isEmpty)
+        #expect(report.onboardings == total)
+        let (onboardingsAfter, tasksAfter) = try await projectionRows(fixture.database)
+        #expect(onboardingsAfter == onboardingsBefore)
+        #expect(tasksAfter == tasksBefore)
+        try await fixture.expectInvariants()
+    }
+
+    @Test func nextTaskTakesTheOldestOpenTaskOfTheRoleAndSkipsOnesBeingChanged() async throws {
+        let fixture = try await Fixture.make()
+        var now = Date(timeIntervalSince1970: 1_790_000_000)
+        let clock = Box(now)
+        let engine = fixture.database.engine(clock: { clock.value })
+        for index in 1...3 {
+            _ = try await engine.start(
+                workflow: "mail-send", inputs: ["company": .string("C\(index)"), "path": "standard"], id: "q\(index)",
+                actor: "olivia")
+            now += 60
+            clock.update { $0 = now }
+        }
+        // Hold q1's stream lock from another session, as a writer in the middle of a command would.
+        let blocker = try fixture.database.connect()
+        try blocker.execute("BEGIN")
+        try TaskQueue.lockStream(on: blocker, "q1")
+        let first = try await engine.nextTask(roles: ["customer_admin"], user: "alice")
+        #expect(first?.id == "q2-t1")
+        try blocker.execute("ROLLBACK")
+        let second = try await engine.nextTask(roles: ["customer_admin"], user: "alice")
+        #expect(second?.id == "q1-t1")
+        #expect(try await engine.nextTask(roles: ["solutions_engineer"], user: "sam") == nil)
+        let open = try await engine.tasks(TaskQuery(roles: ["customer_admin"], states: ["open"]))
+        #expect(open.items.map(\.id) == ["q3-t1"])
+        try await fixture.expectInvariants()
+    }
+}
+
+/// Every row of both projections, as stored.
+func projectionRows(_ database: TestDatabase) async throws -> ([OnboardingRecord], [TaskRecord]) {
+    try await database.pool.withConnection { connection in
+        (try Projections.allOnboardings(on: connection), try Projections.allTasks(on: connection))
+    }
+}
