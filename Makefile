@@ -10,11 +10,10 @@ dependencies:
 build: dependencies
 	$(SWIFT) build --product handoff
 
-## Starts Handoff on its embedded default: a private PostgreSQL cluster under .handoff/, migrated.
+## Starts Handoff on its embedded default (a private PostgreSQL cluster under .handoff/, migrated), starts a
+## demo Mail.Send onboarding and prints its open tasks with the next commands to try.
 run: build
-	$(HANDOFF) db migrate
-	$(HANDOFF) dev status
-	$(HANDOFF) workflows list
+	$(HANDOFF) demo
 
 ## Builds and runs every test; tests start their own throwaway PostgreSQL (or use DATABASE_URL).
 test: dependencies
