@@ -45,16 +45,27 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // The service: the only place that joins the core and the store (commands, the task queue, replay).
+        .target(
+            name: "HandoffService",
+            dependencies: [
+                "HandoffCore",
+                "HandoffStore",
+                "Postgres",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         // `handoff bench`: the engine's code paths measured against raw SQL, interleaved.
         .target(
             name: "HandoffBench",
-            dependencies: ["HandoffStore", "Postgres"]
+            dependencies: ["HandoffService", "HandoffCore", "HandoffStore", "Postgres"]
         ),
         // The `handoff` command line.
         .executableTarget(
             name: "HandoffCLI",
             dependencies: [
                 "HandoffCore",
+                "HandoffService",
                 "HandoffStore",
                 "HandoffBench",
                 "Postgres",
@@ -72,5 +83,9 @@ let package = Package(
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "HandoffTestSupport"]),
         .testTarget(name: "HandoffStoreTests", dependencies: ["HandoffStore", "Postgres", "HandoffTestSupport"]),
         .testTarget(name: "HandoffBenchTests", dependencies: ["HandoffBench", "HandoffTestSupport"]),
+        .testTarget(
+            name: "HandoffServiceTests",
+            dependencies: ["HandoffService", "HandoffCore", "HandoffStore", "Postgres", "HandoffTestSupport"]
+        ),
     ]
 )

@@ -1,0 +1,568 @@
+import Crypto
+import Foundation
+import HandoffCore
+import HandoffStore
+import Postgres
+
+/// The engine people use: starts onboardings, hands their tasks out through the queue, and answers where every
+/// onboarding is and how it got there.
+///
+/// Every write runs one transaction: take the onboarding's stream lock, read and fold its stream through the
+/// definition it started with, decide (pure, in the core), append the new events with the expected version (the
+/// commit point), and write the projection rows and the command's answer in the same transaction. A
+/// `version_conflict` (or a deadlock the database broke) rolls everything back and the command is decided again on
+/// fresh state, up to `maximumAttempts` times.
+///
+/// Writes that carry a command id are idempotent: the same id again returns the first answer and writes nothing,
+/// also concurrently and after a restart (answers are stored in the database). The same id with a different request
+/// is `invalid_input`.
+///
+/// Safe to use from many tasks at once; each call borrows one pooled connection for its transaction.
+public struct Engine: Sendable {
+    public let pool: ConnectionPool
+    public let workflows: WorkflowLibrary
+    let clock: @Sendable () -> Date
+    let definitions = DefinitionCache()
+
+    /// How often a write is decided again after losing a race, before it fails with `version_conflict`.
+    public static let maximumAttempts = 10
+    /// The largest page a listing returns.
+    public static let maximumLimit = 1_000
+
+    /// - Parameter clock: the engine's only source of time; `now` for every decision comes from it.
+    public init(pool: ConnectionPool, workflows: WorkflowLibrary, clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.pool = pool
+        self.workflows = workflows
+        self.clock = clock
+    }
+
+    // MARK: - Writes
+
+    /// Starts an onboarding of the named workflow (from the library) and returns it.
+    ///
+    /// The definition is stored by content hash if it is new, and the onboarding uses it for its whole life.
+    /// Inputs may hold text for boolean and integer inputs. Without `id`, an id is made from the workflow's id.
+    /// Throws `not_found` (no such workflow), `invalid_input` (bad inputs, an id already started).
+    public func start(
+        workflow: String, inputs: [String: Value], id: String? = nil, actor: String, commandId: String? = nil
+    ) async throws(EngineError) -> OnboardingView {
+        let definition = try workflows.definition(workflow)
+        let interpreter = Interpreter(definition: definition)
+        definitions.remember(interpreter)
+        let onboardingId = id ?? Self.makeId(workflow: definition.id)
+        let request = StartRequest(workflow: workflow, inputs: inputs, id: id, actor: actor)
+        let storeDefinition = !definitions.isStored(definition.contentHash)
+        let view: OnboardingView = try await perform(
+            kind: "start", commandId: commandId, request: request, stream: onboardingId
+        ) { context in
+            if storeDefinition {
+                try DefinitionStore.store(
+                    on: context.connection,
+                    DefinitionRecord(
+                        contentHash: definition.contentHash, workflowId: definition.id, version: definition.version,
+                        file: definition.file, source: definition.source))
+            }
+            let loaded = try context.load(onboardingId)
+            let applied = try context.apply(
+                loaded, interpreter: loaded.interpreter ?? interpreter,
+                command: .start(onboardingId: onboardingId, inputs: inputs), actor: actor)
+            return (Rows.view(applied.folded), applied)
+        }
+        definitions.markStored(definition.contentHash)
+        return view
+    }
+
+    /// Claims a task for `user`, who must hold the task's role (one of `roles`).
+    ///
+    /// Claiming a task one already holds changes nothing. Throws `not_found`, `task_already_claimed`,
+    /// `forbidden_role`, `task_not_open`.
+    public func claim(
+        taskId: String, user: String, roles: Set<String>, commandId: String? = nil
+    ) async throws(EngineError) -> TaskView {
+        let onboardingId = try Self.onboardingId(ofTask: taskId)
+        let request = TaskRequest(taskId: taskId, user: user, roles: roles.sorted())
+        return try await perform(kind: "claim", commandId: commandId, request: request, stream: onboardingId) {
+            context in
+            let loaded = try context.load(onboardingId)
+            let applied = try context.apply(
+                loaded, command: .claimTask(taskId: taskId, user: user, roles: roles), actor: user)
+            return (try Self.taskView(taskId, in: applied.folded), applied)
+        }
+    }
+
+    /// Claims the next open task of one of `roles` for `user` (oldest first, then by due time), skipping tasks
+    /// whose onboarding another transaction is changing right now; nil when none is open.
+    public func nextTask(roles: Set<String>, user: String, commandId: String? = nil) async throws(EngineError)
+        -> TaskView?
+    {
+        guard !roles.isEmpty else { throw EngineError(.invalidInput, "claiming the next task needs a role") }
+        let request = TaskRequest(taskId: nil, user: user, roles: roles.sorted())
+        return try await perform(kind: "next", commandId: commandId, request: request, stream: nil) { context in
+            guard let candidate = try TaskQueue.lockNextOpenTask(on: context.connection, roles: roles.sorted())
+            else {
+                return (nil, nil)
+            }
+            let loaded = try context.load(candidate.onboardingId)
+            do {
+                let applied = try context.apply(
+                    loaded, command: .claimTask(taskId: candidate.taskId, user: user, roles: roles), actor: user)
+                return (try Self.taskView(candidate.taskId, in: applied.folded), applied)
+            } catch let error as DecisionError {
+                // The queue row was read before the stream lock was taken; someone changed the task in between.
+                throw Retry.staleCandidate(error.message)
+            }
+        }
+    }
+
+    /// Gives a claimed task back to the queue; only its holder may. Throws `task_not_claimed_by_you`.
+    public func release(taskId: String, user: String, commandId: String? = nil) async throws(EngineError) -> TaskView {
+        let onboardingId = try Self.onboardingId(ofTask: taskId)
+        let request = TaskRequest(taskId: taskId, user: user, roles: [])
+        return try await perform(kind: "release", commandId: commandId, request: request, stream: onboardingId) {
+            context in
+            let loaded = try context.load(onboardingId)
+            let applied = try context.apply(loaded, command: .releaseTask(taskId: taskId, user: user), actor: user)
+            return (try Self.taskView(taskId, in: applied.folded), applied)
+        }
+    }
+
+    /// Completes a task `user` holds with its outputs and ticked checklist items; the onboarding advances in the
+    /// same transaction, so the next tasks are in the queue when this returns.
+    ///
+    /// Throws `task_not_claimed_by_you`, `task_not_open`, `invalid_outputs`, `checklist_incomplete`.
+    public func complete(
+        taskId: String, user: String, outputs: [String: Value], checklist: Set<String>, commandId: String? = nil
+    ) async throws(EngineError) -> TaskView {
+        let onboardingId = try Self.onboardingId(ofTask: taskId)
+        let request = CompleteRequest(taskId: taskId, user: user, outputs: outputs, checklist: checklist.sorted())
+        return try await perform(kind: "complete", commandId: commandId, request: request, stream: onboardingId) {
+            context in
+            let loaded = try context.load(onboardingId)
+            let applied = try context.apply(
+                loaded, command: .completeTask(taskId: taskId, user: user, outputs: outputs, checklist: checklist),
+                actor: user)
+            return (try Self.taskView(taskId, in: applied.folded), applied)
+        }
+    }
+
+    /// Delivers a named signal to every step of the onboarding waiting for it. Throws `invalid_input` when none
+    /// waits.
+    public func signal(
+        onboardingId: String, name: String, data: Value = .null, actor: String, commandId: String? = nil
+    ) async throws(EngineError) -> OnboardingView {
+        let request = SignalRequest(onboardingId: onboardingId, name: name, data: data, actor: actor)
+        return try await perform(kind: "signal", commandId: commandId, request: request, stream: onboardingId) {
+            context in
+            let loaded = try context.load(onboardingId)
+            let applied = try context.apply(loaded, command: .deliverSignal(name: name, data: data), actor: actor)
+            return (Rows.view(applied.folded), applied)
+        }
+    }
+
+    /// Cancels an active onboarding, withdrawing its open tasks and timers. Needs a reason.
+    public func cancel(
+        onboardingId: String, user: String, reason: String, commandId: String? = nil
+    ) async throws(EngineError) -> OnboardingView {
+        let request = CancelRequest(onboardingId: onboardingId, user: user, reason: reason)
+        return try await perform(kind: "cancel", commandId: commandId, request: request, stream: onboardingId) {
+            context in
+            let loaded = try context.load(onboardingId)
+            let applied = try context.apply(loaded, command: .cancel(user: user, reason: reason), actor: user)
+            return (Rows.view(applied.folded), applied)
+        }
+    }
+
+    // MARK: - Reads
+
+    /// One onboarding from the status projection. Throws `not_found`.
+    public func onboarding(_ id: String) async throws(EngineError) -> OnboardingView {
+        let view = try await read { connection in try Projections.onboarding(on: connection, id: id).map(Rows.view) }
+        guard let view else { throw EngineError(.notFound, "no onboarding '\(id)'") }
+        return view
+    }
+
+    /// Onboardings by start time; pass a page's `next` as `after` for the following page.
+    public func onboardings(
+        _ query: OnboardingQuery = OnboardingQuery(), limit: Int = 100, after: String? = nil
+    ) async throws(EngineError) -> Page<OnboardingView> {
+        let limit = try Self.check(limit: limit)
+        let views = try await read { connection in
+            try Projections.onboardings(on: connection, matching: query, limit: limit, after: after).map(Rows.view)
+        }
+        return Page(items: views, next: views.count == limit ? views.last?.id : nil)
+    }
+
+    /// One task from the queue projection. Throws `not_found`.
+    public func task(_ id: String) async throws(EngineError) -> TaskView {
+        let view = try await read { connection in try Projections.task(on: connection, id: id).map(Rows.view) }
+        guard let view else { throw EngineError(.notFound, "no task '\(id)'") }
+        return view
+    }
+
+    /// Tasks oldest first, then by due time; pass a page's `next` as `after` for the following page.
+    public func tasks(
+        _ query: TaskQuery = TaskQuery(), limit: Int = 100, after: String? = nil
+    ) async throws(EngineError) -> Page<TaskView> {
+        let limit = try Self.check(limit: limit)
+        let views = try await read { connection in
+            try Projections.tasks(on: connection, matching: query, limit: limit, after: after).map(Rows.view)
+        }
+        return Page(items: views, next: views.count == limit ? views.last?.id : nil)
+    }
+
+    /// Every event of an onboarding, oldest first, with who caused it. Throws `not_found`.
+    public func history(_ id: String) async throws(EngineError) -> [EventView] {
+        let events = try await read { connection in try EventStore.read(on: connection, stream: id) }
+        guard !events.isEmpty else { throw EngineError(.notFound, "no onboarding '\(id)'") }
+        return try Self.views(of: events)
+    }
+
+    static func views(of events: [RecordedEvent]) throws(EngineError) -> [EventView] {
+        try events.map { (event) throws(EngineError) -> EventView in
+            let data: Value
+            do {
+                data = try JSONDecoder().decode(Value.self, from: event.data)
+            } catch {
+                throw EngineError(.internal, "event \(event.position) holds data that is not JSON")
+            }
+            return EventView(
+                position: event.position, streamId: event.streamId, version: event.version, type: event.type,
+                recordedAt: Stamp.normalized(event.recordedAt), actor: event.metadata.actor,
+                commandId: event.metadata.commandId, data: data)
+        }
+    }
+
+    /// Where a replay stops.
+    public enum ReplayPoint: Sendable, Equatable {
+        /// Now: every event.
+        case latest
+        /// After the event with this version (1 is `OnboardingStarted`).
+        case version(Int64)
+        /// After the last event recorded at or before this time.
+        case time(Date)
+    }
+
+    /// The onboarding and its tasks as they were at a version or a time, folded from the log through the
+    /// definition it started with. Throws `not_found`, `invalid_input` (a version or time outside its history).
+    public func replay(_ id: String, at point: ReplayPoint = .latest) async throws(EngineError) -> ReplayView {
+        let definitions = definitions
+        return try await read { connection in
+            let events = try EventStore.read(on: connection, stream: id)
+            guard !events.isEmpty else { throw EngineError(.notFound, "no onboarding '\(id)'") }
+            let kept: [RecordedEvent]
+            switch point {
+            case .latest:
+                kept = events
+            case .version(let version):
+                guard version >= 1, version <= Int64(events.count) else {
+                    throw EngineError(
+                        .invalidInput, "onboarding '\(id)' has versions 1 to \(events.count), not \(version)")
+                }
+                kept = Array(events.prefix(Int(version)))
+            case .time(let time):
+                kept = events.filter { $0.recordedAt <= time }
+                guard !kept.isEmpty else {
+                    throw EngineError(
+                        .invalidInput,
+                        "onboarding '\(id)' started at \(Timestamp.format(events[0].recordedAt)), after "
+                            + Timestamp.format(time))
+                }
+            }
+            let folded = try Folding(connection: connection, definitions: definitions).fold(kept)
+            return ReplayView(
+                onboarding: Rows.view(folded),
+                tasks: folded.state.tasks.map { Rows.view($0, onboardingId: folded.state.onboardingId) },
+                version: Int64(folded.state.version))
+        }
+    }
+
+    /// The inline projections' positions and lag behind the log.
+    public func projectionsStatus() async throws(EngineError) -> [ProjectionStatusView] {
+        try await read { connection in try Projections.status(on: connection) }.map {
+            ProjectionStatusView(
+                name: $0.name, position: $0.position, lagEvents: $0.lagEvents, lagSeconds: $0.lagSeconds,
+                state: $0.state, rebuiltAt: $0.rebuiltAt.map(Stamp.normalized))
+        }
+    }
+
+    // MARK: - Helpers
+
+    static func makeId(workflow: String) -> String {
+        let hex = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        return "\(workflow)-\(hex.prefix(10))"
+    }
+
+    /// The onboarding a task id names: task ids are `<onboarding>-t<n>`.
+    static func onboardingId(ofTask taskId: String) throws(EngineError) -> String {
+        guard let marker = taskId.range(of: "-t", options: .backwards), marker.lowerBound > taskId.startIndex,
+            !taskId[marker.upperBound...].isEmpty, taskId[marker.upperBound...].allSatisfy(\.isASCII),
+            taskId[marker.upperBound...].allSatisfy(\.isNumber)
+        else {
+            throw EngineError(.notFound, "no task '\(taskId)' (task ids look like <onboarding>-t<n>)")
+        }
+        return String(taskId[..<marker.lowerBound])
+    }
+
+    static func taskView(_ taskId: String, in folded: FoldedOnboarding) throws -> TaskView {
+        guard let task = folded.state.task(taskId) else {
+            throw EngineError(.notFound, "no task '\(taskId)' in onboarding '\(folded.state.onboardingId)'")
+        }
+        return Rows.view(task, onboardingId: folded.state.onboardingId)
+    }
+
+    static func check(limit: Int) throws(EngineError) -> Int {
+        guard limit >= 1, limit <= maximumLimit else {
+            throw EngineError(.invalidInput, "a limit must be between 1 and \(maximumLimit), not \(limit)")
+        }
+        return limit
+    }
+
+    /// Runs a read on a pooled connection, with errors classified.
+    func read<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws(EngineError) -> T {
+        do {
+            return try await pool.withConnection(body)
+        } catch {
+            throw EngineError.from(error)
+        }
+    }
+}
+
+// MARK: - The write pipeline
+
+/// Why a write's transaction is tried again.
+enum Retry: Error {
+    /// The queue row was stale when its stream lock was taken.
+    case staleCandidate(String)
+}
+
+extension Engine {
+    /// What a command's body returns: its answer, and what it appended (nil when it changed nothing).
+    typealias Outcome<Answer> = (answer: Answer, applied: Applied?)
+
+    /// Runs one write in a transaction, with the stream lock, the idempotency record and retries.
+    func perform<Answer: Codable & Sendable, Request: Encodable>(
+        kind: String, commandId: String?, request: Request, stream: String?,
+        _ body: @escaping @Sendable (WriteContext) throws -> Outcome<Answer>
+    ) async throws(EngineError) -> Answer {
+        if let commandId, commandId.isEmpty || commandId.count > 200 {
+            throw EngineError(.invalidInput, "a command id must have 1 to 200 characters")
+        }
+        let fingerprint: String
+        do {
+            let data = try Stamp.encoder().encode(request)
+            fingerprint = SHA256.hash(data: Data(kind.utf8) + data).map { String(format: "%02x", $0) }.joined()
+        } catch {
+            throw EngineError(.invalidInput, "the request can't be encoded: \(error)")
+        }
+        let definitions = definitions
+        let clock = clock
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await pool.withTransaction { connection in
+                    if let stream {
+                        try TaskQueue.lockStream(on: connection, stream)
+                    }
+                    if let commandId, let recorded = try CommandLog.find(on: connection, commandId) {
+                        guard recorded.kind == kind, recorded.fingerprint == fingerprint else {
+                            throw EngineError(
+                                .invalidInput,
+                                "command id '\(commandId)' was already used for a different \(recorded.kind) request")
+                        }
+                        return try Rows.decode(Answer.self, recorded.response)
+                    }
+                    let context = WriteContext(
+                        connection: connection, definitions: definitions, now: clock(), commandId: commandId)
+                    let (answer, applied) = try body(context)
+                    let command = try commandId.map { commandId in
+                        CommandRecord(
+                            commandId: commandId, onboardingId: applied?.folded.state.onboardingId ?? stream,
+                            kind: kind, fingerprint: fingerprint, response: try Rows.encode(answer))
+                    }
+                    if let applied, !applied.events.isEmpty {
+                        try Projections.write(
+                            on: connection, onboarding: try Rows.record(applied.folded),
+                            tasks: try Rows.changedTasks(from: applied.previous, to: applied.folded.state),
+                            command: command)
+                    } else if let command, applied != nil {
+                        try Projections.write(on: connection, onboarding: nil, tasks: [], command: command)
+                    }
+                    return answer
+                }
+            } catch {
+                if attempt < Self.maximumAttempts, Self.isRetryable(error) {
+                    continue
+                }
+                if Self.isRetryable(error) {
+                    throw EngineError(
+                        .versionConflict,
+                        "the onboarding kept changing while this \(kind) was decided; gave up after \(attempt) tries")
+                }
+                throw EngineError.from(error)
+            }
+        }
+    }
+
+    static func isRetryable(_ error: any Error) -> Bool {
+        switch error {
+        case is Retry:
+            return true
+        case let error as StoreError:
+            return error.code == .versionConflict
+        case let error as PostgresError:
+            // Serialization failure, deadlock broken by the server, a racing insert of the same key.
+            return ["40001", "40P01", "23505"].contains(error.sqlState ?? "")
+        default:
+            return false
+        }
+    }
+}
+
+/// One onboarding after a decision was appended.
+struct Applied: Sendable {
+    var previous: OnboardingState?
+    var events: [OnboardingEvent]
+    var folded: FoldedOnboarding
+}
+
+/// A stream as read and folded inside a write's transaction.
+struct Loaded {
+    var streamId: String
+    var interpreter: Interpreter?
+    var folded: FoldedOnboarding?
+}
+
+/// Reading and folding streams through their pinned definitions, on one connection.
+struct Folding {
+    let connection: Connection
+    let definitions: DefinitionCache
+
+    /// The interpreter of the definition stored under `contentHash`, parsed once per process.
+    func interpreter(_ contentHash: String) throws -> Interpreter {
+        if let cached = definitions.interpreter(contentHash) { return cached }
+        guard let record = try DefinitionStore.load(on: connection, contentHash: contentHash) else {
+            throw EngineError(.internal, "the definition with content hash \(contentHash) is not stored")
+        }
+        switch WorkflowLoader.load(source: record.source, file: record.file) {
+        case .success(let definition):
+            guard definition.contentHash == contentHash else {
+                throw EngineError(.internal, "the stored definition \(contentHash) hashes to \(definition.contentHash)")
+            }
+            let interpreter = Interpreter(definition: definition)
+            definitions.remember(interpreter)
+            return interpreter
+        case .failure(let error):
+            throw EngineError(.internal, "the stored definition \(contentHash) no longer loads: \(error)")
+        }
+    }
+
+    func decode(_ events: [RecordedEvent]) throws -> [OnboardingEvent] {
+        try events.map { try OnboardingEvent.decode(type: $0.type, schemaVersion: $0.schemaVersion, data: $0.data) }
+    }
+
+    /// Folds a non-empty stream prefix.
+    func fold(_ events: [RecordedEvent]) throws -> FoldedOnboarding {
+        try fold(events, decoded: decode(events)).folded
+    }
+
+    func fold(_ events: [RecordedEvent], decoded: [OnboardingEvent]) throws -> (
+        folded: FoldedOnboarding, interpreter: Interpreter
+    ) {
+        guard let first = events.first, let last = events.last, case .started(let started)? = decoded.first else {
+            throw EngineError(
+                .internal, "stream '\(events.first?.streamId ?? "")' does not begin with OnboardingStarted")
+        }
+        let interpreter = try interpreter(started.contentHash)
+        guard let state = interpreter.replay(decoded) else {
+            throw EngineError(.internal, "stream '\(first.streamId)' folds to nothing")
+        }
+        return (FoldedOnboarding(state: state, startedAt: first.recordedAt, updatedAt: last.recordedAt), interpreter)
+    }
+}
+
+/// What a write's body works with inside its transaction.
+struct WriteContext {
+    let connection: Connection
+    let definitions: DefinitionCache
+    let now: Date
+    let commandId: String?
+
+    func load(_ streamId: String) throws -> Loaded {
+        let events = try EventStore.read(on: connection, stream: streamId)
+        guard !events.isEmpty else { return Loaded(streamId: streamId, interpreter: nil, folded: nil) }
+        let (folded, interpreter) = try Folding(connection: connection, definitions: definitions)
+            .fold(events, decoded: Folding(connection: connection, definitions: definitions).decode(events))
+        return Loaded(streamId: streamId, interpreter: interpreter, folded: folded)
+    }
+
+    /// Decides `command` on the loaded state and appends the events with the version read (the commit point).
+    func apply(
+        _ loaded: Loaded, interpreter: Interpreter? = nil, command: OnboardingCommand, actor: String
+    ) throws -> Applied {
+        guard let interpreter = interpreter ?? loaded.interpreter else {
+            throw EngineError(.notFound, "no onboarding '\(loaded.streamId)'")
+        }
+        let previous = loaded.folded?.state
+        let events = try interpreter.decide(previous, command, now: now)
+        if events.isEmpty {
+            guard let folded = loaded.folded else {
+                throw EngineError(.internal, "a decision on a new onboarding emitted nothing")
+            }
+            return Applied(previous: previous, events: [], folded: folded)
+        }
+        let metadata = EventMetadata(actor: actor, correlationId: loaded.streamId, commandId: commandId)
+        let newEvents = try events.map { event in
+            let (type, data) = try event.encoded()
+            return NewEvent(type: type, schemaVersion: OnboardingEvent.schemaVersion, data: data, metadata: metadata)
+        }
+        let expected: ExpectedVersion = previous.map { .exact(Int64($0.version)) } ?? .noStream
+        let result = try EventStore.append(on: connection, to: loaded.streamId, expected: expected, events: newEvents)
+        var state = previous
+        for event in events {
+            state = interpreter.evolve(state, event)
+        }
+        guard let state, let recordedAt = result.events.last?.recordedAt else {
+            throw EngineError(.internal, "an append returned no events")
+        }
+        return Applied(
+            previous: previous, events: events,
+            folded: FoldedOnboarding(
+                state: state, startedAt: loaded.folded?.startedAt ?? recordedAt, updatedAt: recordedAt))
+    }
+}
+
+// MARK: - Requests, as fingerprinted for idempotency
+
+struct StartRequest: Encodable {
+    var workflow: String
+    var inputs: [String: Value]
+    var id: String?
+    var actor: String
+}
+
+struct TaskRequest: Encodable {
+    var taskId: String?
+    var user: String
+    var roles: [String]
+}
+
+struct CompleteRequest: Encodable {
+    var taskId: String
+    var user: String
+    var outputs: [String: Value]
+    var checklist: [String]
+}
+
+struct SignalRequest: Encodable {
+    var onboardingId: String
+    var name: String
+    var data: Value
+    var actor: String
+}
+
+struct CancelRequest: Encodable {
+    var onboardingId: String
+    var user: String
+    var reason: String
+}

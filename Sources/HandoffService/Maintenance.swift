@@ -1,0 +1,241 @@
+import Foundation
+import HandoffCore
+import HandoffStore
+import Postgres
+
+extension Engine {
+    /// Empties the named projection (or both) and writes it again from the log, in one transaction: readers see
+    /// the old rows or the new ones, and writers wait for the rebuild. Throws `invalid_input` for an unknown name.
+    public func rebuildProjections(_ name: String? = nil) async throws(EngineError) -> RebuildReport {
+        let names = name.map { [$0] } ?? Projections.names
+        for name in names where !Projections.names.contains(name) {
+            throw EngineError(
+                .invalidInput, "no projection '\(name)'; the projections are \(Projections.names.joined(separator: ", "))")
+        }
+        let definitions = definitions
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await pool.withTransaction { connection in
+                    try Projections.beginRebuild(on: connection, names: names)
+                    let folding = Folding(connection: connection, definitions: definitions)
+                    var report = RebuildReport(
+                        projections: names, streams: 0, events: 0, onboardings: 0, tasks: 0, problems: [])
+                    var onboardings: [OnboardingRecord] = []
+                    var tasks: [TaskRecord] = []
+                    func flush() throws {
+                        if names.contains("onboardings") { try Projections.write(on: connection, onboardings: onboardings) }
+                        if names.contains("tasks") { try Projections.write(on: connection, tasks: tasks) }
+                        report.onboardings += names.contains("onboardings") ? onboardings.count : 0
+                        report.tasks += names.contains("tasks") ? tasks.count : 0
+                        onboardings = []
+                        tasks = []
+                    }
+                    try Self.forEachStream(on: connection) { events in
+                        report.streams += 1
+                        report.events += Int64(events.count)
+                        do {
+                            let folded = try folding.fold(events)
+                            onboardings.append(try Rows.record(folded))
+                            tasks += try folded.state.tasks.map {
+                                try Rows.record($0, onboardingId: folded.state.onboardingId)
+                            }
+                        } catch {
+                            report.problems.append("\(events[0].streamId): \(EngineError.from(error).message)")
+                        }
+                        if onboardings.count >= 500 { try flush() }
+                    }
+                    try flush()
+                    try Projections.finishRebuild(on: connection, names: names, events: report.events)
+                    return report
+                }
+            } catch {
+                if attempt < 3, Self.isRetryable(error) { continue }
+                throw EngineError.from(error)
+            }
+        }
+    }
+
+    /// Replays every stream through the definition it started with and checks, in one consistent snapshot:
+    /// the projections hold exactly what the fold gives; every active onboarding waits on a task, a timer or a
+    /// signal, and every open task matches a step waiting in its stream; and each command, decided again on the
+    /// state before it, gives the events it appended then (times aside).
+    public func verify() async throws(EngineError) -> VerifyReport {
+        let definitions = definitions
+        do {
+            return try await pool.withTransaction(isolation: .repeatableRead) { connection in
+                let folding = Folding(connection: connection, definitions: definitions)
+                var onboardingRows = Dictionary(
+                    try Projections.allOnboardings(on: connection).map { ($0.id, $0) },
+                    uniquingKeysWith: { first, _ in first })
+                var taskRows = Dictionary(
+                    try Projections.allTasks(on: connection).map { ($0.id, $0) },
+                    uniquingKeysWith: { first, _ in first })
+                var report = VerifyReport(streams: 0, events: 0, decisions: 0, problems: [])
+                try Self.forEachStream(on: connection) { events in
+                    report.streams += 1
+                    report.events += Int64(events.count)
+                    let id = events[0].streamId
+                    do {
+                        let decoded = try folding.decode(events)
+                        let (folded, interpreter) = try folding.fold(events, decoded: decoded)
+                        let state = folded.state
+                        report.problems += Self.invariantProblems(state)
+                        // The projections.
+                        if let row = onboardingRows.removeValue(forKey: id) {
+                            if try Rows.view(row) != Rows.view(folded) {
+                                report.problems.append("\(id): its onboardings row differs from its stream")
+                            }
+                        } else {
+                            report.problems.append("\(id): has no onboardings row")
+                        }
+                        for task in state.tasks {
+                            if let row = taskRows.removeValue(forKey: task.id) {
+                                if try Rows.view(row) != Rows.view(task, onboardingId: id) {
+                                    report.problems.append("\(id): the tasks row of \(task.id) differs from its stream")
+                                }
+                            } else {
+                                report.problems.append("\(id): task \(task.id) has no tasks row")
+                            }
+                        }
+                        // The decisions.
+                        let (checked, problems) = Self.redecide(events, decoded: decoded, interpreter: interpreter)
+                        report.decisions += checked
+                        report.problems += problems.map { "\(id): \($0)" }
+                    } catch {
+                        report.problems.append("\(id): \(EngineError.from(error).message)")
+                    }
+                }
+                report.problems += onboardingRows.keys.sorted().map { "\($0): an onboardings row without a stream" }
+                report.problems += taskRows.keys.sorted().map { "\($0): a tasks row without a task in any stream" }
+                return report
+            }
+        } catch {
+            throw EngineError.from(error)
+        }
+    }
+
+    /// What must hold for every onboarding at every commit.
+    static func invariantProblems(_ state: OnboardingState) -> [String] {
+        var problems: [String] = []
+        let id = state.onboardingId
+        if state.status == .active, state.openTasks.isEmpty, state.timers.isEmpty, state.awaitedSignals.isEmpty {
+            problems.append("\(id): is active but waits on no task, timer or signal")
+        }
+        for task in state.openTasks
+        where !state.activeSteps.contains(where: { $0.path == task.path && $0.kind == "task" }) {
+            problems.append("\(id): task \(task.id) is \(task.state.rawValue) but step \(task.path) is not waiting")
+        }
+        return problems
+    }
+
+    /// Decides each stored command again on the state before it; returns how many were checked and what differed.
+    static func redecide(
+        _ events: [RecordedEvent], decoded: [OnboardingEvent], interpreter: Interpreter
+    ) -> (Int, [String]) {
+        var state: OnboardingState?
+        var checked = 0
+        var problems: [String] = []
+        var index = 0
+        while index < events.count {
+            var end = index + 1
+            while end < events.count, events[end].transactionId == events[index].transactionId { end += 1 }
+            let group = Array(decoded[index..<end])
+            if let (command, now) = command(of: group, recordedAt: events[index].recordedAt, state: state) {
+                checked += 1
+                do {
+                    let again = try interpreter.decide(state, command, now: now)
+                    if withoutTimes(again) != withoutTimes(group) {
+                        problems.append(
+                            "the \(group.first?.type ?? "") command at version \(events[index].version) decides "
+                                + "\(again.map(\.type)) now, not \(group.map(\.type))")
+                    }
+                } catch {
+                    problems.append("the command at version \(events[index].version) is refused now: \(error)")
+                }
+            }
+            for event in group {
+                state = interpreter.evolve(state, event)
+            }
+            index = end
+        }
+        return (checked, problems)
+    }
+
+    /// The command that appended a group of events, and the time it was decided at.
+    static func command(
+        of group: [OnboardingEvent], recordedAt: Date, state: OnboardingState?
+    ) -> (OnboardingCommand, Date)? {
+        var now = recordedAt
+        for event in group {
+            if case .taskOpened(let opened) = event {
+                now = opened.createdAt
+                break
+            }
+        }
+        for event in group {
+            switch event {
+            case .started(let started):
+                return (.start(onboardingId: started.onboardingId, inputs: started.inputs), now)
+            case .taskClaimed(let claimed):
+                let role = state?.task(claimed.taskId)?.role ?? ""
+                return (.claimTask(taskId: claimed.taskId, user: claimed.assignee, roles: [role]), now)
+            case .taskReleased(let released):
+                return (.releaseTask(taskId: released.taskId, user: released.assignee), now)
+            case .taskCompleted(let completed):
+                return (
+                    .completeTask(
+                        taskId: completed.taskId, user: completed.user, outputs: completed.outputs,
+                        checklist: Set(completed.checklist)), now
+                )
+            case .signalReceived(let signal):
+                return (.deliverSignal(name: signal.signal, data: signal.data), now)
+            case .timerFired(let fired):
+                let due = state?.timers.first { $0.id == fired.timerId }?.dueAt ?? now
+                return (.fireTimer(timerId: fired.timerId), max(now, due))
+            case .cancelled(let cancelled):
+                return (.cancel(user: cancelled.user, reason: cancelled.reason), now)
+            default:
+                continue
+            }
+        }
+        return nil
+    }
+
+    /// Events with their times blanked, to compare decisions made at a time that can't be recovered exactly.
+    static func withoutTimes(_ events: [OnboardingEvent]) -> [OnboardingEvent] {
+        events.map { event in
+            switch event {
+            case .taskOpened(var opened):
+                opened.createdAt = .distantPast
+                opened.dueAt = opened.dueAt.map { _ in .distantPast }
+                return .taskOpened(opened)
+            case .timerScheduled(var scheduled):
+                scheduled.dueAt = .distantPast
+                return .timerScheduled(scheduled)
+            default:
+                return event
+            }
+        }
+    }
+
+    /// Calls `body` with each stream's events in version order, streams in id order, reading in pages.
+    static func forEachStream(on connection: Connection, _ body: ([RecordedEvent]) throws -> Void) throws {
+        var after = ("", Int64(0))
+        var current: [RecordedEvent] = []
+        while true {
+            let page = try Projections.events(on: connection, after: after.0, version: after.1, limit: 5_000)
+            for event in page {
+                if let first = current.first, first.streamId != event.streamId {
+                    try body(current)
+                    current = []
+                }
+                current.append(event)
+            }
+            guard let last = page.last, page.count == 5_000 else { break }
+            after = (last.streamId, last.version)
+        }
+        if !current.isEmpty { try body(current) }
+    }
+}

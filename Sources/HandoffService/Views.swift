@@ -1,0 +1,261 @@
+import Foundation
+import HandoffCore
+import Postgres
+
+/// An onboarding as readers see it: the contract's onboarding object.
+public struct OnboardingView: Codable, Sendable, Equatable {
+    /// An open or claimed task, in brief.
+    public struct TaskSummary: Codable, Sendable, Equatable {
+        public var id: String
+        public var step: String
+        public var path: String
+        public var role: String
+        public var title: String
+        public var state: String
+        public var assignee: String?
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(id, forKey: .id)
+            try container.encode(step, forKey: .step)
+            try container.encode(path, forKey: .path)
+            try container.encode(role, forKey: .role)
+            try container.encode(title, forKey: .title)
+            try container.encode(state, forKey: .state)
+            try container.encode(assignee, forKey: .assignee)
+        }
+    }
+
+    /// A timer the onboarding waits for.
+    public struct TimerSummary: Codable, Sendable, Equatable {
+        public var id: String
+        public var path: String
+        public var dueAt: Date
+        public var purpose: String
+    }
+
+    public var id: String
+    public var workflow: String
+    public var workflowVersion: Int
+    /// The pinned definition's content hash.
+    public var contentHash: String
+    /// `active`, `completed`, `cancelled` or `failed`.
+    public var state: String
+    /// Why it was cancelled or failed.
+    public var reason: String?
+    public var currentSteps: [String]
+    public var openTasks: [TaskSummary]
+    public var variables: [String: Value]
+    public var inputs: [String: Value]
+    public var timers: [TimerSummary]
+    /// Signals that waiting steps expect.
+    public var awaitedSignals: [String]
+    public var startedAt: Date
+    public var updatedAt: Date
+    /// The stream's version: the number of events.
+    public var version: Int64
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(workflow, forKey: .workflow)
+        try container.encode(workflowVersion, forKey: .workflowVersion)
+        try container.encode(contentHash, forKey: .contentHash)
+        try container.encode(state, forKey: .state)
+        try container.encode(reason, forKey: .reason)
+        try container.encode(currentSteps, forKey: .currentSteps)
+        try container.encode(openTasks, forKey: .openTasks)
+        try container.encode(variables, forKey: .variables)
+        try container.encode(inputs, forKey: .inputs)
+        try container.encode(timers, forKey: .timers)
+        try container.encode(awaitedSignals, forKey: .awaitedSignals)
+        try container.encode(startedAt, forKey: .startedAt)
+        try container.encode(updatedAt, forKey: .updatedAt)
+        try container.encode(version, forKey: .version)
+    }
+}
+
+/// A task as readers see it: the contract's task object.
+public struct TaskView: Codable, Sendable, Equatable {
+    /// An output the task asks for; `default` is what earlier answers give it, else null.
+    public struct Output: Codable, Sendable, Equatable {
+        public var name: String
+        public var type: String
+        public var required: Bool
+        public var title: String?
+        public var values: [String]?
+        public var pattern: String?
+        public var `default`: Value?
+
+        init(_ field: OutputField) {
+            name = field.name
+            type = field.type.rawValue
+            required = field.required
+            title = field.title
+            values = field.values
+            pattern = field.pattern
+            self.default = field.default
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(name, forKey: .name)
+            try container.encode(type, forKey: .type)
+            try container.encode(required, forKey: .required)
+            try container.encodeIfPresent(title, forKey: .title)
+            try container.encodeIfPresent(values, forKey: .values)
+            try container.encodeIfPresent(pattern, forKey: .pattern)
+            try container.encode(self.default, forKey: .default)
+        }
+    }
+
+    public var id: String
+    public var onboardingId: String
+    public var step: String
+    /// Where the step ran: `standard-consent/read-upn` inside the block that `standard-consent` ran.
+    public var path: String
+    public var role: String
+    public var title: String
+    /// Markdown.
+    public var instructions: String
+    /// `open`, `claimed`, `completed` or `cancelled`.
+    public var state: String
+    public var assignee: String?
+    public var checklist: [ChecklistItem]
+    public var outputs: [Output]
+    public var dueAt: Date?
+    public var createdAt: Date
+    /// Who completed it, the outputs it was completed with and the ticked items.
+    public var completedBy: String?
+    public var result: [String: Value]?
+    public var checked: [String]?
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(onboardingId, forKey: .onboardingId)
+        try container.encode(step, forKey: .step)
+        try container.encode(path, forKey: .path)
+        try container.encode(role, forKey: .role)
+        try container.encode(title, forKey: .title)
+        try container.encode(instructions, forKey: .instructions)
+        try container.encode(state, forKey: .state)
+        try container.encode(assignee, forKey: .assignee)
+        try container.encode(checklist, forKey: .checklist)
+        try container.encode(outputs, forKey: .outputs)
+        try container.encode(dueAt, forKey: .dueAt)
+        try container.encode(createdAt, forKey: .createdAt)
+        try container.encode(completedBy, forKey: .completedBy)
+        try container.encode(result, forKey: .result)
+        try container.encode(checked, forKey: .checked)
+    }
+}
+
+/// One stored event, for `history`.
+public struct EventView: Codable, Sendable, Equatable {
+    public var position: Int64
+    public var streamId: String
+    public var version: Int64
+    public var type: String
+    public var recordedAt: Date
+    /// Who caused it: the caller of the command that appended it.
+    public var actor: String?
+    public var commandId: String?
+    public var data: Value
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(position, forKey: .position)
+        try container.encode(streamId, forKey: .streamId)
+        try container.encode(version, forKey: .version)
+        try container.encode(type, forKey: .type)
+        try container.encode(recordedAt, forKey: .recordedAt)
+        try container.encode(actor, forKey: .actor)
+        try container.encode(commandId, forKey: .commandId)
+        try container.encode(data, forKey: .data)
+    }
+}
+
+/// An onboarding and its tasks as they were at one version.
+public struct ReplayView: Codable, Sendable, Equatable {
+    public var onboarding: OnboardingView
+    public var tasks: [TaskView]
+    public var version: Int64
+}
+
+/// One page of a listing; pass `next` as `after` for the following page (nil when this is the last).
+public struct Page<Item: Codable & Sendable & Equatable>: Codable, Sendable, Equatable {
+    public var items: [Item]
+    public var next: String?
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(items, forKey: .items)
+        try container.encode(next, forKey: .next)
+    }
+}
+
+/// One projection's position and lag, for `projections status`.
+public struct ProjectionStatusView: Codable, Sendable, Equatable {
+    public var name: String
+    public var position: Int64
+    public var lagEvents: Int64
+    public var lagSeconds: Double
+    /// `live` or `rebuilding`.
+    public var state: String
+    public var rebuiltAt: Date?
+}
+
+/// What a rebuild did.
+public struct RebuildReport: Codable, Sendable, Equatable {
+    public var projections: [String]
+    public var streams: Int
+    public var events: Int64
+    public var onboardings: Int
+    public var tasks: Int
+    /// Streams that could not be folded (unknown definition, unreadable events), with the reason.
+    public var problems: [String]
+}
+
+/// What `verify` found: every stream replayed through its pinned definition.
+public struct VerifyReport: Codable, Sendable, Equatable {
+    public var streams: Int
+    public var events: Int64
+    /// Commands re-decided from the history and compared with the events they appended.
+    public var decisions: Int
+    /// Each problem names its onboarding; empty when everything agrees.
+    public var problems: [String]
+
+    public var ok: Bool { problems.isEmpty }
+}
+
+/// Dates as the engine hands them out: microsecond precision, so a view read back from the database or from a
+/// stored answer equals the one computed in memory.
+enum Stamp {
+    static func normalized(_ date: Date) -> Date {
+        PostgresTimestamp.parse(PostgresTimestamp.format(date)) ?? date
+    }
+
+    static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(PostgresTimestamp.format(date))
+        }
+        return encoder
+    }
+
+    static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let text = try container.decode(String.self)
+            guard let date = PostgresTimestamp.parse(text) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "'\(text)' is not a time")
+            }
+            return date
+        }
+        return decoder
+    }
+}

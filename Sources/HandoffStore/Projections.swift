@@ -1,0 +1,458 @@
+import Foundation
+import Postgres
+
+/// A row of the `onboardings` projection: one onboarding's status, as its stream folds to.
+///
+/// JSON columns travel as JSON text; the service that computes the rows also decodes them.
+public struct OnboardingRecord: Sendable, Equatable {
+    public var id: String
+    public var workflowId: String
+    public var workflowVersion: Int
+    public var contentHash: String
+    /// `active`, `completed`, `cancelled` or `failed`.
+    public var state: String
+    public var reason: String?
+    public var currentSteps: String
+    public var openTasks: String
+    public var variables: String
+    public var inputs: String
+    public var timers: String
+    public var signals: String
+    public var startedAt: Date
+    public var updatedAt: Date
+    public var version: Int64
+
+    public init(
+        id: String, workflowId: String, workflowVersion: Int, contentHash: String, state: String, reason: String?,
+        currentSteps: String, openTasks: String, variables: String, inputs: String, timers: String, signals: String,
+        startedAt: Date, updatedAt: Date, version: Int64
+    ) {
+        self.id = id
+        self.workflowId = workflowId
+        self.workflowVersion = workflowVersion
+        self.contentHash = contentHash
+        self.state = state
+        self.reason = reason
+        self.currentSteps = currentSteps
+        self.openTasks = openTasks
+        self.variables = variables
+        self.inputs = inputs
+        self.timers = timers
+        self.signals = signals
+        self.startedAt = startedAt
+        self.updatedAt = updatedAt
+        self.version = version
+    }
+}
+
+/// A row of the `tasks` projection (the task queue).
+public struct TaskRecord: Sendable, Equatable {
+    public var id: String
+    public var onboardingId: String
+    public var path: String
+    public var step: String
+    public var role: String
+    public var title: String
+    public var instructions: String
+    /// `open`, `claimed`, `completed` or `cancelled`.
+    public var state: String
+    public var assignee: String?
+    public var checklist: String
+    public var outputs: String
+    public var dueAt: Date?
+    public var createdAt: Date
+    public var completedBy: String?
+    /// The outputs the task was completed with (JSON object), once completed.
+    public var result: String?
+    /// The ticked checklist item ids (JSON array), once completed.
+    public var checked: String?
+
+    public init(
+        id: String, onboardingId: String, path: String, step: String, role: String, title: String,
+        instructions: String, state: String, assignee: String?, checklist: String, outputs: String, dueAt: Date?,
+        createdAt: Date, completedBy: String?, result: String?, checked: String?
+    ) {
+        self.id = id
+        self.onboardingId = onboardingId
+        self.path = path
+        self.step = step
+        self.role = role
+        self.title = title
+        self.instructions = instructions
+        self.state = state
+        self.assignee = assignee
+        self.checklist = checklist
+        self.outputs = outputs
+        self.dueAt = dueAt
+        self.createdAt = createdAt
+        self.completedBy = completedBy
+        self.result = result
+        self.checked = checked
+    }
+}
+
+/// Which onboardings a listing returns; nil matches everything.
+public struct OnboardingQuery: Sendable, Equatable {
+    public var workflowId: String?
+    public var state: String?
+    /// A step path some branch waits in now.
+    public var step: String?
+
+    public init(workflowId: String? = nil, state: String? = nil, step: String? = nil) {
+        self.workflowId = workflowId
+        self.state = state
+        self.step = step
+    }
+}
+
+/// Which tasks a listing returns; empty or nil matches everything.
+public struct TaskQuery: Sendable, Equatable {
+    public var roles: [String]
+    public var states: [String]
+    public var onboardingId: String?
+    public var assignee: String?
+
+    public init(roles: [String] = [], states: [String] = [], onboardingId: String? = nil, assignee: String? = nil) {
+        self.roles = roles
+        self.states = states
+        self.onboardingId = onboardingId
+        self.assignee = assignee
+    }
+}
+
+/// How far one projection is behind the log.
+public struct ProjectionState: Sendable, Equatable {
+    public var name: String
+    /// The global log position of the newest event reflected.
+    public var position: Int64
+    public var lagEvents: Int64
+    public var lagSeconds: Double
+    /// `live` (updated inline with every append) or `rebuilding`.
+    public var state: String
+    public var rebuiltAt: Date?
+}
+
+/// The inline projections: the `onboardings` status table and the `tasks` queue.
+///
+/// Rows are computed by the service from each onboarding's folded stream and written here inside the transaction
+/// that appends the events, so they commit together or not at all. Every function runs on the caller's
+/// connection (and transaction); none opens its own.
+public enum Projections {
+    /// The projections' names, as `projections status` and `rebuild` use them.
+    public static let names = ["onboardings", "tasks"]
+
+    static let onboardingColumns = [
+        ("id", "text"), ("workflow_id", "text"), ("workflow_version", "integer"), ("content_hash", "text"),
+        ("state", "text"), ("reason", "text"), ("current_steps", "jsonb"), ("open_tasks", "jsonb"),
+        ("variables", "jsonb"), ("inputs", "jsonb"), ("timers", "jsonb"), ("signals", "jsonb"),
+        ("started_at", "timestamptz"), ("updated_at", "timestamptz"), ("version", "bigint"),
+    ]
+
+    static let taskColumns = [
+        ("id", "text"), ("onboarding_id", "text"), ("path", "text"), ("step", "text"), ("role", "text"),
+        ("title", "text"), ("instructions", "text"), ("state", "text"), ("assignee", "text"),
+        ("checklist", "jsonb"), ("outputs", "jsonb"), ("due_at", "timestamptz"), ("created_at", "timestamptz"),
+        ("completed_by", "text"), ("result", "jsonb"), ("checked", "jsonb"),
+    ]
+
+    /// `INSERT … SELECT … FROM jsonb_to_recordset($n) … ON CONFLICT (id) DO UPDATE`: a set-based upsert of rows
+    /// sent as one JSON array.
+    static func upsert(_ table: String, _ columns: [(String, String)], parameter: Int) -> String {
+        let names = columns.map(\.0).joined(separator: ", ")
+        let definitions = columns.map { "\($0.0) \($0.1)" }.joined(separator: ", ")
+        let updates = columns.dropFirst().map { "\($0.0) = EXCLUDED.\($0.0)" }.joined(separator: ", ")
+        return """
+            INSERT INTO \(table) (\(names))
+            SELECT \(names) FROM jsonb_to_recordset($\(parameter)::jsonb) AS x(\(definitions))
+            ON CONFLICT (id) DO UPDATE SET \(updates)
+            """
+    }
+
+    static let writeStatement = """
+        WITH onboarding AS (\(upsert("onboardings", onboardingColumns, parameter: 1))),
+        task AS (\(upsert("tasks", taskColumns, parameter: 2))),
+        command AS (
+            INSERT INTO commands (command_id, onboarding_id, kind, fingerprint, response)
+            SELECT $3::text, $4::text, $5::text, $6::text, $7::jsonb WHERE $3::text IS NOT NULL
+        )
+        SELECT 1
+        """
+
+    /// Writes one onboarding's row, the task rows that changed, and the command's answer, in one statement.
+    ///
+    /// A command id that is already recorded fails with a unique violation (SQLSTATE 23505) after waiting for the
+    /// transaction that recorded it: the caller rolls back and finds the recorded answer on its next try.
+    public static func write(
+        on connection: Connection, onboarding: OnboardingRecord?, tasks: [TaskRecord], command: CommandRecord?
+    ) throws {
+        try connection.query(
+            writeStatement,
+            [
+                encode(onboarding.map { [$0] } ?? []), encode(tasks), command?.commandId, command?.onboardingId,
+                command?.kind, command?.fingerprint, command?.response,
+            ])
+    }
+
+    /// Writes many onboarding rows (a rebuild).
+    public static func write(on connection: Connection, onboardings: [OnboardingRecord]) throws {
+        guard !onboardings.isEmpty else { return }
+        try connection.query(upsert("onboardings", onboardingColumns, parameter: 1), [encode(onboardings)])
+    }
+
+    /// Writes many task rows (a rebuild).
+    public static func write(on connection: Connection, tasks: [TaskRecord]) throws {
+        guard !tasks.isEmpty else { return }
+        try connection.query(upsert("tasks", taskColumns, parameter: 1), [encode(tasks)])
+    }
+
+    // MARK: Reading
+
+    static let onboardingSelect =
+        "SELECT " + onboardingColumns.map { $0.1 == "jsonb" ? "\($0.0)::text" : $0.0 }.joined(separator: ", ")
+        + " FROM onboardings"
+    static let taskSelect =
+        "SELECT " + taskColumns.map { $0.1 == "jsonb" ? "\($0.0)::text" : $0.0 }.joined(separator: ", ")
+        + " FROM tasks"
+
+    public static func onboarding(on connection: Connection, id: String) throws -> OnboardingRecord? {
+        try connection.query(onboardingSelect + " WHERE id = $1", [id]).rows.first.map(decodeOnboarding)
+    }
+
+    /// Onboardings by start time (then id), after the one with id `after`, at most `limit`.
+    public static func onboardings(
+        on connection: Connection, matching query: OnboardingQuery, limit: Int, after: String?
+    ) throws -> [OnboardingRecord] {
+        try connection.query(
+            onboardingSelect + """
+                 WHERE ($1::text IS NULL OR workflow_id = $1)
+                   AND ($2::text IS NULL OR state = $2)
+                   AND ($3::text IS NULL OR current_steps ? $3)
+                   AND ($4::text IS NULL OR (started_at, id) > (SELECT started_at, id FROM onboardings WHERE id = $4))
+                 ORDER BY started_at, id
+                 LIMIT $5
+                """,
+            [query.workflowId, query.state, query.step, after, limit]
+        ).rows.map(decodeOnboarding)
+    }
+
+    /// Every onboarding row, by id (for comparisons with a rebuild).
+    public static func allOnboardings(on connection: Connection) throws -> [OnboardingRecord] {
+        try connection.query(onboardingSelect + " ORDER BY id").rows.map(decodeOnboarding)
+    }
+
+    public static func task(on connection: Connection, id: String) throws -> TaskRecord? {
+        try connection.query(taskSelect + " WHERE id = $1", [id]).rows.first.map(decodeTask)
+    }
+
+    /// Tasks oldest first, then by due time (then id), after the one with id `after`, at most `limit`.
+    public static func tasks(
+        on connection: Connection, matching query: TaskQuery, limit: Int, after: String?
+    ) throws -> [TaskRecord] {
+        try connection.query(
+            taskSelect + """
+                 WHERE ($1::jsonb IS NULL OR role IN (SELECT jsonb_array_elements_text($1::jsonb)))
+                   AND ($2::jsonb IS NULL OR state IN (SELECT jsonb_array_elements_text($2::jsonb)))
+                   AND ($3::text IS NULL OR onboarding_id = $3)
+                   AND ($4::text IS NULL OR assignee = $4)
+                   AND ($5::text IS NULL OR (created_at, coalesce(due_at, 'infinity'), id) >
+                        (SELECT created_at, coalesce(due_at, 'infinity'), id FROM tasks WHERE id = $5))
+                 ORDER BY created_at, coalesce(due_at, 'infinity'), id
+                 LIMIT $6
+                """,
+            [
+                query.roles.isEmpty ? nil : JSONText.array(query.roles),
+                query.states.isEmpty ? nil : JSONText.array(query.states), query.onboardingId, query.assignee, after,
+                limit,
+            ]
+        ).rows.map(decodeTask)
+    }
+
+    /// Every task row, by id (for comparisons with a rebuild).
+    public static func allTasks(on connection: Connection) throws -> [TaskRecord] {
+        try connection.query(taskSelect + " ORDER BY id").rows.map(decodeTask)
+    }
+
+    // MARK: Rebuilding
+
+    /// Empties the named projections for a rebuild in the caller's transaction, marking them `rebuilding`.
+    ///
+    /// Takes the tables' locks: writers of those tables wait until the rebuild commits (or rolls back).
+    public static func beginRebuild(on connection: Connection, names: [String]) throws {
+        let tables = names.filter(Self.names.contains).sorted()
+        guard !tables.isEmpty else { return }
+        try connection.execute("TRUNCATE " + tables.joined(separator: ", "))
+        try connection.query(
+            "UPDATE projection_rebuilds SET state = 'rebuilding' WHERE name IN (SELECT jsonb_array_elements_text($1::jsonb))",
+            [JSONText.array(tables)])
+    }
+
+    /// Marks the named projections `live` again, rebuilt now from `events` events.
+    public static func finishRebuild(on connection: Connection, names: [String], events: Int64) throws {
+        try connection.query(
+            """
+            UPDATE projection_rebuilds SET state = 'live', rebuilt_at = now(), events = $2
+             WHERE name IN (SELECT jsonb_array_elements_text($1::jsonb))
+            """,
+            [JSONText.array(names), events])
+    }
+
+    /// Events in (stream, version) order after the given stream and version, at most `limit`: a rebuild's input.
+    public static func events(
+        on connection: Connection, after stream: String, version: Int64, limit: Int
+    ) throws -> [RecordedEvent] {
+        try connection.query(
+            "SELECT \(EventStore.columns) FROM events WHERE (stream_id, version) > ($1, $2) "
+                + "ORDER BY stream_id, version LIMIT $3",
+            [stream, version, limit]
+        ).rows.map(EventStore.decode)
+    }
+
+    /// Each projection's position and lag: events whose onboarding row does not reflect them yet.
+    ///
+    /// Both projections are written in the appending transaction, so in a healthy database the lag is zero; a
+    /// lag means rows were removed or a rebuild is running.
+    public static func status(on connection: Connection) throws -> [ProjectionState] {
+        let lag = try connection.query(
+            """
+            SELECT coalesce(max(e.position) FILTER (WHERE o.version >= e.version), 0),
+                   count(*) FILTER (WHERE o.version IS NULL OR o.version < e.version),
+                   coalesce(extract(epoch FROM now() - min(e.recorded_at)
+                       FILTER (WHERE o.version IS NULL OR o.version < e.version)), 0)::float8
+              FROM events e LEFT JOIN onboardings o ON o.id = e.stream_id
+            """
+        ).rows[0]
+        let taskLag = try connection.query(
+            """
+            SELECT count(*) FROM events e
+             WHERE e.type = 'TaskOpened'
+               AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = e.data ->> 'taskId')
+            """
+        ).rows[0]
+        var states: [String: (String, Date?)] = [:]
+        for row in try connection.query("SELECT name, state, rebuilt_at FROM projection_rebuilds").rows {
+            states[try row.string(0)] = (try row.string(1), try row.optionalDate(2))
+        }
+        let position = try lag.int64(0)
+        let onboardingLag = try lag.int64(1)
+        let seconds = max(0, try lag.double(2))
+        return [
+            ProjectionState(
+                name: "onboardings", position: position, lagEvents: onboardingLag, lagSeconds: seconds,
+                state: states["onboardings"]?.0 ?? "live", rebuiltAt: states["onboardings"]?.1),
+            ProjectionState(
+                name: "tasks", position: position, lagEvents: max(onboardingLag, try taskLag.int64(0)),
+                lagSeconds: seconds, state: states["tasks"]?.0 ?? "live", rebuiltAt: states["tasks"]?.1),
+        ]
+    }
+
+    // MARK: Coding
+
+    static func encode(_ records: [OnboardingRecord]) -> String {
+        "[" + records.map { record in
+            var object = JSONText.Object()
+            object.string("id", record.id)
+            object.string("workflow_id", record.workflowId)
+            object.number("workflow_version", Int64(record.workflowVersion))
+            object.string("content_hash", record.contentHash)
+            object.string("state", record.state)
+            object.string("reason", record.reason)
+            object.raw("current_steps", record.currentSteps)
+            object.raw("open_tasks", record.openTasks)
+            object.raw("variables", record.variables)
+            object.raw("inputs", record.inputs)
+            object.raw("timers", record.timers)
+            object.raw("signals", record.signals)
+            object.date("started_at", record.startedAt)
+            object.date("updated_at", record.updatedAt)
+            object.number("version", record.version)
+            return object.text
+        }.joined(separator: ",") + "]"
+    }
+
+    static func encode(_ records: [TaskRecord]) -> String {
+        "[" + records.map { record in
+            var object = JSONText.Object()
+            object.string("id", record.id)
+            object.string("onboarding_id", record.onboardingId)
+            object.string("path", record.path)
+            object.string("step", record.step)
+            object.string("role", record.role)
+            object.string("title", record.title)
+            object.string("instructions", record.instructions)
+            object.string("state", record.state)
+            object.string("assignee", record.assignee)
+            object.raw("checklist", record.checklist)
+            object.raw("outputs", record.outputs)
+            object.date("due_at", record.dueAt)
+            object.date("created_at", record.createdAt)
+            object.string("completed_by", record.completedBy)
+            object.raw("result", record.result)
+            object.raw("checked", record.checked)
+            return object.text
+        }.joined(separator: ",") + "]"
+    }
+
+    static func decodeOnboarding(_ row: Row) throws -> OnboardingRecord {
+        OnboardingRecord(
+            id: try row.string(0), workflowId: try row.string(1), workflowVersion: try row.int(2),
+            contentHash: try row.string(3), state: try row.string(4), reason: row.optionalString(5),
+            currentSteps: try row.string(6), openTasks: try row.string(7), variables: try row.string(8),
+            inputs: try row.string(9), timers: try row.string(10), signals: try row.string(11),
+            startedAt: try row.date(12), updatedAt: try row.date(13), version: try row.int64(14))
+    }
+
+    static func decodeTask(_ row: Row) throws -> TaskRecord {
+        TaskRecord(
+            id: try row.string(0), onboardingId: try row.string(1), path: try row.string(2), step: try row.string(3),
+            role: try row.string(4), title: try row.string(5), instructions: try row.string(6),
+            state: try row.string(7), assignee: row.optionalString(8), checklist: try row.string(9),
+            outputs: try row.string(10), dueAt: try row.optionalDate(11), createdAt: try row.date(12),
+            completedBy: row.optionalString(13), result: row.optionalString(14), checked: row.optionalString(15))
+    }
+}
+
+/// Builds JSON text by hand, so JSON the service already encoded can be spliced in unchanged.
+enum JSONText {
+    struct Object {
+        private var members: [String] = []
+
+        mutating func string(_ key: String, _ value: String?) {
+            members.append(JSONText.quote(key) + ":" + (value.map(JSONText.quote) ?? "null"))
+        }
+
+        mutating func number(_ key: String, _ value: Int64) {
+            members.append(JSONText.quote(key) + ":" + String(value))
+        }
+
+        /// `value` must be JSON text already (the service's own encoding); nil is written as null.
+        mutating func raw(_ key: String, _ value: String?) {
+            members.append(JSONText.quote(key) + ":" + (value ?? "null"))
+        }
+
+        mutating func date(_ key: String, _ value: Date?) {
+            string(key, value.map(PostgresTimestamp.format))
+        }
+
+        var text: String { "{" + members.joined(separator: ",") + "}" }
+    }
+
+    static func array(_ strings: [String]) -> String {
+        "[" + strings.map(quote).joined(separator: ",") + "]"
+    }
+
+    static func quote(_ string: String) -> String {
+        var result = "\""
+        for scalar in string.unicodeScalars {
+            switch scalar {
+            case "\"": result += "\\\""
+            case "\\": result += "\\\\"
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\t": result += "\\t"
+            case _ where scalar.value < 0x20: result += String(format: "\\u%04x", scalar.value)
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result + "\""
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import Postgres
+
+/// Locks that order writers of one onboarding, and the choice of the next task from the queue.
+///
+/// Every writer takes the onboarding's stream lock first, then appends with its expected version, then writes
+/// projection rows (task rows among them). Claiming "the next task" never waits for a stream lock another
+/// transaction holds: it skips that onboarding, so workers draining one role's queue do not queue up behind each
+/// other, and never take a task row's lock before its stream's.
+public enum TaskQueue {
+    /// The first key of every stream lock ("HAND" in ASCII); the second is `hashtext(stream id)`.
+    static let lockSpace: Int32 = 1_212_239_428
+
+    /// Takes the onboarding's stream lock until the caller's transaction ends, waiting for its holder.
+    public static func lockStream(on connection: Connection, _ streamId: String) throws {
+        try connection.query("SELECT pg_advisory_xact_lock($1::integer, hashtext($2))", [lockSpace, streamId])
+    }
+
+    /// The next open task of a role (oldest first, then by due time) whose onboarding's stream lock this
+    /// transaction could take without waiting, or nil when there is none.
+    ///
+    /// The lock is held until the caller's transaction ends. The row was read before the lock was taken, so
+    /// the caller must re-read the onboarding's stream and check that the task is still open.
+    public static func lockNextOpenTask(
+        on connection: Connection, roles: [String], window: Int = 64
+    ) throws -> (taskId: String, onboardingId: String)? {
+        // The inner LIMIT keeps the lock attempts to candidates in queue order: the outer filter runs on the
+        // inner query's rows one by one, and the outer LIMIT stops at the first lock taken.
+        let row = try connection.query(
+            """
+            SELECT c.id, c.onboarding_id FROM (
+                SELECT id, onboarding_id FROM tasks
+                 WHERE state = 'open' AND role IN (SELECT jsonb_array_elements_text($1::jsonb))
+                 ORDER BY created_at, due_at, id
+                 LIMIT $2
+            ) c
+            WHERE pg_try_advisory_xact_lock($3::integer, hashtext(c.onboarding_id))
+            LIMIT 1
+            """,
+            [JSONText.array(roles), window, lockSpace]
+        ).rows.first
+        guard let row else { return nil }
+        return (try row.string(0), try row.string(1))
+    }
+
+    /// The onboarding a task belongs to, from the queue table.
+    public static func onboardingId(on connection: Connection, ofTask taskId: String) throws -> String? {
+        try connection.query("SELECT onboarding_id FROM tasks WHERE id = $1", [taskId]).rows.first?.string(0)
+    }
+}
+
+/// The answer to a write that carried a command id, kept so the same id again returns it.
+public struct CommandRecord: Sendable, Equatable {
+    public var commandId: String
+    public var onboardingId: String?
+    /// The command's name: `start`, `claim`, `complete`, …
+    public var kind: String
+    /// A digest of the request; the same id with another request is refused.
+    public var fingerprint: String
+    /// The answer as JSON text.
+    public var response: String
+
+    public init(commandId: String, onboardingId: String?, kind: String, fingerprint: String, response: String) {
+        self.commandId = commandId
+        self.onboardingId = onboardingId
+        self.kind = kind
+        self.fingerprint = fingerprint
+        self.response = response
+    }
+}
+
+/// Recorded commands (the `commands` table). Records are written by `Projections.write` with the events.
+public enum CommandLog {
+    public static func find(on connection: Connection, _ commandId: String) throws -> CommandRecord? {
+        guard let row = try connection.query(
+            "SELECT command_id, onboarding_id, kind, fingerprint, response::text FROM commands WHERE command_id = $1",
+            [commandId]
+        ).rows.first else { return nil }
+        return CommandRecord(
+            commandId: try row.string(0), onboardingId: row.optionalString(1), kind: try row.string(2),
+            fingerprint: try row.string(3), response: try row.string(4))
+    }
+}
+
+/// A workflow definition's source as stored once per content hash.
+public struct DefinitionRecord: Sendable, Equatable {
+    public var contentHash: String
+    public var workflowId: String
+    public var version: Int
+    public var file: String
+    public var source: String
+
+    public init(contentHash: String, workflowId: String, version: Int, file: String, source: String) {
+        self.contentHash = contentHash
+        self.workflowId = workflowId
+        self.version = version
+        self.file = file
+        self.source = source
+    }
+}
+
+/// The `workflow_definitions` table: every definition an onboarding started with, by content hash.
+public enum DefinitionStore {
+    /// Stores a definition unless its hash is stored already (a definition never changes under its hash).
+    public static func store(on connection: Connection, _ record: DefinitionRecord) throws {
+        try connection.query(
+            """
+            INSERT INTO workflow_definitions (content_hash, workflow_id, version, file, source)
+            VALUES ($1, $2, $3, $4, $5) ON CONFLICT (content_hash) DO NOTHING
+            """,
+            [record.contentHash, record.workflowId, record.version, record.file, record.source])
+    }
+
+    public static func load(on connection: Connection, contentHash: String) throws -> DefinitionRecord? {
+        guard let row = try connection.query(
+            "SELECT content_hash, workflow_id, version, file, source FROM workflow_definitions WHERE content_hash = $1",
+            [contentHash]
+        ).rows.first else { return nil }
+        return DefinitionRecord(
+            contentHash: try row.string(0), workflowId: try row.string(1), version: try row.int(2),
+            file: try row.string(3), source: try row.string(4))
+    }
+
+    /// Whether a definition with this hash is stored.
+    public static func contains(on connection: Connection, contentHash: String) throws -> Bool {
+        !(try connection.query("SELECT 1 FROM workflow_definitions WHERE content_hash = $1", [contentHash]).rows
+            .isEmpty)
+    }
+}
