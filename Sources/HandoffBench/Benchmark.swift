@@ -7,7 +7,7 @@ public struct ScenarioResult: Encodable, Sendable {
         public let min: Double
         public let max: Double
 
-        init(_ values: [Double]) {
+        public init(_ values: [Double]) {
             let sorted = values.sorted()
             median = sorted.isEmpty ? 0
                 : sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2

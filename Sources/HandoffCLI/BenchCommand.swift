@@ -83,7 +83,9 @@ struct BenchCommand: AsyncParsableCommand {
                 workflows: WorkflowLibrary.fromEnvironment().folder,
                 progress: { result in
                     guard !json else { return }
-                    let ratio = result.baseline.median == 0 ? 0 : result.engine.median / result.baseline.median
+                    // The median of the per-round ratios: each round's pair ran back to back, so this follows the
+                    // disk's swings better than the ratio of the two medians.
+                    let ratio = ScenarioResult.Summary(result.ratios).median
                     // Times are small numbers; rates are large ones.
                     let figure = result.unit.hasPrefix("ms") ? "%.3f" : "%.1f"
                     print(line([
