@@ -7,7 +7,7 @@ public struct ScenarioResult: Encodable, Sendable {
         public let min: Double
         public let max: Double
 
-        init(_ values: [Double]) {
+        public init(_ values: [Double]) {
             let sorted = values.sorted()
             median = sorted.isEmpty ? 0
                 : sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
@@ -38,12 +38,41 @@ public struct BenchSettings: Sendable {
     /// Rounds of engine-then-baseline; figures are reported per round.
     public var rounds: Int
     public var clients: [Int]?
+    /// How much of each scenario's seeded data to make, from 0 (exclusive) to 1 (the sizes the issue names:
+    /// 20,000 open tasks, 2,000 advances, a 10,000-event onboarding, a 1,000,000-event log). Tests use a sliver.
+    public var scale: Double
 
-    public init(duration: Duration, rounds: Int, clients: [Int]?) {
+    public init(duration: Duration, rounds: Int, clients: [Int]?, scale: Double = 1) {
         self.duration = duration
         self.rounds = rounds
         self.clients = clients
+        self.scale = scale
     }
+
+    /// `full` scaled down by `scale`, never below `minimum`.
+    func size(_ full: Int, minimum: Int) -> Int {
+        max(minimum, Int((Double(full) * min(max(scale, 0), 1)).rounded()))
+    }
+}
+
+/// A count as scenario names show it: 100, 10k, 1m.
+func countLabel(_ count: Int) -> String {
+    if count >= 1_000_000, count % 1_000_000 == 0 { return "\(count / 1_000_000)m" }
+    if count >= 1_000, count % 1_000 == 0 { return "\(count / 1_000)k" }
+    return String(count)
+}
+
+/// The seconds in a duration.
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+}
+
+/// The value at or below which `fraction` of `values` lie (nearest rank); 0 when empty.
+func percentile(_ values: [Double], _ fraction: Double) -> Double {
+    let sorted = values.sorted()
+    guard !sorted.isEmpty else { return 0 }
+    let rank = Int((fraction * Double(sorted.count)).rounded(.up))
+    return sorted[min(sorted.count, max(1, rank)) - 1]
 }
 
 /// A rate measurement: `clients` tasks run `step` until the time is up; returns units per second.
@@ -69,9 +98,22 @@ func measureRate(
         }
         return try await group.reduce(0, +)
     }
-    let elapsed = clock.now - start
-    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-    return Double(total) / max(seconds, 1e-9)
+    return Double(total) / max(seconds(clock.now - start), 1e-9)
+}
+
+/// The mean time of one `step` in milliseconds, calling it one after another until `duration` is up (at least
+/// `minimumCalls` times).
+func measureMilliseconds(duration: Duration, minimumCalls: Int = 3, _ step: () async throws -> Void) async throws
+    -> Double
+{
+    let clock = ContinuousClock()
+    let start = clock.now
+    var calls = 0
+    while calls < minimumCalls || clock.now - start < duration {
+        try await step()
+        calls += 1
+    }
+    return seconds(clock.now - start) * 1000 / Double(calls)
 }
 
 /// Runs engine and baseline alternately, `rounds` times, and summarises.
@@ -79,18 +121,35 @@ func interleave(
     name: String, clients: Int, unit: String, rounds: Int,
     engine: () async throws -> Double, baseline: () async throws -> Double
 ) async throws -> ScenarioResult {
+    let results = try await interleave(
+        names: [name], clients: clients, unit: unit, rounds: rounds,
+        engine: { [try await engine()] }, baseline: { [try await baseline()] }
+    )
+    return results[0]
+}
+
+/// Runs engine and baseline alternately, `rounds` times, where each measurement gives one figure per name (the
+/// percentiles of one latency sample, say); returns one result per name, in order.
+func interleave(
+    names: [String], clients: Int, unit: String, rounds: Int,
+    engine: () async throws -> [Double], baseline: () async throws -> [Double]
+) async throws -> [ScenarioResult] {
     ResidentMemory.resetPeak()
-    var engineFigures: [Double] = []
-    var baselineFigures: [Double] = []
+    var engineFigures: [[Double]] = []
+    var baselineFigures: [[Double]] = []
     for _ in 0..<max(1, rounds) {
         engineFigures.append(try await engine())
         baselineFigures.append(try await baseline())
     }
-    let ratios = zip(engineFigures, baselineFigures).map { $1 == 0 ? 0 : $0 / $1 }
-    return ScenarioResult(
-        name: name, clients: clients, unit: unit, engine: .init(engineFigures), baseline: .init(baselineFigures),
-        ratios: ratios, peakRSSBytes: ResidentMemory.peakBytes()
-    )
+    let peak = ResidentMemory.peakBytes()
+    return names.indices.map { index in
+        let engine = engineFigures.map { $0.indices.contains(index) ? $0[index] : 0 }
+        let baseline = baselineFigures.map { $0.indices.contains(index) ? $0[index] : 0 }
+        return ScenarioResult(
+            name: names[index], clients: clients, unit: unit, engine: .init(engine), baseline: .init(baseline),
+            ratios: zip(engine, baseline).map { $1 == 0 ? 0 : $0 / $1 }, peakRSSBytes: peak
+        )
+    }
 }
 
 /// The process's peak resident memory, from `/proc/self/status` (Linux).

@@ -40,3 +40,191 @@ public enum Baselines {
         )
     }
 }
+
+// MARK: - Seeding the engine's tables for the benchmarks
+
+extension Baselines {
+    /// Copies an onboarding's stream `count` times, with new stream ids (`<source>-<tag><n>`, n from 1), new event
+    /// ids, and the id replaced wherever the events, the `onboardings` row and the `tasks` rows name it: the very
+    /// events and rows the engine wrote, for other onboardings. One statement per table.
+    ///
+    /// For benchmarks only, on a throwaway database: the engine never writes events this way.
+    public static func cloneOnboarding(on connection: Connection, source: String, tag: String, first: Int, count: Int)
+        throws
+    {
+        guard count > 0 else { return }
+        let last = first + count - 1
+        let newId = "($1 || '-' || $2 || lpad(g::text, 7, '0'))"
+        try connection.transaction { connection in
+            try connection.query(
+                """
+                INSERT INTO events (event_id, stream_id, version, type, schema_version, data, metadata, recorded_at)
+                SELECT gen_random_uuid(), \(newId), e.version, e.type, e.schema_version,
+                       replace(e.data::text, $1, \(newId))::jsonb, replace(e.metadata::text, $1, \(newId))::jsonb,
+                       e.recorded_at
+                  FROM generate_series($3::int, $4::int) g CROSS JOIN events e
+                 WHERE e.stream_id = $1
+                 ORDER BY g, e.version
+                """,
+                [source, tag, first, last])
+            try connection.query(
+                """
+                INSERT INTO onboardings
+                SELECT \(newId), o.workflow_id, o.workflow_version, o.content_hash, o.state, o.reason,
+                       o.current_steps, replace(o.open_tasks::text, $1, \(newId))::jsonb,
+                       o.variables, o.inputs, o.timers, o.signals, o.started_at, o.updated_at, o.version
+                  FROM generate_series($3::int, $4::int) g CROSS JOIN onboardings o
+                 WHERE o.id = $1
+                """,
+                [source, tag, first, last])
+            try connection.query(
+                """
+                INSERT INTO tasks
+                SELECT replace(t.id, $1, \(newId)), \(newId), t.path, t.step, t.role, t.title, t.instructions, t.state,
+                       t.assignee, t.checklist, t.outputs, t.due_at, t.created_at, t.completed_by, t.result, t.checked
+                  FROM generate_series($3::int, $4::int) g CROSS JOIN tasks t
+                 WHERE t.onboarding_id = $1
+                """,
+                [source, tag, first, last])
+        }
+    }
+
+    /// Lengthens a stream whose last two events are a claim and a release of one task by `count` more events,
+    /// copies of those two in turn (claim, release, claim, …), and moves its `onboardings` row to the new version.
+    ///
+    /// For benchmarks only: a long, valid history made in one statement instead of `count` commands.
+    public static func repeatClaimAndRelease(on connection: Connection, stream: String, count: Int) throws {
+        guard count > 0 else { return }
+        try connection.transaction { connection in
+            let version = try connection.query(
+                "SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1", [stream]
+            ).rows[0].int64(0)
+            try connection.query(
+                """
+                INSERT INTO events (event_id, stream_id, version, type, schema_version, data, metadata, recorded_at)
+                SELECT gen_random_uuid(), e.stream_id, $2::bigint + g, e.type, e.schema_version, e.data, e.metadata,
+                       e.recorded_at
+                  FROM generate_series(1, $3::int) g
+                  JOIN events e ON e.stream_id = $1 AND e.version = $2::bigint - 1 + ((g - 1) % 2)
+                 ORDER BY g
+                """,
+                [stream, version, count])
+            try connection.query(
+                "UPDATE onboardings SET version = $2 WHERE id = $1", [stream, version + Int64(count)])
+        }
+    }
+
+    /// Refreshes the planner's statistics after bulk seeding.
+    public static func analyze(on connection: Connection) throws {
+        try connection.execute("ANALYZE events; ANALYZE onboardings; ANALYZE tasks")
+    }
+
+    /// How many events the log holds.
+    public static func eventCount(on connection: Connection) throws -> Int64 {
+        try connection.query("SELECT count(*) FROM events").rows[0].int64(0)
+    }
+}
+
+// MARK: - The task queue's baseline
+
+extension Baselines {
+    /// Creates (or empties) `baseline_tasks`, shaped like `tasks` (same columns, constraints and indexes), and
+    /// fills it with `count` open tasks of `role`, oldest first by id.
+    public static func resetTaskTable(on connection: Connection, role: String, count: Int) throws {
+        try connection.execute(
+            """
+            CREATE TABLE IF NOT EXISTS baseline_tasks (LIKE tasks INCLUDING ALL);
+            TRUNCATE baseline_tasks;
+            """
+        )
+        try connection.query(
+            """
+            INSERT INTO baseline_tasks (id, onboarding_id, path, step, role, title, instructions, state, checklist,
+                                        outputs, created_at)
+            SELECT 'q' || lpad(g::text, 8, '0') || '-t1', 'q' || lpad(g::text, 8, '0'), 'client-synced',
+                   'client-synced', $1, 'A baseline task', '', 'open', '[]', '[]',
+                   now() - interval '1 day' + g * interval '1 microsecond'
+              FROM generate_series(1, $2::int) g
+            """,
+            [role, count])
+        try connection.execute("ANALYZE baseline_tasks")
+    }
+
+    /// Claims the oldest open task of `role` in `baseline_tasks`, as a queue without an engine would: one
+    /// transaction of `SELECT … FOR UPDATE SKIP LOCKED` and `UPDATE`. Returns the task's id, nil when none is open.
+    public static func claimNextTask(on connection: Connection, role: String, user: String) throws -> String? {
+        try connection.transaction { connection in
+            guard let id = try connection.query(
+                """
+                SELECT id FROM baseline_tasks WHERE state = 'open' AND role = $1
+                 ORDER BY created_at, due_at, id LIMIT 1 FOR UPDATE SKIP LOCKED
+                """,
+                [role]
+            ).rows.first?.string(0) else { return nil }
+            try connection.query(
+                "UPDATE baseline_tasks SET state = 'claimed', assignee = $2 WHERE id = $1", [id, user])
+            return id
+        }
+    }
+
+    /// Claims one task of `baseline_tasks` by id if it is open and unlocked: `SELECT … FOR UPDATE SKIP LOCKED`
+    /// and `UPDATE` in one transaction. Returns whether it was claimed.
+    public static func claimTask(on connection: Connection, id: String, user: String) throws -> Bool {
+        try connection.transaction { connection in
+            guard try connection.query(
+                "SELECT id FROM baseline_tasks WHERE id = $1 AND state = 'open' FOR UPDATE SKIP LOCKED", [id]
+            ).rows.first != nil else { return false }
+            try connection.query(
+                "UPDATE baseline_tasks SET state = 'claimed', assignee = $2 WHERE id = $1", [id, user])
+            return true
+        }
+    }
+
+    /// Completes a claimed task of `baseline_tasks` and opens the next one (`next`) in one transaction: what a
+    /// completion must at least write.
+    public static func completeTask(on connection: Connection, id: String, opening next: String, role: String)
+        throws
+    {
+        try connection.transaction { connection in
+            try connection.query("UPDATE baseline_tasks SET state = 'completed' WHERE id = $1", [id])
+            try connection.query(
+                """
+                INSERT INTO baseline_tasks (id, onboarding_id, path, step, role, title, instructions, state,
+                                            checklist, outputs, created_at)
+                VALUES ($1, $1, 'next', 'next', $2, 'A baseline task', '', 'open', '[]', '[]', now())
+                """,
+                [next, role])
+        }
+    }
+}
+
+// MARK: - Reading the log raw
+
+extension Baselines {
+    /// The raw read of one stream (the columns the engine reads, in version order), rows left undecoded.
+    /// Returns how many rows came back.
+    public static func readStream(on connection: Connection, stream: String) throws -> Int {
+        try connection.query(
+            "SELECT \(EventStore.columns) FROM events WHERE stream_id = $1 ORDER BY version", [stream]
+        ).rows.count
+    }
+
+    /// A plain scan of the whole events table in pages of `pageSize`, in (stream, version) order (the order a
+    /// rebuild needs), rows left undecoded; in one transaction. Returns how many rows were read.
+    public static func scanEvents(on connection: Connection, pageSize: Int = 5_000) throws -> Int64 {
+        try connection.transaction { connection in
+            var after = ("", Int64(0))
+            var total: Int64 = 0
+            while true {
+                let rows = try connection.query(
+                    "SELECT \(EventStore.columns) FROM events WHERE (stream_id, version) > ($1, $2) "
+                        + "ORDER BY stream_id, version LIMIT $3",
+                    [after.0, after.1, pageSize]
+                ).rows
+                total += Int64(rows.count)
+                guard let last = rows.last, rows.count == pageSize else { return total }
+                after = (try last.string(3), try last.int64(4))
+            }
+        }
+    }
+}

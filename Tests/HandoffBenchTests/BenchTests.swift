@@ -7,14 +7,27 @@ import Testing
 /// The benchmarks run in a tiny configuration so they cannot rot. These check that results are produced and
 /// sane, never how fast anything is.
 @Suite struct BenchTests {
-    func run(_ scenarios: [String], clients: [Int] = [2]) async throws -> BenchReport {
+    func run(_ scenarios: [String], clients: [Int]? = [2], scale: Double = 0.01) async throws -> BenchReport {
         let server = try await TestServer.shared.server()
         return try await Bench.run(
             scenarios: scenarios,
-            settings: BenchSettings(duration: .milliseconds(150), rounds: 3, clients: clients),
+            settings: BenchSettings(duration: .milliseconds(150), rounds: 3, clients: clients, scale: scale),
             connectionString: server.configuration.connectionString,
-            migrations: Repository.migrations
+            migrations: Repository.migrations,
+            workflows: Repository.workflows
         )
+    }
+
+    /// Both sides ran every round and gave figures that can be compared.
+    func expectSane(_ result: ScenarioResult, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(result.engine.median > 0 && result.engine.min > 0, sourceLocation: sourceLocation)
+        #expect(result.engine.min <= result.engine.median && result.engine.median <= result.engine.max,
+                sourceLocation: sourceLocation)
+        #expect(result.baseline.median > 0 && result.baseline.min > 0, sourceLocation: sourceLocation)
+        #expect(result.baseline.min <= result.baseline.max, sourceLocation: sourceLocation)
+        #expect(result.ratios.count == 3, sourceLocation: sourceLocation)
+        #expect(result.ratios.allSatisfy { $0 > 0 && $0.isFinite }, sourceLocation: sourceLocation)
+        #expect(result.peakRSSBytes > 0, sourceLocation: sourceLocation)
     }
 
     @Test func appendMeasuresTheEngineAndTheBaselineEveryRound() async throws {
@@ -32,6 +45,72 @@ import Testing
         let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(report)) as? [String: Any]
         let first = (json?["scenarios"] as? [[String: Any]])?.first
         #expect(Set(first?.keys.map { $0 } ?? []) == ["name", "clients", "unit", "engine", "baseline", "ratios", "peakRSSBytes"])
+    }
+
+    @Test func claimCompletesTasksThroughTheEngineAndClaimsRawRowsInTheBaseline() async throws {
+        let report = try await run(["claim"], clients: [1, 2])
+        #expect(report.scenarios.map(\.name) == ["claim", "claim"])
+        #expect(report.scenarios.map(\.clients) == [1, 2])
+        for result in report.scenarios {
+            #expect(result.unit == "tasks/s")
+            expectSane(result)
+        }
+    }
+
+    @Test func advanceReportsLatencyPercentilesInMilliseconds() async throws {
+        let report = try await run(["advance"])
+        #expect(report.scenarios.map(\.name) == ["advance-p50", "advance-p90", "advance-p99"])
+        for result in report.scenarios {
+            #expect(result.unit == "ms")
+            #expect(result.clients == 1)
+            expectSane(result)
+        }
+        // Percentiles of one sample never decrease.
+        let engine = report.scenarios.map(\.engine.median)
+        #expect(engine == engine.sorted())
+    }
+
+    @Test func replayTimesTheShortAndTheLongHistory() async throws {
+        let report = try await run(["replay"], scale: 0.02)
+        #expect(report.scenarios.map(\.name) == ["replay-100", "replay-200"])
+        for result in report.scenarios {
+            #expect(result.unit == "ms")
+            expectSane(result)
+        }
+    }
+
+    @Test func rebuildReadsTheWholeLogAtTwoSizes() async throws {
+        let report = try await run(["rebuild"], clients: nil, scale: 0.001)
+        #expect(report.scenarios.map(\.name) == ["rebuild-1k", "rebuild-10k"])
+        for result in report.scenarios {
+            #expect(result.unit == "events/s")
+            expectSane(result)
+        }
+    }
+
+    @Test func aScaleOutsideZeroToOneIsRefused() async throws {
+        for scale in [0, -1, 1.5] {
+            let error = await #expect(throws: StoreError.self) { try await run(["replay"], scale: scale) }
+            #expect(error?.code == .invalidInput)
+        }
+    }
+
+    @Test func aClientCountBelowOneIsRefused() async throws {
+        let error = await #expect(throws: StoreError.self) { try await run(["claim"], clients: [0]) }
+        #expect(error?.code == .invalidInput)
+    }
+
+    @Test func aWorkflowsFolderWithoutMailSendIsRefusedBeforeAnythingRuns() async throws {
+        let server = try await TestServer.shared.server()
+        let error = await #expect(throws: StoreError.self) {
+            try await Bench.run(
+                scenarios: ["claim"], settings: BenchSettings(duration: .milliseconds(10), rounds: 1, clients: [1]),
+                connectionString: server.configuration.connectionString, migrations: Repository.migrations,
+                workflows: URL(fileURLWithPath: "/nonexistent-handoff-workflows")
+            )
+        }
+        #expect(error?.code == .invalidInput)
+        #expect(error?.message.contains("mail-send") == true)
     }
 
     @Test func anUnknownScenarioIsRefused() async throws {
