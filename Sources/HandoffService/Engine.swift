@@ -23,6 +23,7 @@ public struct Engine: Sendable {
     public let workflows: WorkflowLibrary
     let clock: @Sendable () -> Date
     let definitions = DefinitionCache()
+    let snapshots = SnapshotCache()
 
     /// How often a write is decided again after losing a race, before it fails with `version_conflict`.
     public static let maximumAttempts = 10
@@ -366,12 +367,13 @@ extension Engine {
             throw EngineError(.invalidInput, "the request can't be encoded: \(error)")
         }
         let definitions = definitions
+        let snapshots = snapshots
         let clock = clock
         var attempt = 0
         while true {
             attempt += 1
             do {
-                return try await pool.withTransaction { connection in
+                let (answer, folded): (Answer, FoldedOnboarding?) = try await pool.withTransaction { connection in
                     if let stream {
                         try TaskQueue.lockStream(on: connection, stream)
                     }
@@ -381,10 +383,11 @@ extension Engine {
                                 .invalidInput,
                                 "command id '\(commandId)' was already used for a different \(recorded.kind) request")
                         }
-                        return try Rows.decode(Answer.self, recorded.response)
+                        return (try Rows.decode(Answer.self, recorded.response), nil)
                     }
                     let context = WriteContext(
-                        connection: connection, definitions: definitions, now: clock(), commandId: commandId)
+                        connection: connection, definitions: definitions, snapshots: snapshots, now: clock(),
+                        commandId: commandId)
                     let (answer, applied) = try body(context)
                     let command = try commandId.map { commandId in
                         CommandRecord(
@@ -399,8 +402,13 @@ extension Engine {
                     } else if let command, applied != nil {
                         try Projections.write(on: connection, onboarding: nil, tasks: [], command: command)
                     }
-                    return answer
+                    return (answer, applied?.folded)
                 }
+                // Committed: the next command on this onboarding folds only what comes after this state.
+                if let folded {
+                    snapshots.remember(folded)
+                }
+                return answer
             } catch {
                 if attempt < Self.maximumAttempts, Self.isRetryable(error) {
                     continue
@@ -496,6 +504,7 @@ struct Folding {
 struct WriteContext {
     let connection: Connection
     let definitions: DefinitionCache
+    let snapshots: SnapshotCache
     let now: Date
     let commandId: String?
 
@@ -506,11 +515,26 @@ struct WriteContext {
         return loaded
     }
 
+    /// Reads and folds a stream, starting from this process's last committed snapshot of it when there is one
+    /// (the stream lock is held, so nothing can append meanwhile; events after the snapshot are read and folded).
     func load(_ streamId: String) throws -> Loaded {
+        let folding = Folding(connection: connection, definitions: definitions)
+        if let snapshot = snapshots.snapshot(streamId) {
+            let interpreter = try folding.interpreter(snapshot.state.contentHash)
+            let newer = try EventStore.read(on: connection, stream: streamId, from: Int64(snapshot.state.version) + 1)
+            guard let last = newer.last else {
+                return Loaded(streamId: streamId, interpreter: interpreter, folded: snapshot)
+            }
+            var state = snapshot.state
+            for event in try folding.decode(newer) {
+                state = interpreter.evolve(state, event)
+            }
+            let folded = FoldedOnboarding(state: state, startedAt: snapshot.startedAt, updatedAt: last.recordedAt)
+            return Loaded(streamId: streamId, interpreter: interpreter, folded: folded)
+        }
         let events = try EventStore.read(on: connection, stream: streamId)
         guard !events.isEmpty else { return Loaded(streamId: streamId, interpreter: nil, folded: nil) }
-        let (folded, interpreter) = try Folding(connection: connection, definitions: definitions)
-            .fold(events, decoded: Folding(connection: connection, definitions: definitions).decode(events))
+        let (folded, interpreter) = try folding.fold(events, decoded: folding.decode(events))
         return Loaded(streamId: streamId, interpreter: interpreter, folded: folded)
     }
 

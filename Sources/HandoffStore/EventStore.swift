@@ -110,8 +110,14 @@ public struct RecordedEvent: Sendable, Equatable {
     public let type: String
     public let schemaVersion: Int
     public let data: Data
-    public let metadata: EventMetadata
+    /// The metadata as stored (JSON); `metadata` decodes it. Folding never needs it, so it is not decoded eagerly.
+    public let metadataJSON: Data
     public let recordedAt: Date
+
+    /// Who caused the event and in answer to what (decoded on each access).
+    public var metadata: EventMetadata {
+        (try? JSONDecoder().decode(EventMetadata.self, from: metadataJSON)) ?? EventMetadata()
+    }
 
     public var logPosition: LogPosition { LogPosition(transactionId: transactionId, position: position) }
 }
@@ -332,11 +338,11 @@ public struct EventStore: Sendable {
     }
 
     static func decode(_ row: Row) throws -> RecordedEvent {
-        let metadata = (try? JSONDecoder().decode(EventMetadata.self, from: try row.data(8))) ?? EventMetadata()
-        return RecordedEvent(
+        RecordedEvent(
             position: try row.int64(0), transactionId: try row.uint64(1), id: try row.uuid(2),
             streamId: try row.string(3), version: try row.int64(4), type: try row.string(5),
-            schemaVersion: try row.int(6), data: try row.data(7), metadata: metadata, recordedAt: try row.date(9)
+            schemaVersion: try row.int(6), data: try row.data(7), metadataJSON: try row.data(8),
+            recordedAt: try row.date(9)
         )
     }
 }

@@ -26,18 +26,20 @@ public enum TaskQueue {
     ) throws -> (taskId: String, onboardingId: String)? {
         // The inner LIMIT keeps the lock attempts to candidates in queue order: the outer filter runs on the
         // inner query's rows one by one, and the outer LIMIT stops at the first lock taken.
+        // One role (the common case) walks the partial queue index in order; several roles merge in a sort.
+        let roleFilter = roles.count == 1 ? "role = $1" : "role IN (SELECT jsonb_array_elements_text($1::jsonb))"
         let row = try connection.query(
             """
             SELECT c.id, c.onboarding_id FROM (
                 SELECT id, onboarding_id FROM tasks
-                 WHERE state = 'open' AND role IN (SELECT jsonb_array_elements_text($1::jsonb))
+                 WHERE state = 'open' AND \(roleFilter)
                  ORDER BY created_at, due_at, id
                  LIMIT $2
             ) c
             WHERE pg_try_advisory_xact_lock($3::integer, hashtext(c.onboarding_id))
             LIMIT 1
             """,
-            [JSONText.array(roles), window, lockSpace]
+            [roles.count == 1 ? roles[0] : JSONText.array(roles), window, lockSpace]
         ).rows.first
         guard let row else { return nil }
         return (try row.string(0), try row.string(1))

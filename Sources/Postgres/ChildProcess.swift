@@ -43,6 +43,23 @@ public enum ChildProcess {
         return (exitStatus, output, output, errors)
     }
 
+    /// Starts a program with stdout and stderr going to the given files; returns its process id. Pair with
+    /// `waitForExit(_:)`.
+    public static func start(_ executable: String, _ arguments: [String], stdout: String, stderr: String) throws
+        -> Int32
+    {
+        try spawn(executable, arguments, outputPath: stdout, errorPath: stderr, newSession: false)
+    }
+
+    /// Waits for a child started by `start` to end; returns its exit status, or 128 + the signal that ended it.
+    public static func waitForExit(_ pid: Int32) throws -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 {
+            guard errno == EINTR else { throw PostgresError(.invalidArgument, message: "waitpid failed for \(pid)") }
+        }
+        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    }
+
     /// Starts a program in a session of its own and does not wait for it; returns its process id.
     public static func detach(_ executable: String, _ arguments: [String]) throws -> Int32 {
         try spawn(executable, arguments, outputPath: "/dev/null", errorPath: nil, newSession: true)

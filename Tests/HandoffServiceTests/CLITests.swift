@@ -3,74 +3,34 @@ import HandoffCore
 import HandoffService
 import HandoffStore
 import HandoffTestSupport
+import Postgres
 import Testing
 
 /// The `handoff` executable, run as a child process on a test database.
-struct HandoffProcess {
+struct EngineCommandLine {
     let database: TestDatabase
 
-    /// The built `handoff`, next to the test bundle.
-    static func executable() throws -> URL {
-        var folders = [Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()]
-        if let executable = Bundle.main.executableURL { folders.append(executable.deletingLastPathComponent()) }
-        for folder in folders {
-            let candidate = folder.appendingPathComponent("handoff")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-        }
-        throw EngineError(.notFound, "no handoff executable next to the tests in \(folders.map(\.path))")
-    }
-
     var environment: [String: String] {
-        var environment = ProcessInfo.processInfo.environment
-        environment["DATABASE_URL"] = database.url
-        environment["HANDOFF_WORKFLOWS"] = Repository.workflows.path
-        environment["HANDOFF_MIGRATIONS"] = Repository.migrations.path
-        return environment
+        [
+            "DATABASE_URL": database.connectionString,
+            "HANDOFF_WORKFLOWS": Repository.workflows.path,
+            "HANDOFF_MIGRATIONS": Repository.migrations.path,
+        ]
     }
 
-    /// Starts `handoff` with arguments; stdout goes to `output` (a file) when given.
-    func launch(_ arguments: [String], output: URL? = nil) throws -> (Process, Pipe?, Pipe) {
-        let process = Process()
-        process.executableURL = try Self.executable()
-        process.arguments = arguments
-        process.environment = environment
-        let errors = Pipe()
-        process.standardError = errors
-        var pipe: Pipe?
-        if let output {
-            _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-            process.standardOutput = try FileHandle(forWritingTo: output)
-        } else {
-            pipe = Pipe()
-            process.standardOutput = pipe
-        }
-        try process.run()
-        return (process, pipe, errors)
+    /// Starts `handoff` with stdout going to `output` and stderr to `errors`; returns its process id.
+    func launch(_ arguments: [String], output: URL, errors: URL) throws -> Int32 {
+        let assignments = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        return try ChildProcess.start(
+            "/usr/bin/env", assignments + [HandoffProcess.executable.path] + arguments,
+            stdout: output.path, stderr: errors.path
+        )
     }
 
     /// Runs `handoff` to the end: its exit status, stdout and stderr.
-    func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let (process, output, errors) = try launch(arguments)
-        let stdout = output?.fileHandleForReading.readDataToEndOfFile() ?? Data()
-        let stderr = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (
-            process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self)
-        )
-    }
-}
-
-extension TestDatabase {
-    /// This database's address for a child process's `DATABASE_URL`.
-    var url: String {
-        let server = configuration.connectionString
-        if server.hasPrefix("postgres://") || server.hasPrefix("postgresql://"),
-            var components = URLComponents(string: server)
-        {
-            components.path = "/" + name
-            return components.string ?? server
-        }
-        return server + " dbname=\(name)"
+    func run(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+        let outcome = try await HandoffProcess.run(arguments, environment: environment)
+        return (outcome.status, outcome.stdout, outcome.stderr)
     }
 }
 
@@ -78,24 +38,24 @@ extension TestDatabase {
 struct CLITests {
     @Test func errorsAreOneLineWithTheContractCodeAndANonZeroExit() async throws {
         let database = try await TestDatabase.make()
-        let handoff = HandoffProcess(database: database)
-        let started = try handoff.run(["start", "mail-send", "--input", "company=Contoso", "--input", "path=standard", "--id", "cli1", "--as", "olivia"])
+        let handoff = EngineCommandLine(database: database)
+        let started = try await handoff.run(["start", "mail-send", "--input", "company=Contoso", "--input", "path=standard", "--id", "cli1", "--as", "olivia"])
         #expect(started.status == 0)
         #expect(started.stdout == "cli1\n")
 
-        let unknown = try handoff.run(["claim", "nope-t1", "--as", "alice", "--role", "customer_admin"])
+        let unknown = try await handoff.run(["claim", "nope-t1", "--as", "alice", "--role", "customer_admin"])
         #expect(unknown.status != 0)
         #expect(unknown.stderr == "error: not_found: no task 'nope-t1'\n")
 
-        let wrongRole = try handoff.run(["claim", "cli1-t1", "--as", "sam", "--role", "solutions_engineer", "--json"])
+        let wrongRole = try await handoff.run(["claim", "cli1-t1", "--as", "sam", "--role", "solutions_engineer", "--json"])
         #expect(wrongRole.status != 0)
         let document = try JSONDecoder().decode([String: [String: String]].self, from: Data(wrongRole.stderr.utf8))
         #expect(document["error"]?["code"] == "forbidden_role")
 
-        let badOutput = try handoff.run(["complete", "cli1-t1", "--as", "alice", "--output", "client_id"])
+        let badOutput = try await handoff.run(["complete", "cli1-t1", "--as", "alice", "--output", "client_id"])
         #expect(badOutput.stderr.hasPrefix("error: invalid_input: --output takes KEY=VALUE"))
 
-        let claimed = try handoff.run(["claim", "--next", "--role", "customer_admin", "--as", "alice", "--json"])
+        let claimed = try await handoff.run(["claim", "--next", "--role", "customer_admin", "--as", "alice", "--json"])
         #expect(claimed.status == 0)
         let task = try JSONDecoder().decode(Value.self, from: Data(claimed.stdout.utf8))
         #expect(task.object?["id"] == "cli1-t1")
@@ -104,28 +64,28 @@ struct CLITests {
             #expect(task.object?[field] != nil, "task JSON has \(field)")
         }
 
-        let unticked = try handoff.run(["complete", "cli1-t1", "--as", "alice", "--output", "client_id=C-1", "--check", "client-synced"])
+        let unticked = try await handoff.run(["complete", "cli1-t1", "--as", "alice", "--output", "client_id=C-1", "--check", "client-synced"])
         #expect(unticked.stderr.hasPrefix("error: checklist_incomplete: "))
-        let done = try handoff.run(["complete", "cli1-t1", "--as", "alice", "--output", "client_id=C-1", "--check", "client-synced", "--check", "client-listed", "--command-id", "k1"])
+        let done = try await handoff.run(["complete", "cli1-t1", "--as", "alice", "--output", "client_id=C-1", "--check", "client-synced", "--check", "client-listed", "--command-id", "k1"])
         #expect(done.status == 0)
         #expect(done.stdout.contains("handoff claim cli1-t2 --as alice --role customer_admin"))
-        let again = try handoff.run(["complete", "cli1-t1", "--as", "alice", "--output", "client_id=C-1", "--check", "client-synced", "--check", "client-listed", "--command-id", "k1"])
+        let again = try await handoff.run(["complete", "cli1-t1", "--as", "alice", "--output", "client_id=C-1", "--check", "client-synced", "--check", "client-listed", "--command-id", "k1"])
         #expect(again.status == 0)
-        let twice = try handoff.run(["complete", "cli1-t1", "--as", "alice", "--output", "client_id=C-1", "--check", "client-synced", "--check", "client-listed"])
+        let twice = try await handoff.run(["complete", "cli1-t1", "--as", "alice", "--output", "client_id=C-1", "--check", "client-synced", "--check", "client-listed"])
         #expect(twice.stderr.hasPrefix("error: task_not_open: "))
 
-        let history = try handoff.run(["history", "cli1"])
+        let history = try await handoff.run(["history", "cli1"])
         #expect(history.status == 0)
         let completion = history.stdout.split(separator: "\n").first { $0.contains("TaskCompleted") }
         #expect(completion?.split(separator: " ", omittingEmptySubsequences: true).contains("alice") == true)
-        let status = try handoff.run(["status", "cli1", "--json"])
+        let status = try await handoff.run(["status", "cli1", "--json"])
         let onboarding = try JSONDecoder().decode(Value.self, from: Data(status.stdout.utf8))
         for field in ["id", "workflow", "workflowVersion", "state", "currentSteps", "openTasks", "variables", "inputs", "startedAt", "updatedAt", "version"] {
             #expect(onboarding.object?[field] != nil, "onboarding JSON has \(field)")
         }
-        let projections = try handoff.run(["projections", "status", "--json"])
+        let projections = try await handoff.run(["projections", "status", "--json"])
         #expect(projections.stdout.contains("\"lagEvents\" : 0"))
-        #expect(try handoff.run(["verify"]).status == 0)
+        #expect(try await handoff.run(["verify"]).status == 0)
     }
 
     /// The lines of a Mail.Send run on the standard path, each with a command id.
@@ -182,7 +142,7 @@ struct CLITests {
 
     @Test func aRunKilledWithSIGKILLLosesAndDuplicatesNothingAndFinishesAfterARestart() async throws {
         let database = try await TestDatabase.make()
-        let handoff = HandoffProcess(database: database)
+        let handoff = EngineCommandLine(database: database)
         let total = 1_000
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("handoff-kill-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -192,15 +152,16 @@ struct CLITests {
 
         // The first run, killed in the middle.
         let firstOutput = folder.appendingPathComponent("first.jsonl")
-        let (first, _, _) = try handoff.launch(["apply", script.path, "--concurrency", "8"], output: firstOutput)
+        let firstErrors = folder.appendingPathComponent("first.err")
+        let first = try handoff.launch(["apply", script.path, "--concurrency", "8"], output: firstOutput, errors: firstErrors)
         let killed = try await eventually(within: 120) {
             let text = (try? String(contentsOf: firstOutput, encoding: .utf8)) ?? ""
             return text.utf8.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) } >= 4_000
         }
         #expect(killed)
-        kill(first.processIdentifier, SIGKILL)
-        first.waitUntilExit()
-        #expect(first.terminationReason == .uncaughtSignal)
+        kill(first, SIGKILL)
+        let firstStatus = try await offload { try ChildProcess.waitForExit(first) }
+        #expect(firstStatus == 128 + SIGKILL)
         let acknowledged = Self.acknowledgements(try String(contentsOf: firstOutput, encoding: .utf8))
         #expect(acknowledged.count >= 4_000)
         #expect(acknowledged.count < Self.script(onboardings: total).count)
@@ -216,10 +177,11 @@ struct CLITests {
 
         // The restart applies the whole file again and finishes the run.
         let secondOutput = folder.appendingPathComponent("second.jsonl")
-        let (second, _, errors) = try handoff.launch(["apply", script.path, "--concurrency", "8"], output: secondOutput)
-        second.waitUntilExit()
-        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(second.terminationStatus == 0, "\(stderr)")
+        let secondErrors = folder.appendingPathComponent("second.err")
+        let second = try handoff.launch(["apply", script.path, "--concurrency", "8"], output: secondOutput, errors: secondErrors)
+        let secondStatus = try await offload { try ChildProcess.waitForExit(second) }
+        let stderr = (try? String(contentsOf: secondErrors, encoding: .utf8)) ?? ""
+        #expect(secondStatus == 0, "\(stderr)")
         let answers = Self.acknowledgements(try String(contentsOf: secondOutput, encoding: .utf8))
         #expect(answers.count == lines.count)
         #expect(answers.values.allSatisfy { $0.ok })

@@ -43,11 +43,6 @@ extension TestDatabase {
     func engine(clock: @escaping @Sendable () -> Date = { Date() }) -> Engine {
         Engine(pool: pool, workflows: WorkflowLibrary(folder: Repository.workflows), clock: clock)
     }
-
-    /// A libpq connection string for this database, for child processes.
-    var connectionString: String {
-        configuration.connectionString + " dbname=\(name)"
-    }
 }
 
 /// The roles of the Mail.Send workflow and who plays them in tests.

@@ -69,6 +69,8 @@ CREATE TABLE tasks (
 -- The queue: open tasks of a role, oldest first, then by due time. Partial, so it stays small however many
 -- tasks were ever completed.
 CREATE INDEX tasks_queue ON tasks (role, created_at, due_at, id) WHERE state = 'open';
+-- The queue across several roles at once, in the same order.
+CREATE INDEX tasks_open_by_time ON tasks (created_at, due_at, id) WHERE state = 'open';
 CREATE INDEX tasks_by_onboarding ON tasks (onboarding_id);
 CREATE INDEX tasks_by_time ON tasks (created_at, due_at, id);
 CREATE INDEX tasks_by_assignee ON tasks (assignee, created_at) WHERE state = 'claimed';
