@@ -71,8 +71,12 @@ struct BenchCommand: AsyncParsableCommand {
                     return index == 0 || index == 2 ? cell + padding : padding + cell
                 }.joined(separator: "  ")
             }
+            // Each row as soon as it is measured (unbuffered), also when stdout is a file or a pipe.
+            @Sendable func show(_ text: String) {
+                FileHandle.standardOutput.write(Data((text + "\n").utf8))
+            }
             if !json {
-                print(line(["SCENARIO", "CLIENTS", "UNIT", "ENGINE", "BASELINE", "RATIO", "PEAK RSS", "RATIOS PER ROUND"]))
+                show(line(["SCENARIO", "CLIENTS", "UNIT", "ENGINE", "BASELINE", "RATIO", "PEAK RSS", "RATIOS PER ROUND"]))
             }
             let report = try await Bench.run(
                 scenarios: scenario.map { [$0] } ?? [],
@@ -88,7 +92,7 @@ struct BenchCommand: AsyncParsableCommand {
                     let ratio = ScenarioResult.Summary(result.ratios).median
                     // Times are small numbers; rates are large ones.
                     let figure = result.unit.hasPrefix("ms") ? "%.3f" : "%.1f"
-                    print(line([
+                    show(line([
                         result.name, String(result.clients), result.unit, String(format: figure, result.engine.median),
                         String(format: figure, result.baseline.median), String(format: "%.2f", ratio),
                         "\(result.peakRSSBytes / 1_048_576) MiB",

@@ -214,12 +214,22 @@ public struct EventStore: Sendable {
     }
 
     private static func appendEncoded(
-        on connection: Connection, streamId: String, expected: ExpectedVersion, payload: String
+        on connection: Connection, streamId: String, expected: ExpectedVersion, payload: EncodedEvents
     ) throws -> AppendResult {
-        let result = try connection.query(
-            "SELECT event_id, position, version, transaction_id, recorded_at, duplicate FROM append_events($1, $2, $3)",
-            [streamId, expected.parameter, payload]
-        )
+        let result: QueryResult
+        do {
+            result = try connection.query(
+                """
+                SELECT event_id, position, version, transaction_id, recorded_at, duplicate
+                  FROM append_events($1, $2, $3::uuid[], $4::text[], $5::integer[], $6::jsonb[], $7::jsonb[])
+                """,
+                [streamId, expected.parameter, payload.ids, payload.types, payload.schemaVersions, payload.data,
+                 payload.metadata]
+            )
+        } catch let error as PostgresError where error.sqlState == "22P02" || error.sqlState == "22P05" {
+            // The server refused some event's JSON; name which one.
+            throw payload.invalidData() ?? StoreError(.invalidInput, error.message, cause: error)
+        }
         let appended = try result.rows.map { row in
             AppendResult.Appended(
                 id: try row.uuid(0), position: try row.int64(1), version: try row.int64(2),
@@ -229,8 +239,44 @@ public struct EventStore: Sendable {
         return AppendResult(events: appended, duplicate: try result.first?.bool(5) ?? false)
     }
 
-    /// Checks the events and renders them as the JSON array `append_events` takes.
-    static func encode(streamId: String, events: [NewEvent]) throws -> String {
+    /// Events as the parallel array parameters `append_events` takes, in PostgreSQL's array text format.
+    struct EncodedEvents: Sendable {
+        var ids: String
+        var types: String
+        var schemaVersions: String
+        var data: String
+        var metadata: String
+        /// The events, kept to name the one whose data the server refused.
+        var events: [NewEvent]
+
+        /// The first event whose data is not JSON, as an `invalid_input` error.
+        func invalidData() -> StoreError? {
+            for (index, event) in events.enumerated()
+            where (try? JSONSerialization.jsonObject(with: event.data, options: [.fragmentsAllowed])) == nil {
+                return StoreError(.invalidInput, "\(EventStore.label(index, event)): data is not valid JSON")
+            }
+            return nil
+        }
+    }
+
+    static func label(_ index: Int, _ event: NewEvent) -> String {
+        "event \(index + 1) (\(event.type.isEmpty ? "no type" : event.type))"
+    }
+
+    /// An array element in double quotes, for PostgreSQL's array text format.
+    private static func arrayElement(_ text: String) -> String {
+        var quoted = "\""
+        quoted.reserveCapacity(text.utf8.count + 2)
+        for character in text.unicodeScalars {
+            if character == "\"" || character == "\\" { quoted.unicodeScalars.append("\\") }
+            quoted.unicodeScalars.append(character)
+        }
+        return quoted + "\""
+    }
+
+    /// Checks the events and renders them as the array parameters `append_events` takes. Whether each event's
+    /// data is JSON is left to the server, which parses every element on its own (see `EncodedEvents`).
+    static func encode(streamId: String, events: [NewEvent]) throws -> EncodedEvents {
         guard !streamId.isEmpty else { throw StoreError(.invalidInput, "the stream id is empty") }
         guard streamId.count <= maximumIdentifierLength else {
             throw StoreError(.invalidInput, "the stream id is longer than \(maximumIdentifierLength) characters")
@@ -242,27 +288,39 @@ public struct EventStore: Sendable {
         guard Set(events.map(\.id)).count == events.count else {
             throw StoreError(.invalidInput, "the same event id appears twice in one append")
         }
-        var payload = "["
+        var ids: [String] = []
+        var types: [String] = []
+        var schemaVersions: [String] = []
+        var data: [String] = []
+        var metadata: [String] = []
         for (index, event) in events.enumerated() {
-            let label = "event \(index + 1) (\(event.type.isEmpty ? "no type" : event.type))"
             guard !event.type.isEmpty, event.type.count <= maximumIdentifierLength else {
-                throw StoreError(.invalidInput, "\(label): the type must have 1 to \(maximumIdentifierLength) characters")
+                throw StoreError(
+                    .invalidInput,
+                    "\(label(index, event)): the type must have 1 to \(maximumIdentifierLength) characters"
+                )
             }
             guard event.data.count <= maximumEventSize else {
                 throw StoreError(
                     .invalidInput,
-                    "\(label): data is \(event.data.count) bytes, more than the limit of \(maximumEventSize)"
+                    "\(label(index, event)): data is \(event.data.count) bytes, more than the limit of \(maximumEventSize)"
                 )
             }
-            guard (try? JSONSerialization.jsonObject(with: event.data, options: [.fragmentsAllowed])) != nil,
-                  let text = String(data: event.data, encoding: .utf8), !text.contains("\u{0}") else {
-                throw StoreError(.invalidInput, "\(label): data is not valid JSON")
+            guard !event.data.isEmpty, !event.data.contains(0), let text = String(data: event.data, encoding: .utf8)
+            else {
+                throw StoreError(.invalidInput, "\(label(index, event)): data is not valid JSON")
             }
-            if index > 0 { payload += "," }
-            payload += #"{"id":"\#(event.id.uuidString.lowercased())","type":\#(JSONText.quote(event.type)),"#
-                + #""schemaVersion":\#(event.schemaVersion),"data":\#(text),"metadata":\#(event.metadata.jsonText)}"#
+            ids.append(event.id.uuidString)
+            types.append(arrayElement(event.type))
+            schemaVersions.append(String(event.schemaVersion))
+            data.append(arrayElement(text))
+            metadata.append(arrayElement(event.metadata.jsonText))
         }
-        return payload + "]"
+        func array(_ elements: [String]) -> String { "{" + elements.joined(separator: ",") + "}" }
+        return EncodedEvents(
+            ids: array(ids), types: array(types), schemaVersions: array(schemaVersions), data: array(data),
+            metadata: array(metadata), events: events
+        )
     }
 
     // MARK: Reading

@@ -44,7 +44,8 @@ CREATE TRIGGER events_immutable BEFORE UPDATE OR DELETE ON events
 CREATE TRIGGER events_not_truncated BEFORE TRUNCATE ON events
     FOR EACH STATEMENT EXECUTE FUNCTION refuse_event_change();
 
--- Appends p_events (a JSON array of {"id", "type", "schemaVersion", "data", "metadata"}) to a stream.
+-- Appends events to a stream: p_ids, p_types, p_schema_versions, p_data and p_metadata are parallel arrays, one
+-- element per event, in order. Each jsonb element is parsed on its own, so no event's data can reach into another.
 --
 -- p_expected_version: NULL appends whatever the stream's version is; 0 requires that the stream does not exist
 -- yet; N requires that the stream is at version N. A mismatch raises SQLSTATE HO001 and writes nothing. Two
@@ -55,24 +56,31 @@ CREATE TRIGGER events_not_truncated BEFORE TRUNCATE ON events
 -- duplicate = true (a retried append). Some but not all ids stored, or stored in another stream: SQLSTATE HO002.
 -- The common case costs one index probe for the version and the insert itself; duplicates are looked for only
 -- when the version does not match or an id collides.
-CREATE FUNCTION append_events(p_stream_id text, p_expected_version bigint, p_events jsonb)
+CREATE FUNCTION append_events(
+    p_stream_id text, p_expected_version bigint, p_ids uuid[], p_types text[], p_schema_versions integer[],
+    p_data jsonb[], p_metadata jsonb[]
+)
 RETURNS TABLE (event_id uuid, "position" bigint, version bigint, transaction_id xid8, recorded_at timestamptz,
                duplicate boolean)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
-    v_count    integer := jsonb_array_length(p_events);
+    v_count    integer := coalesce(cardinality(p_ids), 0);
     v_current  bigint;
     v_inserted integer;
 BEGIN
     IF v_count = 0 THEN
         RAISE EXCEPTION USING ERRCODE = 'HO002', MESSAGE = 'an append needs at least one event';
     END IF;
+    IF cardinality(p_types) <> v_count OR cardinality(p_schema_versions) <> v_count
+       OR cardinality(p_data) <> v_count OR cardinality(p_metadata) <> v_count THEN
+        RAISE EXCEPTION USING ERRCODE = 'HO002', MESSAGE = 'the arrays of one append must have one element per event';
+    END IF;
 
     SELECT coalesce(max(e.version), 0) INTO v_current FROM events e WHERE e.stream_id = p_stream_id;
     IF p_expected_version IS NOT NULL AND v_current <> p_expected_version THEN
         -- A retry of an append that went through moved the version on: answer it as a duplicate.
-        RETURN QUERY SELECT * FROM stored_duplicates(p_stream_id, p_events);
+        RETURN QUERY SELECT * FROM stored_duplicates(p_stream_id, p_ids);
         IF FOUND THEN
             RETURN;
         END IF;
@@ -85,15 +93,10 @@ BEGIN
 
     RETURN QUERY
         INSERT INTO events AS e (event_id, stream_id, version, type, schema_version, data, metadata)
-        SELECT (x.value ->> 'id')::uuid,
-               p_stream_id,
-               v_current + x.ordinality,
-               x.value ->> 'type',
-               coalesce((x.value ->> 'schemaVersion')::integer, 1),
-               x.value -> 'data',
-               coalesce(x.value -> 'metadata', '{}'::jsonb)
-          FROM jsonb_array_elements(p_events) WITH ORDINALITY AS x
-         ORDER BY x.ordinality
+        SELECT u.id, p_stream_id, v_current + u.n, u.type, u.schema_version, u.data, u.metadata
+          FROM unnest(p_ids, p_types, p_schema_versions, p_data, p_metadata) WITH ORDINALITY
+               AS u (id, type, schema_version, data, metadata, n)
+         ORDER BY u.n
         ON CONFLICT ON CONSTRAINT events_event_id_unique DO NOTHING
         RETURNING e.event_id, e.position, e.version, e.transaction_id, e.recorded_at, false;
     GET DIAGNOSTICS v_inserted = ROW_COUNT;
@@ -101,7 +104,7 @@ BEGIN
         RETURN;
     END IF;
     IF v_inserted = 0 THEN
-        RETURN QUERY SELECT * FROM stored_duplicates(p_stream_id, p_events);
+        RETURN QUERY SELECT * FROM stored_duplicates(p_stream_id, p_ids);
         IF FOUND THEN
             RETURN;
         END IF;
@@ -114,12 +117,12 @@ BEGIN
 END
 $$;
 
--- The stored events when every id in p_events is stored in p_stream_id; no rows otherwise.
-CREATE FUNCTION stored_duplicates(p_stream_id text, p_events jsonb)
+-- The stored events when every id in p_ids is stored in p_stream_id; no rows otherwise.
+CREATE FUNCTION stored_duplicates(p_stream_id text, p_ids uuid[])
 RETURNS TABLE (event_id uuid, "position" bigint, version bigint, transaction_id xid8, recorded_at timestamptz,
                duplicate boolean)
 LANGUAGE sql STABLE AS $$
-    WITH ids AS (SELECT DISTINCT (x.value ->> 'id')::uuid AS id FROM jsonb_array_elements(p_events) AS x),
+    WITH ids AS (SELECT DISTINCT id FROM unnest(p_ids) AS id),
          stored AS (SELECT e.* FROM events e JOIN ids ON e.event_id = ids.id AND e.stream_id = p_stream_id)
     SELECT s.event_id, s.position, s.version, s.transaction_id, s.recorded_at, true
       FROM stored s
