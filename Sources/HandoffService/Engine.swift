@@ -359,16 +359,20 @@ extension Engine {
         if let commandId, commandId.isEmpty || commandId.count > 200 {
             throw EngineError(.invalidInput, "a command id must have 1 to 200 characters")
         }
-        let fingerprint: String
-        do {
-            let data = try Stamp.encoder().encode(request)
-            fingerprint = SHA256.hash(data: Data(kind.utf8) + data).map { String(format: "%02x", $0) }.joined()
-        } catch {
-            throw EngineError(.invalidInput, "the request can't be encoded: \(error)")
+        // Only a command id needs the request's fingerprint (to refuse the same id for another request).
+        var fingerprint = ""
+        if commandId != nil {
+            do {
+                let data = try Stamp.encoder().encode(request)
+                fingerprint = SHA256.hash(data: Data(kind.utf8) + data).map { String(format: "%02x", $0) }.joined()
+            } catch {
+                throw EngineError(.invalidInput, "the request can't be encoded: \(error)")
+            }
         }
         let definitions = definitions
         let snapshots = snapshots
         let clock = clock
+        let fingerprintOfRequest = fingerprint
         var attempt = 0
         while true {
             attempt += 1
@@ -378,7 +382,7 @@ extension Engine {
                         try TaskQueue.lockStream(on: connection, stream)
                     }
                     if let commandId, let recorded = try CommandLog.find(on: connection, commandId) {
-                        guard recorded.kind == kind, recorded.fingerprint == fingerprint else {
+                        guard recorded.kind == kind, recorded.fingerprint == fingerprintOfRequest else {
                             throw EngineError(
                                 .invalidInput,
                                 "command id '\(commandId)' was already used for a different \(recorded.kind) request")
@@ -392,7 +396,7 @@ extension Engine {
                     let command = try commandId.map { commandId in
                         CommandRecord(
                             commandId: commandId, onboardingId: applied?.folded.state.onboardingId ?? stream,
-                            kind: kind, fingerprint: fingerprint, response: try Rows.encode(answer))
+                            kind: kind, fingerprint: fingerprintOfRequest, response: try Rows.encode(answer))
                     }
                     if let applied, !applied.events.isEmpty {
                         try Projections.write(
