@@ -173,28 +173,36 @@ public struct EndStep: Hashable, Sendable {
 }
 
 extension WorkflowDefinition {
-    /// The steps that can follow `step` directly (for graphs and checks): `next`, decision targets, the timeout target.
+    /// The steps that can follow `step` directly (for graphs and checks), each once.
     func successors(of step: Step) -> [String] {
-        var result: [String] = []
-        switch step.kind {
-        case .decision(let decision):
-            result = decision.branches.map(\.next) + (decision.otherwise.map { [$0] } ?? [])
-        case .wait(let wait):
-            result = (step.next.map { [$0] } ?? []) + (wait.onTimeout.map { [$0] } ?? [])
-        case .end:
-            result = []
-        default:
-            result = step.next.map { [$0] } ?? []
-        }
-        if step.condition != nil, let next = step.next {
-            result.append(next)
-        }
         var seen = Set<String>()
-        return result.filter { seen.insert($0).inserted }
+        return step.successors.filter { seen.insert($0).inserted }
     }
 
     /// The input spec with this name.
     public func input(named name: String) -> FieldSpec? {
         inputs.first { $0.name == name }
+    }
+}
+
+extension Step {
+    /// The step ids this step may go to next: `next`, decision targets, the timeout target, and `next` again
+    /// for a step skipped by its condition. May repeat an id.
+    var successors: [String] {
+        var result: [String]
+        switch kind {
+        case .decision(let decision):
+            result = decision.branches.map(\.next) + (decision.otherwise.map { [$0] } ?? [])
+        case .wait(let wait):
+            result = (next.map { [$0] } ?? []) + (wait.onTimeout.map { [$0] } ?? [])
+        case .end:
+            result = []
+        default:
+            result = next.map { [$0] } ?? []
+        }
+        if condition != nil, let next {
+            result.append(next)
+        }
+        return result
     }
 }

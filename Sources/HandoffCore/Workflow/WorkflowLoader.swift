@@ -1098,7 +1098,7 @@ private struct DefinitionBuilder {
         var frontier = [start]
         while let id = frontier.popLast() {
             guard reached.insert(id).inserted, let step = steps[id] else { continue }
-            frontier.append(contentsOf: successors(step))
+            frontier.append(contentsOf: step.successors)
             switch step.kind {
             case .parallel(let parallel):
                 frontier.append(contentsOf: parallel.branches.compactMap(\.steps.first))
@@ -1135,12 +1135,12 @@ private struct DefinitionBuilder {
                 case .end:
                     ends = true
                 case .decision(let decision):
-                    ends = decision.otherwise == nil || successors(step).contains(where: canEnd.contains)
+                    ends = decision.otherwise == nil || step.successors.contains(where: canEnd.contains)
                 case .parallel(let parallel):
                     let branchesEnd = parallel.branches.allSatisfy { $0.steps.first.map(canEnd.contains) ?? true }
                     ends = branchesEnd && (step.next == nil || canEnd.contains(step.next ?? ""))
                 default:
-                    ends = step.next == nil || successors(step).contains(where: canEnd.contains)
+                    ends = step.next == nil || step.successors.contains(where: canEnd.contains)
                 }
                 if ends {
                     canEnd.insert(id)
@@ -1163,24 +1163,6 @@ private struct DefinitionBuilder {
                     : "steps \(names) can never reach an end: every path from them loops",
                 at: step.location)
         }
-    }
-
-    func successors(_ step: Step) -> [String] {
-        var result: [String]
-        switch step.kind {
-        case .decision(let decision):
-            result = decision.branches.map(\.next) + (decision.otherwise.map { [$0] } ?? [])
-        case .wait(let wait):
-            result = (step.next.map { [$0] } ?? []) + (wait.onTimeout.map { [$0] } ?? [])
-        case .end:
-            result = []
-        default:
-            result = step.next.map { [$0] } ?? []
-        }
-        if step.condition != nil, let next = step.next {
-            result.append(next)
-        }
-        return result
     }
 
     // MARK: Node helpers
