@@ -157,3 +157,30 @@ func projectionRows(_ database: TestDatabase) async throws -> ([OnboardingRecord
         (try Projections.allOnboardings(on: connection), try Projections.allTasks(on: connection))
     }
 }
+
+/// Two engines (as two server processes would) on one database: each keeps snapshots of the onboardings it
+/// changed, and must still see what the other appended since.
+@Suite struct SnapshotTests {
+    @Test func anEngineSeesWhatAnotherEngineAppendedAfterItsSnapshot() async throws {
+        let fixture = try await Fixture.make()
+        let first = fixture.engine
+        let second = fixture.database.engine()
+        _ = try await first.start(
+            workflow: "mail-send", inputs: ["company": "Contoso", "path": "standard"], id: "shared", actor: "olivia")
+        // The first engine's snapshot is now at the start; the second engine claims and completes the task.
+        let claimed = try await second.claim(taskId: "shared-t1", user: "alice", roles: ["customer_admin"])
+        let (outputs, checklist) = answers(for: claimed)
+        _ = try await second.complete(taskId: "shared-t1", user: "alice", outputs: outputs, checklist: checklist)
+
+        // The first engine acts on the task the second engine's completion opened.
+        let next = try await first.claim(taskId: "shared-t2", user: "alice", roles: ["customer_admin"])
+        #expect(next.state == "claimed")
+        // And on the one it already knew, now completed by the other engine: refused as such.
+        let stale = await #expect(throws: EngineError.self) {
+            _ = try await first.release(taskId: "shared-t1", user: "alice")
+        }
+        #expect(stale?.code == .taskNotOpen || stale?.code == .taskNotClaimedByYou)
+        #expect(try await fixture.version("shared") == Int64(try await first.onboarding("shared").version))
+        try await fixture.expectInvariants()
+    }
+}
