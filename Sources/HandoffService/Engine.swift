@@ -377,11 +377,26 @@ extension Engine {
         while true {
             attempt += 1
             do {
-                let (answer, folded): (Answer, FoldedOnboarding?) = try await pool.withTransaction { connection in
+                // A write on a known onboarding sends its BEGIN, the stream lock, the command id's lookup and the
+                // read of the stream (from this process's last snapshot of it) in one round trip.
+                let snapshot = stream.flatMap { snapshots.snapshot($0) }
+                let preamble = stream.map {
+                    TaskQueue.writePreamble(
+                        stream: $0, commandId: commandId, readingFrom: snapshot.map { Int64($0.state.version) + 1 } ?? 1)
+                } ?? []
+                let (answer, folded): (Answer, FoldedOnboarding?) = try await pool.withTransaction(
+                    pipelinedWith: preamble
+                ) { connection, results in
+                    var preloaded: Preloaded?
+                    var recorded: CommandRecord?
                     if let stream {
-                        try TaskQueue.lockStream(on: connection, stream)
+                        let read = try TaskQueue.preambleResults(results, commandId: commandId)
+                        recorded = read.command
+                        preloaded = Preloaded(streamId: stream, snapshot: snapshot, events: read.events)
+                    } else if let commandId {
+                        recorded = try CommandLog.find(on: connection, commandId)
                     }
-                    if let commandId, let recorded = try CommandLog.find(on: connection, commandId) {
+                    if let commandId, let recorded {
                         guard recorded.kind == kind, recorded.fingerprint == fingerprintOfRequest else {
                             throw EngineError(
                                 .invalidInput,
@@ -391,7 +406,7 @@ extension Engine {
                     }
                     let context = WriteContext(
                         connection: connection, definitions: definitions, snapshots: snapshots, now: clock(),
-                        commandId: commandId)
+                        commandId: commandId, preloaded: preloaded)
                     let (answer, applied) = try body(context)
                     let command = try commandId.map { commandId in
                         CommandRecord(
@@ -504,6 +519,13 @@ struct Folding {
     }
 }
 
+/// A stream read at the start of a write's transaction: the snapshot it started from and the events after it.
+struct Preloaded {
+    var streamId: String
+    var snapshot: FoldedOnboarding?
+    var events: [RecordedEvent]
+}
+
 /// What a write's body works with inside its transaction.
 struct WriteContext {
     let connection: Connection
@@ -511,6 +533,8 @@ struct WriteContext {
     let snapshots: SnapshotCache
     let now: Date
     let commandId: String?
+    /// The stream as read with the transaction's BEGIN (under its lock), when the write named it up front.
+    var preloaded: Preloaded?
 
     /// Loads the onboarding of a task; `not_found` names the task when the onboarding does not exist.
     func load(_ streamId: String, task taskId: String) throws -> Loaded {
@@ -523,9 +547,17 @@ struct WriteContext {
     /// (the stream lock is held, so nothing can append meanwhile; events after the snapshot are read and folded).
     func load(_ streamId: String) throws -> Loaded {
         let folding = Folding(connection: connection, definitions: definitions)
-        if let snapshot = snapshots.snapshot(streamId) {
+        let snapshot: FoldedOnboarding?
+        let newer: [RecordedEvent]
+        if let preloaded, preloaded.streamId == streamId {
+            (snapshot, newer) = (preloaded.snapshot, preloaded.events)
+        } else {
+            snapshot = snapshots.snapshot(streamId)
+            newer = try EventStore.read(
+                on: connection, stream: streamId, from: snapshot.map { Int64($0.state.version) + 1 } ?? 1)
+        }
+        if let snapshot {
             let interpreter = try folding.interpreter(snapshot.state.contentHash)
-            let newer = try EventStore.read(on: connection, stream: streamId, from: Int64(snapshot.state.version) + 1)
             guard let last = newer.last else {
                 return Loaded(streamId: streamId, interpreter: interpreter, folded: snapshot)
             }
@@ -536,7 +568,7 @@ struct WriteContext {
             let folded = FoldedOnboarding(state: state, startedAt: snapshot.startedAt, updatedAt: last.recordedAt)
             return Loaded(streamId: streamId, interpreter: interpreter, folded: folded)
         }
-        let events = try EventStore.read(on: connection, stream: streamId)
+        let events = newer
         guard !events.isEmpty else { return Loaded(streamId: streamId, interpreter: nil, folded: nil) }
         let (folded, interpreter) = try folding.fold(events, decoded: folding.decode(events))
         return Loaded(streamId: streamId, interpreter: interpreter, folded: folded)

@@ -328,6 +328,9 @@ public struct EventStore: Sendable {
     static let columns =
         "position, transaction_id, event_id, stream_id, version, type, schema_version, data, metadata, recorded_at"
 
+    static let readSQL =
+        "SELECT \(columns) FROM events WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3"
+
     /// A stream's events from `version` on (1 is the first), in version order; empty for an unknown stream.
     public func read(stream streamId: String, from version: Int64 = 1, limit: Int = Int(Int32.max)) async throws
         -> [RecordedEvent]
@@ -339,10 +342,7 @@ public struct EventStore: Sendable {
 
     public static func read(on connection: Connection, stream streamId: String, from version: Int64 = 1,
                             limit: Int = Int(Int32.max)) throws -> [RecordedEvent] {
-        try connection.query(
-            "SELECT \(columns) FROM events WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3",
-            [streamId, version, limit]
-        ).rows.map(decode)
+        try connection.query(readSQL, [streamId, version, limit]).rows.map(decode)
     }
 
     /// The stream's current version (0 when it does not exist).

@@ -13,7 +13,33 @@ public enum TaskQueue {
 
     /// Takes the onboarding's stream lock until the caller's transaction ends, waiting for its holder.
     public static func lockStream(on connection: Connection, _ streamId: String) throws {
-        try connection.query("SELECT pg_advisory_xact_lock($1::integer, hashtext($2))", [lockSpace, streamId])
+        try connection.query(lockStreamSQL, [lockSpace, streamId])
+    }
+
+    static let lockStreamSQL = "SELECT pg_advisory_xact_lock($1::integer, hashtext($2))"
+
+    /// The statements a write starts its transaction with, sent in one round trip with its `BEGIN`: the stream
+    /// lock, then (when there is one) the command id's stored answer, then the stream's events from `version` on.
+    /// The read comes after the lock in the same pipeline, so it sees everything committed before the lock.
+    public static func writePreamble(stream streamId: String, commandId: String?, readingFrom version: Int64)
+        -> [(sql: String, parameters: [(any PostgresEncodable)?])]
+    {
+        var statements: [(sql: String, parameters: [(any PostgresEncodable)?])] = [
+            (lockStreamSQL, [lockSpace, streamId]),
+        ]
+        if let commandId {
+            statements.append((CommandLog.findSQL, [commandId]))
+        }
+        statements.append((EventStore.readSQL, [streamId, version, Int(Int32.max)]))
+        return statements
+    }
+
+    /// Reads the results of `writePreamble`'s statements.
+    public static func preambleResults(_ results: [QueryResult], commandId: String?) throws
+        -> (command: CommandRecord?, events: [RecordedEvent])
+    {
+        let command = try commandId == nil ? nil : results[1].first.map(CommandLog.record)
+        return (command, try results[results.count - 1].rows.map(EventStore.decode))
     }
 
     /// The next open task of a role (oldest first, then by due time) whose onboarding's stream lock this
@@ -74,11 +100,14 @@ public struct CommandRecord: Sendable, Equatable {
 /// Recorded commands (the `commands` table). Records are written by `Projections.write` with the events.
 public enum CommandLog {
     public static func find(on connection: Connection, _ commandId: String) throws -> CommandRecord? {
-        guard let row = try connection.query(
-            "SELECT command_id, onboarding_id, kind, fingerprint, response::text FROM commands WHERE command_id = $1",
-            [commandId]
-        ).rows.first else { return nil }
-        return CommandRecord(
+        try connection.query(findSQL, [commandId]).rows.first.map(record)
+    }
+
+    static let findSQL =
+        "SELECT command_id, onboarding_id, kind, fingerprint, response::text FROM commands WHERE command_id = $1"
+
+    static func record(_ row: Row) throws -> CommandRecord {
+        CommandRecord(
             commandId: try row.string(0), onboardingId: row.optionalString(1), kind: try row.string(2),
             fingerprint: try row.string(3), response: try row.string(4))
     }

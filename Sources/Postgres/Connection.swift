@@ -115,6 +115,52 @@ public final class Connection: @unchecked Sendable {
         return try consume(result)
     }
 
+    /// Sends several statements at once and waits for all their results: one network round trip instead of one
+    /// per statement (libpq's pipeline mode). The server runs them in order, each seeing what the ones before it
+    /// did; if one fails, the ones after it are skipped and its error is thrown.
+    ///
+    /// Use it for statements that don't depend on each other's results, e.g. `BEGIN`, a lock and a read. Each
+    /// statement is prepared before any runs, so none may name a table an earlier one in the pipeline creates.
+    public func pipeline(_ statements: [(sql: String, parameters: [(any PostgresEncodable)?])]) throws -> [QueryResult] {
+        statementsInLease += statements.count
+        let names = try statements.map { try preparedName(for: $0.sql, parameterCount: $0.parameters.count) }
+        guard PQenterPipelineMode(handle) == 1 else {
+            throw PostgresError(isHealthy ? .server : .connectionLost, message: lastErrorMessage())
+        }
+        defer { PQexitPipelineMode(handle) }
+        for (statement, name) in zip(statements, names) {
+            let texts = statement.parameters.map { $0?.postgresText }
+            if texts.contains(where: { $0?.utf8.contains(0) == true }) {
+                throw PostgresError(.invalidArgument, message: "a parameter contains a NUL byte, which PostgreSQL text cannot hold")
+            }
+            let sent = withOptionalCStringArray(texts) { pointers in
+                PQsendQueryPrepared(handle, name, Int32(texts.count), pointers, nil, nil, 0)
+            }
+            guard sent == 1 else { throw PostgresError(.connectionLost, message: lastErrorMessage()) }
+        }
+        guard PQpipelineSync(handle) == 1 else { throw PostgresError(.connectionLost, message: lastErrorMessage()) }
+        var results: [QueryResult] = []
+        var failure: (any Error)?
+        for _ in statements {
+            // Each statement's result, then a NULL that ends it.
+            let result = PQgetResult(handle)
+            while let extra = PQgetResult(handle) { PQclear(extra) }
+            if let result, PQresultStatus(result) == PGRES_PIPELINE_ABORTED {
+                PQclear(result)
+                continue
+            }
+            do {
+                results.append(try consume(result))
+            } catch {
+                if failure == nil { failure = error }
+            }
+        }
+        // The sync point's own result, and anything left (PQexitPipelineMode needs an idle connection).
+        while let rest = PQgetResult(handle) { PQclear(rest) }
+        if let failure { throw failure }
+        return results
+    }
+
     /// Runs SQL text without parameters; it may hold several statements (migrations, `LISTEN`, `BEGIN`).
     ///
     /// Never put values into `sql`: use `query(_:_:)` with parameters for anything that varies.
@@ -135,6 +181,26 @@ public final class Connection: @unchecked Sendable {
             value = try body(self)
         } catch {
             if isHealthy {
+                _ = try? execute("ROLLBACK")
+            }
+            throw error
+        }
+        try execute("COMMIT")
+        return value
+    }
+
+    /// Runs `body` in a transaction whose `BEGIN` travels in one round trip with `first` (see `pipeline`);
+    /// `body` gets the results of `first`. COMMIT when it returns, ROLLBACK when it (or a first statement) throws.
+    public func transaction<T>(
+        pipelinedWith first: [(sql: String, parameters: [(any PostgresEncodable)?])],
+        _ body: (Connection, [QueryResult]) throws -> T
+    ) throws -> T {
+        let value: T
+        do {
+            let results = try pipeline([("BEGIN", [])] + first)
+            value = try body(self, Array(results.dropFirst()))
+        } catch {
+            if isHealthy, isInTransaction {
                 _ = try? execute("ROLLBACK")
             }
             throw error

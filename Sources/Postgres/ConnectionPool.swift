@@ -71,6 +71,18 @@ public final class ConnectionPool: Sendable {
         }
     }
 
+    /// Lends a connection and runs `body` in a transaction whose `BEGIN` is pipelined with `first`
+    /// (see `Connection.transaction(pipelinedWith:_:)`).
+    @discardableResult
+    public func withTransaction<T: Sendable>(
+        pipelinedWith first: [(sql: String, parameters: [(any PostgresEncodable)?])],
+        _ body: @escaping @Sendable (Connection, [QueryResult]) throws -> T
+    ) async throws -> T {
+        try await withConnection { connection in
+            try connection.transaction(pipelinedWith: first, body)
+        }
+    }
+
     /// Closes idle connections and refuses new borrowers; lent connections close when they come back.
     public func close() {
         let (idle, waiters) = state.withLock { state in

@@ -52,6 +52,33 @@ import Testing
         #expect(try await database.column("SELECT text FROM notes") == ["kept"])
     }
 
+    @Test func aPipelineRunsStatementsInOrderInOneRoundTrip() async throws {
+        let database = try await TestDatabase.make()
+        let values = try await database.pool.withConnection { connection in
+            try connection.execute("CREATE TEMPORARY TABLE piped (n int)")
+            let results = try connection.pipeline([
+                ("BEGIN", []),
+                ("INSERT INTO piped VALUES ($1), ($2)", [1, 2]),
+                ("SELECT sum(n) FROM piped", []),
+            ])
+            try connection.execute("COMMIT")
+            return try results.last?.rows[0].int(0)
+        }
+        #expect(values == 3)
+
+        // A failing statement: its error is thrown, the ones after it are skipped, the connection stays usable.
+        let error = await #expect(throws: PostgresError.self) {
+            try await database.pool.withConnection { connection in
+                try connection.pipeline([("BEGIN", []), ("SELECT 1 / $1::int", [0]), ("SELECT 2", [])])
+            }
+        }
+        #expect(error?.sqlState == "22012")
+        let after = try await database.pool.withConnection { connection in
+            try connection.pipeline([("SELECT $1::int + 1", [41])]).first?.rows[0].int(0)
+        }
+        #expect(after == 42)
+    }
+
     @Test func aConnectionStringThatPointsNowhereIsAConnectionFailure() async throws {
         let port = try LocalCluster.freeLoopbackPort()
         let pool = ConnectionPool(ConnectionConfiguration("host=127.0.0.1 port=\(port) dbname=x connect_timeout=2"))
