@@ -9,7 +9,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
-        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
     ],
@@ -24,10 +23,7 @@ let package = Package(
         // and the private local cluster used when no DATABASE_URL is given.
         .target(
             name: "Postgres",
-            dependencies: [
-                "CLibPQ",
-                .product(name: "Logging", package: "swift-log"),
-            ]
+            dependencies: ["CLibPQ"]
         ),
         // The pure core: events, the workflow language, the interpreter. No I/O, no clock.
         .target(
@@ -70,7 +66,6 @@ let package = Package(
                 "HandoffBench",
                 "Postgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Shared by the tests that need PostgreSQL: starts a throwaway cluster (or uses DATABASE_URL).
