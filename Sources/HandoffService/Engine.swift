@@ -377,51 +377,50 @@ extension Engine {
         while true {
             attempt += 1
             do {
-                // A write on a known onboarding sends its BEGIN, the stream lock, the command id's lookup and the
-                // read of the stream (from this process's last snapshot of it) in one round trip.
+                // One round trip starts the write: BEGIN, the transaction's time, and for a known onboarding the
+                // stream lock, the command id's lookup and the read of the stream from this process's last
+                // snapshot of it. One more ends it: the append, the projection rows and COMMIT.
                 let snapshot = stream.flatMap { snapshots.snapshot($0) }
-                let preamble = stream.map {
-                    TaskQueue.writePreamble(
-                        stream: $0, commandId: commandId, readingFrom: snapshot.map { Int64($0.state.version) + 1 } ?? 1)
-                } ?? []
+                let preamble = TaskQueue.writePreamble(
+                    stream: stream, commandId: commandId,
+                    readingFrom: snapshot.map { Int64($0.state.version) + 1 } ?? 1)
                 let (answer, folded): (Answer, FoldedOnboarding?) = try await pool.withTransaction(
                     pipelinedWith: preamble
                 ) { connection, results in
-                    var preloaded: Preloaded?
-                    var recorded: CommandRecord?
-                    if let stream {
-                        let read = try TaskQueue.preambleResults(results, commandId: commandId)
-                        recorded = read.command
-                        preloaded = Preloaded(streamId: stream, snapshot: snapshot, events: read.events)
-                    } else if let commandId {
-                        recorded = try CommandLog.find(on: connection, commandId)
-                    }
-                    if let commandId, let recorded {
+                    let read = try TaskQueue.preambleResults(results, stream: stream, commandId: commandId)
+                    if let commandId, let recorded = read.command {
                         guard recorded.kind == kind, recorded.fingerprint == fingerprintOfRequest else {
                             throw EngineError(
                                 .invalidInput,
                                 "command id '\(commandId)' was already used for a different \(recorded.kind) request")
                         }
-                        return (try Rows.decode(Answer.self, recorded.response), nil)
+                        return ((try Rows.decode(Answer.self, recorded.response), nil), [])
+                    }
+                    let preloaded = stream.flatMap { stream in
+                        read.events.map { Preloaded(streamId: stream, snapshot: snapshot, events: $0) }
                     }
                     let context = WriteContext(
                         connection: connection, definitions: definitions, snapshots: snapshots, now: clock(),
-                        commandId: commandId, preloaded: preloaded)
+                        transactionTime: read.transactionTime, commandId: commandId, preloaded: preloaded)
                     let (answer, applied) = try body(context)
                     let command = try commandId.map { commandId in
                         CommandRecord(
                             commandId: commandId, onboardingId: applied?.folded.state.onboardingId ?? stream,
                             kind: kind, fingerprint: fingerprintOfRequest, response: try Rows.encode(answer))
                     }
-                    if let applied, !applied.events.isEmpty {
-                        try Projections.write(
-                            on: connection, onboarding: try Rows.record(applied.folded),
-                            tasks: try Rows.changedTasks(from: applied.previous, to: applied.folded.state),
-                            command: command)
+                    var last: [Statement] = []
+                    if let applied, let append = applied.append {
+                        last = [
+                            append,
+                            Projections.write(
+                                onboarding: try Rows.record(applied.folded),
+                                tasks: try Rows.changedTasks(from: applied.previous, to: applied.folded.state),
+                                command: command),
+                        ]
                     } else if let command, applied != nil {
-                        try Projections.write(on: connection, onboarding: nil, tasks: [], command: command)
+                        last = [Projections.write(onboarding: nil, tasks: [], command: command)]
                     }
-                    return (answer, applied?.folded)
+                    return ((answer, applied?.folded), last)
                 }
                 // Committed: the next command on this onboarding folds only what comes after this state.
                 if let folded {
@@ -429,6 +428,7 @@ extension Engine {
                 }
                 return answer
             } catch {
+                let error = StoreError.classify(error)
                 if attempt < Self.maximumAttempts, Self.isRetryable(error) {
                     continue
                 }
@@ -462,6 +462,8 @@ struct Applied: Sendable {
     var previous: OnboardingState?
     var events: [OnboardingEvent]
     var folded: FoldedOnboarding
+    /// The append of `events`, run with the projection rows and COMMIT; nil when there are none.
+    var append: Statement?
 }
 
 /// A stream as read and folded inside a write's transaction.
@@ -532,6 +534,8 @@ struct WriteContext {
     let definitions: DefinitionCache
     let snapshots: SnapshotCache
     let now: Date
+    /// The transaction's start (`now()` in SQL): the `recorded_at` its events will have.
+    let transactionTime: Date
     let commandId: String?
     /// The stream as read with the transaction's BEGIN (under its lock), when the write named it up front.
     var preloaded: Preloaded?
@@ -587,7 +591,7 @@ struct WriteContext {
             guard let folded = loaded.folded else {
                 throw EngineError(.internal, "a decision on a new onboarding emitted nothing")
             }
-            return Applied(previous: previous, events: [], folded: folded)
+            return Applied(previous: previous, events: [], folded: folded, append: nil)
         }
         let metadata = EventMetadata(actor: actor, correlationId: loaded.streamId, commandId: commandId)
         let newEvents = try events.map { event in
@@ -595,18 +599,20 @@ struct WriteContext {
             return NewEvent(type: type, schemaVersion: OnboardingEvent.schemaVersion, data: data, metadata: metadata)
         }
         let expected: ExpectedVersion = previous.map { .exact(Int64($0.version)) } ?? .noStream
-        let result = try EventStore.append(on: connection, to: loaded.streamId, expected: expected, events: newEvents)
+        // Not run here: the append goes out with the projection rows and COMMIT, the write's commit point.
+        let append = try EventStore.appendStatement(to: loaded.streamId, expected: expected, events: newEvents)
         var state = previous
         for event in events {
             state = interpreter.evolve(state, event)
         }
-        guard let state, let recordedAt = result.events.last?.recordedAt else {
-            throw EngineError(.internal, "an append returned no events")
+        guard let state else {
+            throw EngineError(.internal, "a decision emitted events that fold to nothing")
         }
         return Applied(
             previous: previous, events: events,
             folded: FoldedOnboarding(
-                state: state, startedAt: loaded.folded?.startedAt ?? recordedAt, updatedAt: recordedAt))
+                state: state, startedAt: loaded.folded?.startedAt ?? transactionTime, updatedAt: transactionTime),
+            append: append)
     }
 }
 

@@ -213,19 +213,32 @@ public struct EventStore: Sendable {
         }
     }
 
+    /// The append as a statement, for a caller that pipelines it with others (its result: one row per event).
+    /// Throws `invalid_input` for bad events; a failure when it runs is classified by `StoreError.classify`.
+    public static func appendStatement(to streamId: String, expected: ExpectedVersion, events: [NewEvent]) throws
+        -> Statement
+    {
+        statement(streamId: streamId, expected: expected, payload: try encode(streamId: streamId, events: events))
+    }
+
+    private static func statement(streamId: String, expected: ExpectedVersion, payload: EncodedEvents) -> Statement {
+        (
+            """
+            SELECT event_id, position, version, transaction_id, recorded_at, duplicate
+              FROM append_events($1, $2, $3::uuid[], $4::text[], $5::integer[], $6::jsonb[], $7::jsonb[])
+            """,
+            [streamId, expected.parameter, payload.ids, payload.types, payload.schemaVersions, payload.data,
+             payload.metadata]
+        )
+    }
+
     private static func appendEncoded(
         on connection: Connection, streamId: String, expected: ExpectedVersion, payload: EncodedEvents
     ) throws -> AppendResult {
         let result: QueryResult
         do {
-            result = try connection.query(
-                """
-                SELECT event_id, position, version, transaction_id, recorded_at, duplicate
-                  FROM append_events($1, $2, $3::uuid[], $4::text[], $5::integer[], $6::jsonb[], $7::jsonb[])
-                """,
-                [streamId, expected.parameter, payload.ids, payload.types, payload.schemaVersions, payload.data,
-                 payload.metadata]
-            )
+            let statement = statement(streamId: streamId, expected: expected, payload: payload)
+            result = try connection.query(statement.sql, statement.parameters)
         } catch let error as PostgresError where error.sqlState == "22P02" || error.sqlState == "22P05" {
             // The server refused some event's JSON; name which one.
             throw payload.invalidData() ?? StoreError(.invalidInput, error.message, cause: error)

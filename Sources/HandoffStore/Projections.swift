@@ -185,12 +185,21 @@ public enum Projections {
     public static func write(
         on connection: Connection, onboarding: OnboardingRecord?, tasks: [TaskRecord], command: CommandRecord?
     ) throws {
-        try connection.query(
+        let statement = write(onboarding: onboarding, tasks: tasks, command: command)
+        try connection.query(statement.sql, statement.parameters)
+    }
+
+    /// The same write as a statement, for a caller that pipelines it with the append and `COMMIT`.
+    public static func write(onboarding: OnboardingRecord?, tasks: [TaskRecord], command: CommandRecord?)
+        -> Statement
+    {
+        (
             writeStatement,
             [
-                encode(onboarding.map { [$0] } ?? []), encode(tasks), command?.commandId, command?.onboardingId,
-                command?.kind, command?.fingerprint, command?.response,
-            ])
+                encode(onboarding.map { [$0] } ?? []), encode(tasks), command?.commandId,
+                command?.onboardingId, command?.kind, command?.fingerprint, command?.response,
+            ]
+        )
     }
 
     /// Writes many onboarding rows (a rebuild).

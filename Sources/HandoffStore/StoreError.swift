@@ -34,6 +34,16 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
 
     public var description: String { "\(code): \(message)" }
 
+    /// Classifies an error from running the store's statements (for callers that pipeline them): a version
+    /// conflict or a lost race on a unique index is `version_conflict`, others as `from` says; non-database
+    /// errors pass through.
+    public static func classify(_ error: any Error) -> any Error {
+        if let error = error as? PostgresError, error.sqlState == "23505" {
+            return StoreError(.versionConflict, "another writer got there first: \(error.message)", cause: error)
+        }
+        return from(error)
+    }
+
     /// Classifies a PostgreSQL error: connection problems are `database_unavailable`, data errors `invalid_input`.
     static func from(_ error: any Error) -> any Error {
         guard let error = error as? PostgresError else { return error }

@@ -18,28 +18,34 @@ public enum TaskQueue {
 
     static let lockStreamSQL = "SELECT pg_advisory_xact_lock($1::integer, hashtext($2))"
 
-    /// The statements a write starts its transaction with, sent in one round trip with its `BEGIN`: the stream
-    /// lock, then (when there is one) the command id's stored answer, then the stream's events from `version` on.
+    /// The statements a write starts its transaction with, sent in one round trip with its `BEGIN`: the
+    /// transaction's time (what `recorded_at` of its events will be), then for a known onboarding its stream
+    /// lock, then the command id's stored answer (when there is one), then the stream's events from `version` on.
     /// The read comes after the lock in the same pipeline, so it sees everything committed before the lock.
-    public static func writePreamble(stream streamId: String, commandId: String?, readingFrom version: Int64)
-        -> [(sql: String, parameters: [(any PostgresEncodable)?])]
+    public static func writePreamble(stream streamId: String?, commandId: String?, readingFrom version: Int64)
+        -> [Statement]
     {
-        var statements: [(sql: String, parameters: [(any PostgresEncodable)?])] = [
-            (lockStreamSQL, [lockSpace, streamId]),
-        ]
+        var statements: [Statement] = [("SELECT now()", [])]
+        if let streamId {
+            statements.append((lockStreamSQL, [lockSpace, streamId]))
+        }
         if let commandId {
             statements.append((CommandLog.findSQL, [commandId]))
         }
-        statements.append((EventStore.readSQL, [streamId, version, Int(Int32.max)]))
+        if let streamId {
+            statements.append((EventStore.readSQL, [streamId, version, Int(Int32.max)]))
+        }
         return statements
     }
 
     /// Reads the results of `writePreamble`'s statements.
-    public static func preambleResults(_ results: [QueryResult], commandId: String?) throws
-        -> (command: CommandRecord?, events: [RecordedEvent])
+    public static func preambleResults(_ results: [QueryResult], stream streamId: String?, commandId: String?)
+        throws -> (transactionTime: Date, command: CommandRecord?, events: [RecordedEvent]?)
     {
-        let command = try commandId == nil ? nil : results[1].first.map(CommandLog.record)
-        return (command, try results[results.count - 1].rows.map(EventStore.decode))
+        let time = try results[0].rows[0].date(0)
+        let command = try commandId == nil ? nil : results[streamId == nil ? 1 : 2].first.map(CommandLog.record)
+        let events = try streamId == nil ? nil : results[results.count - 1].rows.map(EventStore.decode)
+        return (time, command, events)
     }
 
     /// The next open task of a role (oldest first, then by due time) whose onboarding's stream lock this

@@ -28,6 +28,9 @@ public struct ConnectionConfiguration: Sendable {
     }
 }
 
+/// A statement with its parameters, for `pipeline`.
+public typealias Statement = (sql: String, parameters: [(any PostgresEncodable)?])
+
 /// Transaction isolation levels.
 public enum IsolationLevel: String, Sendable {
     case readCommitted = "READ COMMITTED"
@@ -121,7 +124,8 @@ public final class Connection: @unchecked Sendable {
     ///
     /// Use it for statements that don't depend on each other's results, e.g. `BEGIN`, a lock and a read. Each
     /// statement is prepared before any runs, so none may name a table an earlier one in the pipeline creates.
-    public func pipeline(_ statements: [(sql: String, parameters: [(any PostgresEncodable)?])]) throws -> [QueryResult] {
+    @discardableResult
+    public func pipeline(_ statements: [Statement]) throws -> [QueryResult] {
         statementsInLease += statements.count
         let names = try statements.map { try preparedName(for: $0.sql, parameterCount: $0.parameters.count) }
         guard PQenterPipelineMode(handle) == 1 else {
@@ -189,24 +193,24 @@ public final class Connection: @unchecked Sendable {
         return value
     }
 
-    /// Runs `body` in a transaction whose `BEGIN` travels in one round trip with `first` (see `pipeline`);
-    /// `body` gets the results of `first`. COMMIT when it returns, ROLLBACK when it (or a first statement) throws.
+    /// Runs `body` in a transaction whose `BEGIN` travels in one round trip with `first`, and whose last
+    /// statements (what `body` returns as `last`) travel in one round trip with `COMMIT` (see `pipeline`). `body`
+    /// gets the results of `first`. When anything throws, the transaction rolls back and the error is rethrown.
     public func transaction<T>(
-        pipelinedWith first: [(sql: String, parameters: [(any PostgresEncodable)?])],
-        _ body: (Connection, [QueryResult]) throws -> T
+        pipelinedWith first: [Statement],
+        _ body: (Connection, [QueryResult]) throws -> (value: T, last: [Statement])
     ) throws -> T {
-        let value: T
         do {
             let results = try pipeline([("BEGIN", [])] + first)
-            value = try body(self, Array(results.dropFirst()))
+            let (value, last) = try body(self, Array(results.dropFirst()))
+            try pipeline(last + [("COMMIT", [])])
+            return value
         } catch {
             if isHealthy, isInTransaction {
                 _ = try? execute("ROLLBACK")
             }
             throw error
         }
-        try execute("COMMIT")
-        return value
     }
 
     /// Quotes a name (a channel, a database) for the few statements that cannot take parameters.

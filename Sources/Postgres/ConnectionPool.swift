@@ -71,12 +71,12 @@ public final class ConnectionPool: Sendable {
         }
     }
 
-    /// Lends a connection and runs `body` in a transaction whose `BEGIN` is pipelined with `first`
-    /// (see `Connection.transaction(pipelinedWith:_:)`).
+    /// Lends a connection and runs `body` in a transaction whose `BEGIN` is pipelined with `first` and whose
+    /// last statements are pipelined with `COMMIT` (see `Connection.transaction(pipelinedWith:_:)`).
     @discardableResult
     public func withTransaction<T: Sendable>(
-        pipelinedWith first: [(sql: String, parameters: [(any PostgresEncodable)?])],
-        _ body: @escaping @Sendable (Connection, [QueryResult]) throws -> T
+        pipelinedWith first: [Statement],
+        _ body: @escaping @Sendable (Connection, [QueryResult]) throws -> (value: T, last: [Statement])
     ) async throws -> T {
         try await withConnection { connection in
             try connection.transaction(pipelinedWith: first, body)

@@ -55,7 +55,7 @@ import Testing
     @Test func aPipelineRunsStatementsInOrderInOneRoundTrip() async throws {
         let database = try await TestDatabase.make()
         let values = try await database.pool.withConnection { connection in
-            try connection.execute("CREATE TEMPORARY TABLE piped (n int)")
+            try connection.execute("CREATE TABLE piped (n int)")
             let results = try connection.pipeline([
                 ("BEGIN", []),
                 ("INSERT INTO piped VALUES ($1), ($2)", [1, 2]),
@@ -77,6 +77,22 @@ import Testing
             try connection.pipeline([("SELECT $1::int + 1", [41])]).first?.rows[0].int(0)
         }
         #expect(after == 42)
+
+        // A transaction whose BEGIN and COMMIT each travel with other statements.
+        let before = try await database.pool.withTransaction(pipelinedWith: [("SELECT count(*) FROM piped", [])]) {
+            _, results in
+            let count = try results[0].rows[0].int(0)
+            return (count, [("INSERT INTO piped VALUES ($1)", [count])])
+        }
+        #expect(before == 2)
+        #expect(try await database.column("SELECT count(*) FROM piped") == ["3"])
+        // A last statement that fails rolls the whole transaction back.
+        await #expect(throws: PostgresError.self) {
+            try await database.pool.withTransaction(pipelinedWith: [("INSERT INTO piped VALUES ($1)", [7])]) { _, _ in
+                (0, [("INSERT INTO piped VALUES ($1::int / 0)", [1])])
+            }
+        }
+        #expect(try await database.column("SELECT count(*) FROM piped") == ["3"])
     }
 
     @Test func aConnectionStringThatPointsNowhereIsAConnectionFailure() async throws {
