@@ -84,7 +84,7 @@ struct Status: AsyncParsableCommand {
                     after: page.after)
             }
             if output.json {
-                try Output.printJSON(OnboardingList(onboardings: result.items, next: result.next))
+                try Output.printJSON(Listing(key: "onboardings", items: result.items, next: result.next))
                 return
             }
             Output.printTable(
@@ -99,19 +99,6 @@ struct Status: AsyncParsableCommand {
                 })
             if let next = result.next { print("more: --after \(next)") }
         }
-    }
-
-    struct OnboardingList: Encodable {
-        let onboardings: [OnboardingView]
-        let next: String?
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(onboardings, forKey: .onboardings)
-            try container.encode(next, forKey: .next)
-        }
-
-        enum CodingKeys: String, CodingKey { case onboardings, next }
     }
 }
 

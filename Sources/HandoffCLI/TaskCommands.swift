@@ -32,7 +32,7 @@ struct Tasks: AsyncParsableCommand {
                     limit: page.limit, after: page.after)
             }
             if output.json {
-                try Output.printJSON(TaskList(tasks: result.items, next: result.next))
+                try Output.printJSON(Listing(key: "tasks", items: result.items, next: result.next))
                 return
             }
             if result.items.isEmpty {
@@ -42,19 +42,6 @@ struct Tasks: AsyncParsableCommand {
             Render.taskTable(result.items)
             if let next = result.next { print("more: --after \(next)") }
         }
-    }
-
-    struct TaskList: Encodable {
-        let tasks: [TaskView]
-        let next: String?
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(tasks, forKey: .tasks)
-            try container.encode(next, forKey: .next)
-        }
-
-        enum CodingKeys: String, CodingKey { case tasks, next }
     }
 }
 

@@ -44,7 +44,7 @@ public enum IsolationLevel: String, Sendable {
 /// lends each connection to one borrower at a time. Statements with parameters are prepared once per connection and
 /// reused, so repeated statements skip parsing and planning.
 ///
-/// `@unchecked Sendable`: a `Connection` holds a libpq handle that must not be used from two threads at once. It is
+/// Why the unchecked sendability is safe: a `Connection` holds a libpq handle that must not be used from two threads at once. It is
 /// only ever touched by the one borrower that `ConnectionPool` lent it to (or by the single thread a
 /// `NotificationListener` owns), and lending passes through the pool's mutex, which orders each borrower's accesses
 /// after the previous one's. No method is called on it concurrently.
