@@ -23,12 +23,18 @@ let package = Package(
         // and the private local cluster used when no DATABASE_URL is given.
         .target(
             name: "Postgres",
-            dependencies: ["CLibPQ"]
+            dependencies: ["CLibPQ", "CivilTime"]
         ),
+        // UTC times as text (PostgreSQL's and ISO 8601's), read and written by hand.
+        .target(name: "CivilTime"),
+        // Compact JSON written by hand, for the paths that run per event and per projection row.
+        .target(name: "HandoffJSON"),
         // The pure core: events, the workflow language, the interpreter. No I/O, no clock.
         .target(
             name: "HandoffCore",
             dependencies: [
+                "CivilTime",
+                "HandoffJSON",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -37,6 +43,7 @@ let package = Package(
         .target(
             name: "HandoffStore",
             dependencies: [
+                "HandoffJSON",
                 "Postgres",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -46,6 +53,7 @@ let package = Package(
             name: "HandoffService",
             dependencies: [
                 "HandoffCore",
+                "HandoffJSON",
                 "HandoffStore",
                 "Postgres",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -74,7 +82,7 @@ let package = Package(
             dependencies: ["Postgres", "HandoffStore"],
             path: "Tests/HandoffTestSupport"
         ),
-        .testTarget(name: "HandoffCoreTests", dependencies: ["HandoffCore"]),
+        .testTarget(name: "HandoffCoreTests", dependencies: ["HandoffCore", "HandoffJSON"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "HandoffTestSupport"]),
         .testTarget(name: "HandoffStoreTests", dependencies: ["HandoffStore", "Postgres", "HandoffTestSupport"]),
         .testTarget(name: "HandoffBenchTests", dependencies: ["HandoffBench", "HandoffTestSupport"]),

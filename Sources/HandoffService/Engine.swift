@@ -413,8 +413,8 @@ extension Engine {
                         last = [
                             append,
                             Projections.write(
-                                onboarding: try Rows.record(applied.folded),
-                                tasks: try Rows.changedTasks(from: applied.previous, to: applied.folded.state),
+                                onboarding: Rows.record(applied.folded),
+                                tasks: Rows.changedTasks(from: applied.previous, to: applied.folded.state),
                                 command: command),
                         ]
                     } else if let command, applied != nil {

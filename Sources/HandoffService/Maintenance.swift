@@ -37,9 +37,9 @@ extension Engine {
                         report.events += Int64(events.count)
                         do {
                             let folded = try folding.fold(events)
-                            onboardings.append(try Rows.record(folded))
-                            tasks += try folded.state.tasks.map {
-                                try Rows.record($0, onboardingId: folded.state.onboardingId)
+                            onboardings.append(Rows.record(folded))
+                            tasks += folded.state.tasks.map {
+                                Rows.record($0, onboardingId: folded.state.onboardingId)
                             }
                         } catch {
                             report.problems.append("\(events[0].streamId): \(EngineError.from(error).message)")

@@ -1,5 +1,6 @@
 import Foundation
 import HandoffCore
+import HandoffJSON
 import HandoffStore
 
 /// An onboarding's folded stream with the times the log recorded for its first and last events.
@@ -13,8 +14,24 @@ struct FoldedOnboarding: Sendable, Equatable {
 ///
 /// Inline writes and rebuilds both go through `record(_:)`, so a rebuild writes exactly what was maintained.
 enum Rows {
+    /// A stored command answer as JSON text.
     static func encode(_ value: some Encodable) throws -> String {
         String(decoding: try Stamp.encoder().encode(value), as: UTF8.self)
+    }
+
+    /// JSON text written by `body`, for a JSON column.
+    static func json(_ body: (inout JSONWriter) -> Void) -> String {
+        var writer = JSONWriter()
+        body(&writer)
+        return writer.text
+    }
+
+    static func json(_ strings: [String]) -> String {
+        json { $0.strings(strings) }
+    }
+
+    static func json(_ values: [String: Value]) -> String {
+        json { Value.write(values, to: &$0) }
     }
 
     static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
@@ -40,30 +57,49 @@ enum Rows {
         }
     }
 
-    static func record(_ folded: FoldedOnboarding) throws -> OnboardingRecord {
+    static func record(_ folded: FoldedOnboarding) -> OnboardingRecord {
         let state = folded.state
         return OnboardingRecord(
             id: state.onboardingId, workflowId: state.workflowId, workflowVersion: state.workflowVersion,
             contentHash: state.contentHash, state: state.status.rawValue, reason: state.reason,
-            currentSteps: try encode(state.currentSteps), openTasks: try encode(summaries(state)),
-            variables: try encode(state.variables), inputs: try encode(state.inputs),
-            timers: try encode(timers(state)), signals: try encode(state.awaitedSignals.map(\.signal)),
+            currentSteps: json(state.currentSteps),
+            openTasks: json { writer in
+                writer.beginArray()
+                for summary in summaries(state) { summary.write(to: &writer) }
+                writer.endArray()
+            },
+            variables: json(state.variables), inputs: json(state.inputs),
+            timers: json { writer in
+                writer.beginArray()
+                for timer in timers(state) { timer.write(to: &writer) }
+                writer.endArray()
+            },
+            signals: json(state.awaitedSignals.map(\.signal)),
             startedAt: folded.startedAt, updatedAt: folded.updatedAt, version: Int64(state.version))
     }
 
-    static func record(_ task: OnboardingTask, onboardingId: String) throws -> TaskRecord {
+    static func record(_ task: OnboardingTask, onboardingId: String) -> TaskRecord {
         TaskRecord(
             id: task.id, onboardingId: onboardingId, path: task.path, step: task.step, role: task.role,
             title: task.title, instructions: task.instructions, state: task.state.rawValue, assignee: task.assignee,
-            checklist: try encode(task.checklist), outputs: try encode(task.outputs.map(TaskView.Output.init)),
+            checklist: json { writer in
+                writer.beginArray()
+                for item in task.checklist { item.write(to: &writer) }
+                writer.endArray()
+            },
+            outputs: json { writer in
+                writer.beginArray()
+                for output in task.outputs { TaskView.Output(output).write(to: &writer) }
+                writer.endArray()
+            },
             dueAt: task.dueAt, createdAt: task.createdAt, completedBy: task.completedBy,
-            result: try task.completedOutputs.map(encode), checked: try task.checkedItems.map(encode))
+            result: task.completedOutputs.map(json), checked: task.checkedItems.map(json))
     }
 
     /// Rows of the tasks that differ between two states of one onboarding.
-    static func changedTasks(from old: OnboardingState?, to new: OnboardingState) throws -> [TaskRecord] {
+    static func changedTasks(from old: OnboardingState?, to new: OnboardingState) -> [TaskRecord] {
         let before = Dictionary((old?.tasks ?? []).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        return try new.tasks.filter { before[$0.id] != $0 }.map { try record($0, onboardingId: new.onboardingId) }
+        return new.tasks.filter { before[$0.id] != $0 }.map { record($0, onboardingId: new.onboardingId) }
     }
 
     static func view(_ folded: FoldedOnboarding) -> OnboardingView {

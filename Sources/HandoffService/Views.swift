@@ -1,5 +1,6 @@
 import Foundation
 import HandoffCore
+import HandoffJSON
 import Postgres
 
 /// An onboarding as readers see it: the contract's onboarding object.
@@ -24,6 +25,19 @@ public struct OnboardingView: Codable, Sendable, Equatable {
             try container.encode(state, forKey: .state)
             try container.encode(assignee, forKey: .assignee)
         }
+
+        /// The same object as `encode(to:)` writes, keys sorted, for projection rows.
+        func write(to writer: inout JSONWriter) {
+            writer.beginObject()
+            writer.key("assignee"); writer.string(assignee)
+            writer.key("id"); writer.string(id)
+            writer.key("path"); writer.string(path)
+            writer.key("role"); writer.string(role)
+            writer.key("state"); writer.string(state)
+            writer.key("step"); writer.string(step)
+            writer.key("title"); writer.string(title)
+            writer.endObject()
+        }
     }
 
     /// A timer the onboarding waits for.
@@ -32,6 +46,16 @@ public struct OnboardingView: Codable, Sendable, Equatable {
         public var path: String
         public var dueAt: Date
         public var purpose: String
+
+        /// The same object as `encode(to:)` writes, keys sorted, for projection rows.
+        func write(to writer: inout JSONWriter) {
+            writer.beginObject()
+            writer.key("dueAt"); writer.string(PostgresTimestamp.format(dueAt))
+            writer.key("id"); writer.string(id)
+            writer.key("path"); writer.string(path)
+            writer.key("purpose"); writer.string(purpose)
+            writer.endObject()
+        }
     }
 
     public var id: String
@@ -106,6 +130,26 @@ public struct TaskView: Codable, Sendable, Equatable {
             try container.encodeIfPresent(values, forKey: .values)
             try container.encodeIfPresent(pattern, forKey: .pattern)
             try container.encode(self.default, forKey: .default)
+        }
+
+        /// The same object as `encode(to:)` writes, keys sorted, for projection rows.
+        func write(to writer: inout JSONWriter) {
+            writer.beginObject()
+            writer.key("default")
+            if let value = self.default { value.write(to: &writer) } else { writer.null() }
+            writer.key("name"); writer.string(name)
+            if let pattern {
+                writer.key("pattern"); writer.string(pattern)
+            }
+            writer.key("required"); writer.boolean(required)
+            if let title {
+                writer.key("title"); writer.string(title)
+            }
+            writer.key("type"); writer.string(type)
+            if let values {
+                writer.key("values"); writer.strings(values)
+            }
+            writer.endObject()
         }
     }
 

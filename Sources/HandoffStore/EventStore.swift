@@ -1,4 +1,5 @@
 import Foundation
+import HandoffJSON
 import Postgres
 
 /// Which version a stream must be at for an append to go through.
@@ -48,15 +49,21 @@ public struct EventMetadata: Codable, Sendable, Equatable {
 }
 
 extension EventMetadata {
-    /// The metadata as a JSON object, written directly (this runs on every append).
+    /// The metadata as a JSON object, keys sorted, written directly (this runs on every append).
     public var jsonText: String {
-        var fields: [String] = []
-        if let actor { fields.append(#""actor":"# + JSONText.quote(actor)) }
-        if let causationId { fields.append(#""causationId":"# + JSONText.quote(causationId)) }
-        if let commandId { fields.append(#""commandId":"# + JSONText.quote(commandId)) }
-        if let correlationId { fields.append(#""correlationId":"# + JSONText.quote(correlationId)) }
-        if let requestId { fields.append(#""requestId":"# + JSONText.quote(requestId)) }
-        return "{" + fields.joined(separator: ",") + "}"
+        var writer = JSONWriter(capacity: 128)
+        writer.beginObject()
+        for (key, value) in [
+            ("actor", actor), ("causationId", causationId), ("commandId", commandId),
+            ("correlationId", correlationId), ("requestId", requestId),
+        ] {
+            if let value {
+                writer.key(key)
+                writer.string(value)
+            }
+        }
+        writer.endObject()
+        return writer.text
     }
 }
 
@@ -276,15 +283,18 @@ public struct EventStore: Sendable {
         "event \(index + 1) (\(event.type.isEmpty ? "no type" : event.type))"
     }
 
-    /// An array element in double quotes, for PostgreSQL's array text format.
-    private static func arrayElement(_ text: String) -> String {
-        var quoted = "\""
-        quoted.reserveCapacity(text.utf8.count + 2)
-        for character in text.unicodeScalars {
-            if character == "\"" || character == "\\" { quoted.unicodeScalars.append("\\") }
-            quoted.unicodeScalars.append(character)
+    /// An array element in double quotes, for PostgreSQL's array text format: quotes and backslashes escaped.
+    private static func appendArrayElement(_ text: String, to array: inout String) {
+        array.append("\"")
+        if text.utf8.contains(where: { $0 == 0x22 || $0 == 0x5C }) {
+            for character in text.unicodeScalars {
+                if character == "\"" || character == "\\" { array.unicodeScalars.append("\\") }
+                array.unicodeScalars.append(character)
+            }
+        } else {
+            array.append(text)
         }
-        return quoted + "\""
+        array.append("\"")
     }
 
     /// Checks the events and renders them as the array parameters `append_events` takes. Whether each event's
@@ -301,11 +311,8 @@ public struct EventStore: Sendable {
         guard Set(events.map(\.id)).count == events.count else {
             throw StoreError(.invalidInput, "the same event id appears twice in one append")
         }
-        var ids: [String] = []
-        var types: [String] = []
-        var schemaVersions: [String] = []
-        var data: [String] = []
-        var metadata: [String] = []
+        var ids = "{", types = "{", schemaVersions = "{", data = "{", metadata = "{"
+        data.reserveCapacity(events.reduce(2) { $0 + $1.data.count + 3 })
         for (index, event) in events.enumerated() {
             guard !event.type.isEmpty, event.type.count <= maximumIdentifierLength else {
                 throw StoreError(
@@ -323,16 +330,18 @@ public struct EventStore: Sendable {
             else {
                 throw StoreError(.invalidInput, "\(label(index, event)): data is not valid JSON")
             }
+            if index > 0 {
+                ids.append(","); types.append(","); schemaVersions.append(","); data.append(","); metadata.append(",")
+            }
             ids.append(event.id.uuidString)
-            types.append(arrayElement(event.type))
+            appendArrayElement(event.type, to: &types)
             schemaVersions.append(String(event.schemaVersion))
-            data.append(arrayElement(text))
-            metadata.append(arrayElement(event.metadata.jsonText))
+            appendArrayElement(text, to: &data)
+            appendArrayElement(event.metadata.jsonText, to: &metadata)
         }
-        func array(_ elements: [String]) -> String { "{" + elements.joined(separator: ",") + "}" }
+        ids.append("}"); types.append("}"); schemaVersions.append("}"); data.append("}"); metadata.append("}")
         return EncodedEvents(
-            ids: array(ids), types: array(types), schemaVersions: array(schemaVersions), data: array(data),
-            metadata: array(metadata), events: events
+            ids: ids, types: types, schemaVersions: schemaVersions, data: data, metadata: metadata, events: events
         )
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import HandoffJSON
 import Postgres
 
 /// A row of the `onboardings` projection: one onboarding's status, as its stream folds to.
@@ -357,48 +358,56 @@ public enum Projections {
     // MARK: Coding
 
     static func encode(_ records: [OnboardingRecord]) -> String {
-        "[" + records.map { record in
-            var object = JSONText.Object()
-            object.string("id", record.id)
-            object.string("workflow_id", record.workflowId)
-            object.number("workflow_version", Int64(record.workflowVersion))
-            object.string("content_hash", record.contentHash)
-            object.string("state", record.state)
-            object.string("reason", record.reason)
-            object.raw("current_steps", record.currentSteps)
-            object.raw("open_tasks", record.openTasks)
-            object.raw("variables", record.variables)
-            object.raw("inputs", record.inputs)
-            object.raw("timers", record.timers)
-            object.raw("signals", record.signals)
-            object.date("started_at", record.startedAt)
-            object.date("updated_at", record.updatedAt)
-            object.number("version", record.version)
-            return object.text
-        }.joined(separator: ",") + "]"
+        var writer = JSONWriter(capacity: 512 * records.count)
+        writer.beginArray()
+        for record in records {
+            writer.beginObject()
+            writer.key("id"); writer.string(record.id)
+            writer.key("workflow_id"); writer.string(record.workflowId)
+            writer.key("workflow_version"); writer.integer(record.workflowVersion)
+            writer.key("content_hash"); writer.string(record.contentHash)
+            writer.key("state"); writer.string(record.state)
+            writer.key("reason"); writer.string(record.reason)
+            writer.key("current_steps"); writer.raw(record.currentSteps)
+            writer.key("open_tasks"); writer.raw(record.openTasks)
+            writer.key("variables"); writer.raw(record.variables)
+            writer.key("inputs"); writer.raw(record.inputs)
+            writer.key("timers"); writer.raw(record.timers)
+            writer.key("signals"); writer.raw(record.signals)
+            writer.key("started_at"); writer.string(PostgresTimestamp.format(record.startedAt))
+            writer.key("updated_at"); writer.string(PostgresTimestamp.format(record.updatedAt))
+            writer.key("version"); writer.integer(record.version)
+            writer.endObject()
+        }
+        writer.endArray()
+        return writer.text
     }
 
     static func encode(_ records: [TaskRecord]) -> String {
-        "[" + records.map { record in
-            var object = JSONText.Object()
-            object.string("id", record.id)
-            object.string("onboarding_id", record.onboardingId)
-            object.string("path", record.path)
-            object.string("step", record.step)
-            object.string("role", record.role)
-            object.string("title", record.title)
-            object.string("instructions", record.instructions)
-            object.string("state", record.state)
-            object.string("assignee", record.assignee)
-            object.raw("checklist", record.checklist)
-            object.raw("outputs", record.outputs)
-            object.date("due_at", record.dueAt)
-            object.date("created_at", record.createdAt)
-            object.string("completed_by", record.completedBy)
-            object.raw("result", record.result)
-            object.raw("checked", record.checked)
-            return object.text
-        }.joined(separator: ",") + "]"
+        var writer = JSONWriter(capacity: 1024 * records.count)
+        writer.beginArray()
+        for record in records {
+            writer.beginObject()
+            writer.key("id"); writer.string(record.id)
+            writer.key("onboarding_id"); writer.string(record.onboardingId)
+            writer.key("path"); writer.string(record.path)
+            writer.key("step"); writer.string(record.step)
+            writer.key("role"); writer.string(record.role)
+            writer.key("title"); writer.string(record.title)
+            writer.key("instructions"); writer.string(record.instructions)
+            writer.key("state"); writer.string(record.state)
+            writer.key("assignee"); writer.string(record.assignee)
+            writer.key("checklist"); writer.raw(record.checklist)
+            writer.key("outputs"); writer.raw(record.outputs)
+            writer.key("due_at"); writer.string(record.dueAt.map(PostgresTimestamp.format))
+            writer.key("created_at"); writer.string(PostgresTimestamp.format(record.createdAt))
+            writer.key("completed_by"); writer.string(record.completedBy)
+            writer.key("result"); writer.raw(record.result ?? "null")
+            writer.key("checked"); writer.raw(record.checked ?? "null")
+            writer.endObject()
+        }
+        writer.endArray()
+        return writer.text
     }
 
     static func decodeOnboarding(_ row: Row) throws -> OnboardingRecord {

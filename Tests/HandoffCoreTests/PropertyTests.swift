@@ -13,7 +13,7 @@ struct PropertyTests {
         var endings: [OnboardingState.Status: Int] = [:]
         for seed in Self.seeds {
             var random = SplitMix64(seed: seed)
-            let final = try Self.randomRun(definition, random: &random, seed: seed)
+            let final = try Self.randomRun(definition, random: &random, seed: seed).state
             endings[final.status, default: 0] += 1
         }
         // The random walks reach every way a run can end that the workflow has.
@@ -24,7 +24,7 @@ struct PropertyTests {
     /// Runs random valid commands (and some refused ones) until the onboarding ends or 300 commands pass.
     static func randomRun(
         _ definition: WorkflowDefinition, random: inout SplitMix64, seed: UInt64
-    ) throws -> OnboardingState {
+    ) throws -> (state: OnboardingState, events: [OnboardingEvent]) {
         let interpreter = Interpreter(definition: definition)
         var now = t0
         var events = try interpreter.decide(
@@ -62,7 +62,14 @@ struct PropertyTests {
                 type: stored.type, schemaVersion: OnboardingEvent.schemaVersion, data: stored.data)
         }
         #expect(interpreter.replay(decoded) == state, "seed \(seed): the stored events give another state")
-        return state
+        return (state, events)
+    }
+
+    /// The events of one random run.
+    static func randomEvents(
+        _ definition: WorkflowDefinition, random: inout SplitMix64, seed: UInt64
+    ) throws -> [OnboardingEvent] {
+        try randomRun(definition, random: &random, seed: seed).events
     }
 
     /// An active onboarding always waits on something; every open task belongs to a step the flow is in.

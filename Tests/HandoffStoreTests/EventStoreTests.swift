@@ -53,7 +53,6 @@ func fingerprint(_ database: TestDatabase) async throws -> [String?] {
         let stored = try await database.store.read(stream: "awkward")
         #expect(stored.first?.metadata == metadata)
         #expect(stored.first?.type == "Type \"quoted\" ☃")
-        #expect(JSONText.quote("a\"b\\c\u{7}") == #""a\"b\\c\u0007""#)
     }
 
     @Test func ofSixteenRacingAppendsWithOneExpectedVersionExactlyOneWins() async throws {

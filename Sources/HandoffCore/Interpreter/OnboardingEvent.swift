@@ -2,8 +2,8 @@ import Foundation
 
 /// Something that happened to one onboarding: the facts its stream holds, in past tense.
 ///
-/// Each case carries a `Codable` payload. `type` is the stable name stored beside the data; `encoded()` and
-/// `decode(type:schemaVersion:data:)` convert to and from the stored form. Paths name a step where it ran:
+/// Each case carries a payload. `type` is the stable name stored beside the data; `encoded()` and
+/// `decode(type:schemaVersion:data:)` (in `EventCoding.swift`) convert to and from the stored form. Paths name a step where it ran:
 /// `sign-in` at the top, `global-admin-consent/sign-in` inside the block that step `global-admin-consent` ran.
 /// Events hold no actor or time of recording: the store keeps those as metadata.
 public enum OnboardingEvent: Hashable, Sendable {
@@ -74,114 +74,6 @@ public enum OnboardingEvent: Hashable, Sendable {
         case .taskCompleted(let event): event.taskId
         case .taskCancelled(let event): event.taskId
         default: nil
-        }
-    }
-
-    /// The event as stored: its type name and its payload as a JSON object (keys sorted, times as ISO 8601 text).
-    public func encoded() throws(EventCodingError) -> (type: String, data: Data) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(Timestamp.format(date))
-        }
-        do {
-            let data: Data
-            switch self {
-            case .started(let payload): data = try encoder.encode(payload)
-            case .stepEntered(let payload): data = try encoder.encode(payload)
-            case .stepSkipped(let payload): data = try encoder.encode(payload)
-            case .stepCompleted(let payload): data = try encoder.encode(payload)
-            case .decisionMade(let payload): data = try encoder.encode(payload)
-            case .blockStarted(let payload): data = try encoder.encode(payload)
-            case .branchCompleted(let payload): data = try encoder.encode(payload)
-            case .taskOpened(let payload): data = try encoder.encode(payload)
-            case .taskClaimed(let payload): data = try encoder.encode(payload)
-            case .taskReleased(let payload): data = try encoder.encode(payload)
-            case .taskCompleted(let payload): data = try encoder.encode(payload)
-            case .taskCancelled(let payload): data = try encoder.encode(payload)
-            case .variablesSet(let payload): data = try encoder.encode(payload)
-            case .signalReceived(let payload): data = try encoder.encode(payload)
-            case .timerScheduled(let payload): data = try encoder.encode(payload)
-            case .timerFired(let payload): data = try encoder.encode(payload)
-            case .timerCancelled(let payload): data = try encoder.encode(payload)
-            case .completed(let payload): data = try encoder.encode(payload)
-            case .cancelled(let payload): data = try encoder.encode(payload)
-            case .failed(let payload): data = try encoder.encode(payload)
-            }
-            return (type, data)
-        } catch {
-            throw EventCodingError(type: type, reason: "could not be encoded: \(error)")
-        }
-    }
-
-    /// Rebuilds an event from its stored form.
-    ///
-    /// Throws `EventCodingError` for an unknown type, a schema version this code does not know, or data that
-    /// does not fit the type's payload.
-    /// One decoder for every event: making a `JSONDecoder` per event was a third of a replay's time.
-    private static let decoder: JSONDecoder = {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .custom { decoder in
-            let container = try decoder.singleValueContainer()
-            let text = try container.decode(String.self)
-            guard let date = Timestamp.parse(text) else {
-                throw DecodingError.dataCorruptedError(
-                    in: container, debugDescription: "'\(text)' is not an ISO 8601 time")
-            }
-            return date
-        }
-        return decoder
-    }()
-
-    public static func decode(
-        type: String, schemaVersion: Int, data: Data
-    ) throws(EventCodingError) -> OnboardingEvent {
-        guard schemaVersion == Self.schemaVersion else {
-            throw EventCodingError(
-                type: type,
-                reason: "has schema version \(schemaVersion); this build reads version \(Self.schemaVersion)")
-        }
-        let decoder = Self.decoder
-        func payload<T: Decodable>(_: T.Type) throws(EventCodingError) -> T {
-            do {
-                return try decoder.decode(T.self, from: data)
-            } catch {
-                throw EventCodingError(type: type, reason: "has data that does not fit: \(Self.describe(error))")
-            }
-        }
-        switch type {
-        case "OnboardingStarted": return .started(try payload(OnboardingStarted.self))
-        case "StepEntered": return .stepEntered(try payload(StepEntered.self))
-        case "StepSkipped": return .stepSkipped(try payload(StepSkipped.self))
-        case "StepCompleted": return .stepCompleted(try payload(StepCompleted.self))
-        case "DecisionMade": return .decisionMade(try payload(DecisionMade.self))
-        case "BlockStarted": return .blockStarted(try payload(BlockStarted.self))
-        case "BranchCompleted": return .branchCompleted(try payload(BranchCompleted.self))
-        case "TaskOpened": return .taskOpened(try payload(TaskOpened.self))
-        case "TaskClaimed": return .taskClaimed(try payload(TaskClaimed.self))
-        case "TaskReleased": return .taskReleased(try payload(TaskReleased.self))
-        case "TaskCompleted": return .taskCompleted(try payload(TaskCompleted.self))
-        case "TaskCancelled": return .taskCancelled(try payload(TaskCancelled.self))
-        case "VariablesSet": return .variablesSet(try payload(VariablesSet.self))
-        case "SignalReceived": return .signalReceived(try payload(SignalReceived.self))
-        case "TimerScheduled": return .timerScheduled(try payload(TimerScheduled.self))
-        case "TimerFired": return .timerFired(try payload(TimerFired.self))
-        case "TimerCancelled": return .timerCancelled(try payload(TimerCancelled.self))
-        case "OnboardingCompleted": return .completed(try payload(OnboardingCompleted.self))
-        case "OnboardingCancelled": return .cancelled(try payload(OnboardingCancelled.self))
-        case "OnboardingFailed": return .failed(try payload(OnboardingFailed.self))
-        default: throw EventCodingError(type: type, reason: "is not a known event type")
-        }
-    }
-
-    private static func describe(_ error: any Error) -> String {
-        switch error as? DecodingError {
-        case .keyNotFound(let key, _): "missing field '\(key.stringValue)'"
-        case .typeMismatch(_, let context), .valueNotFound(_, let context):
-            "wrong type at '\(context.codingPath.map(\.stringValue).joined(separator: "."))'"
-        case .dataCorrupted(let context): context.debugDescription
-        default: String(describing: error)
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import HandoffJSON
 
 /// A JSON value: what inputs, task outputs, variables, block parameters and signal data hold.
 ///
@@ -51,7 +52,7 @@ public enum Value: Hashable, Sendable {
         case .null: ""
         case .boolean(let boolean): boolean ? "true" : "false"
         case .integer(let integer): String(integer)
-        case .number(let number): Self.format(number)
+        case .number(let number): JSONWriter.format(number)
         case .string(let string): string
         case .list, .object: jsonText
         }
@@ -59,41 +60,36 @@ public enum Value: Hashable, Sendable {
 
     /// The value as compact JSON text with sorted keys.
     public var jsonText: String {
+        var writer = JSONWriter()
+        write(to: &writer)
+        return writer.text
+    }
+
+    /// Writes the value as JSON, object keys sorted.
+    public func write(to writer: inout JSONWriter) {
         switch self {
-        case .null: "null"
-        case .boolean(let boolean): boolean ? "true" : "false"
-        case .integer(let integer): String(integer)
-        case .number(let number): Self.format(number)
-        case .string(let string): Self.quote(string)
-        case .list(let items): "[" + items.map(\.jsonText).joined(separator: ",") + "]"
+        case .null: writer.null()
+        case .boolean(let boolean): writer.boolean(boolean)
+        case .integer(let integer): writer.integer(integer)
+        case .number(let number): writer.number(number)
+        case .string(let string): writer.string(string)
+        case .list(let items):
+            writer.beginArray()
+            for item in items { item.write(to: &writer) }
+            writer.endArray()
         case .object(let members):
-            "{"
-                + members.keys.sorted().map { Self.quote($0) + ":" + (members[$0] ?? .null).jsonText }
-                .joined(separator: ",") + "}"
+            Self.write(members, to: &writer)
         }
     }
 
-    private static func format(_ number: Double) -> String {
-        if number.isFinite, number == number.rounded(), abs(number) < 1e15 {
-            return String(Int(number))
+    /// Writes an object of values as JSON, keys sorted.
+    public static func write(_ members: [String: Value], to writer: inout JSONWriter) {
+        writer.beginObject()
+        for key in members.keys.sorted() {
+            writer.key(key)
+            members[key, default: .null].write(to: &writer)
         }
-        return String(number)
-    }
-
-    private static func quote(_ string: String) -> String {
-        var result = "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            case _ where scalar.value < 0x20: result += String(format: "\\u%04x", scalar.value)
-            default: result.unicodeScalars.append(scalar)
-            }
-        }
-        return result + "\""
+        writer.endObject()
     }
 }
 

@@ -1,0 +1,563 @@
+import Foundation
+import HandoffJSON
+
+// Events to and from their stored form, written and read by hand: every command encodes the events it decides and
+// every replay, write and rebuild decodes the events it folds, and `JSONEncoder` and `JSONDecoder` were most of
+// that time. The payloads stay `Codable` (synthesized) for callers that want them in other documents; the stored
+// form is exactly what `JSONEncoder` with sorted keys writes for them, which the tests check.
+
+extension OnboardingEvent {
+    /// The event as stored: its type name and its payload as a JSON object (keys sorted, nil fields left out,
+    /// times as ISO 8601 text).
+    public func encoded() throws(EventCodingError) -> (type: String, data: Data) {
+        var writer = JSONWriter()
+        switch self {
+        case .started(let payload): payload.write(to: &writer)
+        case .stepEntered(let payload): payload.write(to: &writer)
+        case .stepSkipped(let payload): payload.write(to: &writer)
+        case .stepCompleted(let payload): payload.write(to: &writer)
+        case .decisionMade(let payload): payload.write(to: &writer)
+        case .blockStarted(let payload): payload.write(to: &writer)
+        case .branchCompleted(let payload): payload.write(to: &writer)
+        case .taskOpened(let payload): payload.write(to: &writer)
+        case .taskClaimed(let payload): payload.write(to: &writer)
+        case .taskReleased(let payload): payload.write(to: &writer)
+        case .taskCompleted(let payload): payload.write(to: &writer)
+        case .taskCancelled(let payload): payload.write(to: &writer)
+        case .variablesSet(let payload): payload.write(to: &writer)
+        case .signalReceived(let payload): payload.write(to: &writer)
+        case .timerScheduled(let payload): payload.write(to: &writer)
+        case .timerFired(let payload): payload.write(to: &writer)
+        case .timerCancelled(let payload): payload.write(to: &writer)
+        case .completed(let payload): payload.write(to: &writer)
+        case .cancelled(let payload): payload.write(to: &writer)
+        case .failed(let payload): payload.write(to: &writer)
+        }
+        return (type, Data(writer.text.utf8))
+    }
+
+    /// Rebuilds an event from its stored form.
+    ///
+    /// Throws `EventCodingError` for an unknown type, a schema version this code does not know, or data that
+    /// does not fit the type's payload.
+    public static func decode(
+        type: String, schemaVersion: Int, data: Data
+    ) throws(EventCodingError) -> OnboardingEvent {
+        guard schemaVersion == Self.schemaVersion else {
+            throw EventCodingError(
+                type: type,
+                reason: "has schema version \(schemaVersion); this build reads version \(Self.schemaVersion)")
+        }
+        guard typeNames.contains(type) else { throw EventCodingError(type: type, reason: "is not a known event type") }
+        let value: Value
+        do {
+            value = try Value(parsing: data)
+        } catch {
+            throw EventCodingError(type: type, reason: "has data that is not JSON: \(error)")
+        }
+        guard case .object(let members) = value else {
+            throw EventCodingError(type: type, reason: "has data that does not fit: not a JSON object")
+        }
+        let fields = Fields(members, type: type, path: "")
+        switch type {
+        case "OnboardingStarted": return .started(try OnboardingStarted(fields))
+        case "StepEntered": return .stepEntered(try StepEntered(fields))
+        case "StepSkipped": return .stepSkipped(try StepSkipped(fields))
+        case "StepCompleted": return .stepCompleted(try StepCompleted(fields))
+        case "DecisionMade": return .decisionMade(try DecisionMade(fields))
+        case "BlockStarted": return .blockStarted(try BlockStarted(fields))
+        case "BranchCompleted": return .branchCompleted(try BranchCompleted(fields))
+        case "TaskOpened": return .taskOpened(try TaskOpened(fields))
+        case "TaskClaimed": return .taskClaimed(try TaskClaimed(fields))
+        case "TaskReleased": return .taskReleased(try TaskReleased(fields))
+        case "TaskCompleted": return .taskCompleted(try TaskCompleted(fields))
+        case "TaskCancelled": return .taskCancelled(try TaskCancelled(fields))
+        case "VariablesSet": return .variablesSet(try VariablesSet(fields))
+        case "SignalReceived": return .signalReceived(try SignalReceived(fields))
+        case "TimerScheduled": return .timerScheduled(try TimerScheduled(fields))
+        case "TimerFired": return .timerFired(try TimerFired(fields))
+        case "TimerCancelled": return .timerCancelled(try TimerCancelled(fields))
+        case "OnboardingCompleted": return .completed(try OnboardingCompleted(fields))
+        case "OnboardingCancelled": return .cancelled(try OnboardingCancelled(fields))
+        default: return .failed(try OnboardingFailed(fields))
+        }
+    }
+}
+
+/// One JSON object of a stored payload, read field by field; errors name the field.
+struct Fields {
+    private let members: [String: Value]
+    private let type: String
+    /// Where this object sits in the payload (`outputs.0.`), for messages.
+    private let path: String
+
+    init(_ members: [String: Value], type: String, path: String) {
+        self.members = members
+        self.type = type
+        self.path = path
+    }
+
+    private func missing(_ key: String) -> EventCodingError {
+        EventCodingError(type: type, reason: "has data that does not fit: missing field '\(path)\(key)'")
+    }
+
+    private func wrongType(_ key: String) -> EventCodingError {
+        EventCodingError(type: type, reason: "has data that does not fit: wrong type at '\(path)\(key)'")
+    }
+
+    /// The field's value, nil when it is absent or null.
+    private func optional(_ key: String) -> Value? {
+        guard let value = members[key], !value.isNull else { return nil }
+        return value
+    }
+
+    private func required(_ key: String) throws(EventCodingError) -> Value {
+        guard let value = optional(key) else { throw missing(key) }
+        return value
+    }
+
+    func string(_ key: String) throws(EventCodingError) -> String {
+        guard case .string(let string) = try required(key) else { throw wrongType(key) }
+        return string
+    }
+
+    func optionalString(_ key: String) throws(EventCodingError) -> String? {
+        guard let value = optional(key) else { return nil }
+        guard case .string(let string) = value else { throw wrongType(key) }
+        return string
+    }
+
+    func integer(_ key: String) throws(EventCodingError) -> Int {
+        guard let integer = try optionalInteger(key) else { throw missing(key) }
+        return integer
+    }
+
+    func optionalInteger(_ key: String) throws(EventCodingError) -> Int? {
+        guard let value = optional(key) else { return nil }
+        guard case .integer(let integer) = value else { throw wrongType(key) }
+        return integer
+    }
+
+    func boolean(_ key: String) throws(EventCodingError) -> Bool {
+        guard case .boolean(let boolean) = try required(key) else { throw wrongType(key) }
+        return boolean
+    }
+
+    /// Any JSON value; null is a value here, only an absent field is missing.
+    func value(_ key: String) throws(EventCodingError) -> Value {
+        guard let value = members[key] else { throw missing(key) }
+        return value
+    }
+
+    func optionalValue(_ key: String) -> Value? {
+        optional(key)
+    }
+
+    func values(_ key: String) throws(EventCodingError) -> [String: Value] {
+        guard case .object(let members) = try required(key) else { throw wrongType(key) }
+        return members
+    }
+
+    func date(_ key: String) throws(EventCodingError) -> Date {
+        guard let date = try optionalDate(key) else { throw missing(key) }
+        return date
+    }
+
+    func optionalDate(_ key: String) throws(EventCodingError) -> Date? {
+        guard let text = try optionalString(key) else { return nil }
+        guard let date = Timestamp.parse(text) else {
+            throw EventCodingError(type: type, reason: "has data that does not fit: '\(text)' is not an ISO 8601 time")
+        }
+        return date
+    }
+
+    func strings(_ key: String) throws(EventCodingError) -> [String] {
+        guard let strings = try optionalStrings(key) else { throw missing(key) }
+        return strings
+    }
+
+    func optionalStrings(_ key: String) throws(EventCodingError) -> [String]? {
+        guard let value = optional(key) else { return nil }
+        guard case .list(let items) = value else { throw wrongType(key) }
+        var strings: [String] = []
+        strings.reserveCapacity(items.count)
+        for (index, item) in items.enumerated() {
+            guard case .string(let string) = item else { throw wrongType("\(key).\(index)") }
+            strings.append(string)
+        }
+        return strings
+    }
+
+    /// A list of objects, each read with `element`.
+    func objects<Element>(_ key: String, _ element: (Fields) throws(EventCodingError) -> Element)
+        throws(EventCodingError) -> [Element]
+    {
+        guard case .list(let items) = try required(key) else { throw wrongType(key) }
+        var elements: [Element] = []
+        elements.reserveCapacity(items.count)
+        for (index, item) in items.enumerated() {
+            guard case .object(let members) = item else { throw wrongType("\(key).\(index)") }
+            elements.append(try element(Fields(members, type: type, path: "\(path)\(key).\(index).")))
+        }
+        return elements
+    }
+}
+
+// MARK: - Payloads, field by field (keys in sorted order)
+
+extension OnboardingStarted {
+    init(_ fields: Fields) throws(EventCodingError) {
+        self.init(
+            onboardingId: try fields.string("onboardingId"), workflowId: try fields.string("workflowId"),
+            workflowVersion: try fields.integer("workflowVersion"), contentHash: try fields.string("contentHash"),
+            inputs: try fields.values("inputs"))
+    }
+
+    func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("contentHash"); writer.string(contentHash)
+        writer.key("inputs"); Value.write(inputs, to: &writer)
+        writer.key("onboardingId"); writer.string(onboardingId)
+        writer.key("workflowId"); writer.string(workflowId)
+        writer.key("workflowVersion"); writer.integer(workflowVersion)
+        writer.endObject()
+    }
+}
+
+extension StepEntered {
+    init(_ fields: Fields) throws(EventCodingError) {
+        self.init(path: try fields.string("path"), step: try fields.string("step"), kind: try fields.string("kind"))
+    }
+
+    func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("kind"); writer.string(kind)
+        writer.key("path"); writer.string(path)
+        writer.key("step"); writer.string(step)
+        writer.endObject()
+    }
+}
+
+extension StepSkipped {
+    init(_ fields: Fields) throws(EventCodingError) {
+        self.init(path: try fields.string("path"), step: try fields.string("step"))
+    }
+
+    func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("path"); writer.string(path)
+        writer.key("step"); writer.string(step)
+        writer.endObject()
+    }
+}
+
+extension StepCompleted {
+    init(_ fields: Fields) throws(EventCodingError) {
+        self.init(path: try fields.string("path"), step: try fields.string("step"), outputs: try fields.values("outputs"))
+    }
+
+    func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("outputs"); Value.write(outputs, to: &writer)
+        writer.key("path"); writer.string(path)
+        writer.key("step"); writer.string(step)
+        writer.endObject()
+    }
+}
+
+extension DecisionMade {
+    init(_ fields: Fields) throws(EventCodingError) {
+        self.init(
+            path: try fields.string("path"), step: try fields.string("step"),
+            branch: try fields.optionalInteger("branch"), next: try fields.string("next"))
+    }
+
+    func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let branch {
+            writer.key("branch"); writer.integer(branch)
+        }
+        writer.key("next"); writer.string(next)
+        writer.key("path"); writer.string(path)
+        writer.key("step"); writer.string(step)
+        writer.endObject()
+    }
+}
+
+extension BlockStarted {
+    init(_ fields: Fields) throws(EventCodingError) {
+        self.init(
+            path: try fields.string("path"), step: try fields.string("step"), block: try fields.string("block"),
+            params: try fields.values("params"))
+    }
+
+    func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("block"); writer.string(block)
+        writer.key("params"); Value.write(params, to: &writer)
+        writer.key("path"); writer.string(path)
+        writer.key("step"); writer.string(step)
+        writer.endObject()
+    }
+}
+
+extension BranchCompleted {
+    init(_ fields: Fields) throws(EventCodingError) {
+        self.init(path: try fields.string("path"), step: try fields.string("step"), branch: try fields.string("branch"))
+    }
+
+    func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("branch"); writer.string(branch)
+        writer.key("path"); writer.string(path)
+        writer.key("step"); writer.string(step)
+        writer.endObject()
+    }
+}
+
+extension TaskOpened {
+    init(_ fields: Fields) throws(EventCodingError) {
+        self.init(
+            taskId: try fields.string("taskId"), path: try fields.string("path"), step: try fields.string("step"),
+            role: try fields.string("role"), title: try fields.string("title"),
+            instructions: try fields.string("instructions"), checklist: try fields.objects("checklist", ChecklistItem.init),
+            outputs: try fields.objects("outputs", OutputField.init), dueAt: try fields.optionalDate("dueAt"),
+            createdAt: try fields.date("createdAt"))
+    }
+
+    func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("checklist")
+        writer.beginArray()
+        for item in checklist { item.write(to: &writer) }
+        writer.endArray()
+        writer.key("createdAt"); writer.string(Timestamp.format(createdAt))
+        if let dueAt {
+            writer.key("dueAt"); writer.string(Timestamp.format(dueAt))
+        }
+        writer.key("instructions"); writer.string(instructions)
+        writer.key("outputs")
+        writer.beginArray()
+        for output in outputs { output.write(to: &writer) }
+        writer.endArray()
+        writer.key("path"); writer.string(path)
+        writer.key("role"); writer.string(role)
+        writer.key("step"); writer.string(step)
+        writer.key("taskId"); writer.string(taskId)
+        writer.key("title"); writer.string(title)
+        writer.endObject()
+    }
+}
+
+extension TaskClaimed {
+    init(_ fields: Fields) throws(EventCodingError) {
+        self.init(taskId: try fields.string("taskId"), assignee: try fields.string("assignee"))
+    }
+
+    func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("assignee"); writer.string(assignee)
+        writer.key("taskId"); writer.string(taskId)
+        writer.endObject()
+    }
+}
+
+extension TaskReleased {
+    init(_ fields: Fields) throws(EventCodingError) {
+        self.init(taskId: try fields.string("taskId"), assignee: try fields.string("assignee"))
+    }
+
+    func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("assignee"); writer.string(assignee)
+        writer.key("taskId"); writer.string(taskId)
+        writer.endObject()
+    }
+}
+
+extension TaskCompleted {
+    init(_ fields: Fields) throws(EventCodingError) {
+        self.init(
+            taskId: try fields.string("taskId"), user: try fields.string("user"), outputs: try fields.values("outputs"),
+            checklist: try fields.strings("checklist"))
+    }
+
+    func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("checklist"); writer.strings(checklist)
+        writer.key("outputs"); Value.write(outputs, to: &writer)
+        writer.key("taskId"); writer.string(taskId)
+        writer.key("user"); writer.string(user)
+        writer.endObject()
+    }
+}
+
+extension TaskCancelled {
+    init(_ fields: Fields) throws(EventCodingError) {
+        self.init(taskId: try fields.string("taskId"), reason: try fields.string("reason"))
+    }
+
+    func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("reason"); writer.string(reason)
+        writer.key("taskId"); writer.string(taskId)
+        writer.endObject()
+    }
+}
+
+extension VariablesSet {
+    init(_ fields: Fields) throws(EventCodingError) {
+        self.init(path: try fields.string("path"), variables: try fields.values("variables"))
+    }
+
+    func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("path"); writer.string(path)
+        writer.key("variables"); Value.write(variables, to: &writer)
+        writer.endObject()
+    }
+}
+
+extension SignalReceived {
+    init(_ fields: Fields) throws(EventCodingError) {
+        self.init(path: try fields.string("path"), signal: try fields.string("signal"), data: try fields.value("data"))
+    }
+
+    func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("data"); data.write(to: &writer)
+        writer.key("path"); writer.string(path)
+        writer.key("signal"); writer.string(signal)
+        writer.endObject()
+    }
+}
+
+extension TimerScheduled {
+    init(_ fields: Fields) throws(EventCodingError) {
+        self.init(
+            timerId: try fields.string("timerId"), path: try fields.string("path"), dueAt: try fields.date("dueAt"),
+            purpose: try fields.string("purpose"))
+    }
+
+    func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("dueAt"); writer.string(Timestamp.format(dueAt))
+        writer.key("path"); writer.string(path)
+        writer.key("purpose"); writer.string(purpose)
+        writer.key("timerId"); writer.string(timerId)
+        writer.endObject()
+    }
+}
+
+extension TimerFired {
+    init(_ fields: Fields) throws(EventCodingError) {
+        self.init(timerId: try fields.string("timerId"), path: try fields.string("path"))
+    }
+
+    func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("path"); writer.string(path)
+        writer.key("timerId"); writer.string(timerId)
+        writer.endObject()
+    }
+}
+
+extension TimerCancelled {
+    init(_ fields: Fields) throws(EventCodingError) {
+        self.init(timerId: try fields.string("timerId"), path: try fields.string("path"))
+    }
+
+    func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("path"); writer.string(path)
+        writer.key("timerId"); writer.string(timerId)
+        writer.endObject()
+    }
+}
+
+extension OnboardingCompleted {
+    init(_ fields: Fields) throws(EventCodingError) {
+        self.init(path: try fields.string("path"))
+    }
+
+    func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("path"); writer.string(path)
+        writer.endObject()
+    }
+}
+
+extension OnboardingCancelled {
+    init(_ fields: Fields) throws(EventCodingError) {
+        self.init(user: try fields.string("user"), reason: try fields.string("reason"))
+    }
+
+    func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("reason"); writer.string(reason)
+        writer.key("user"); writer.string(user)
+        writer.endObject()
+    }
+}
+
+extension OnboardingFailed {
+    init(_ fields: Fields) throws(EventCodingError) {
+        self.init(path: try fields.optionalString("path"), reason: try fields.string("reason"))
+    }
+
+    func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let path {
+            writer.key("path"); writer.string(path)
+        }
+        writer.key("reason"); writer.string(reason)
+        writer.endObject()
+    }
+}
+
+extension ChecklistItem {
+    init(_ fields: Fields) throws(EventCodingError) {
+        self.init(id: try fields.string("id"), text: try fields.string("text"))
+    }
+
+    /// Writes the item as the JSON object `{"id":…,"text":…}`.
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("id"); writer.string(id)
+        writer.key("text"); writer.string(text)
+        writer.endObject()
+    }
+}
+
+extension OutputField {
+    init(_ fields: Fields) throws(EventCodingError) {
+        guard let type = FieldType(rawValue: try fields.string("type")) else {
+            throw EventCodingError(
+                type: "TaskOpened", reason: "has data that does not fit: '\(try fields.string("type"))' is not a field type")
+        }
+        self.init(
+            name: try fields.string("name"), type: type, required: try fields.boolean("required"),
+            title: try fields.optionalString("title"), values: try fields.optionalStrings("values"),
+            pattern: try fields.optionalString("pattern"), default: fields.optionalValue("default"))
+    }
+
+    func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = self.default {
+            writer.key("default"); value.write(to: &writer)
+        }
+        writer.key("name"); writer.string(name)
+        if let pattern {
+            writer.key("pattern"); writer.string(pattern)
+        }
+        writer.key("required"); writer.boolean(required)
+        if let title {
+            writer.key("title"); writer.string(title)
+        }
+        writer.key("type"); writer.string(type.rawValue)
+        if let values {
+            writer.key("values"); writer.strings(values)
+        }
+        writer.endObject()
+    }
+}
