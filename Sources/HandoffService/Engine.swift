@@ -100,12 +100,17 @@ public struct Engine: Sendable {
     {
         guard !roles.isEmpty else { throw EngineError(.invalidInput, "claiming the next task needs a role") }
         let request = TaskRequest(taskId: nil, user: user, roles: roles.sorted())
-        return try await perform(kind: "next", commandId: commandId, request: request, stream: nil) { context in
+        return try await perform(
+            kind: "next", commandId: commandId, request: request, stream: nil, queue: roles.sorted()
+        ) { context in
             // The queue row is read before its stream lock is taken: when someone changed the task in between,
-            // the next query (a fresh snapshot) no longer lists it, so try the next one.
-            for _ in 0..<Self.maximumCandidates {
-                guard let candidate = try TaskQueue.lockNextOpenTask(on: context.connection, roles: roles.sorted())
-                else {
+            // the next query (a fresh snapshot) no longer lists it, so try the next one. The first candidate
+            // came with the transaction's BEGIN.
+            for attempt in 0..<Self.maximumCandidates {
+                let next = attempt == 0
+                    ? context.candidate
+                    : try TaskQueue.lockNextOpenTask(on: context.connection, roles: roles.sorted())
+                guard let candidate = next else {
                     return (nil, nil)
                 }
                 let loaded = try context.load(candidate.onboardingId)
@@ -353,7 +358,7 @@ extension Engine {
 
     /// Runs one write in a transaction, with the stream lock, the idempotency record and retries.
     func perform<Answer: Codable & Sendable, Request: Encodable>(
-        kind: String, commandId: String?, request: Request, stream: String?,
+        kind: String, commandId: String?, request: Request, stream: String?, queue: [String]? = nil,
         _ body: @escaping @Sendable (WriteContext) throws -> Outcome<Answer>
     ) async throws(EngineError) -> Answer {
         if let commandId, commandId.isEmpty || commandId.count > 200 {
@@ -381,13 +386,18 @@ extension Engine {
                 // stream lock, the command id's lookup and the read of the stream from this process's last
                 // snapshot of it. One more ends it: the append, the projection rows and COMMIT.
                 let snapshot = stream.flatMap { snapshots.snapshot($0) }
-                let preamble = TaskQueue.writePreamble(
-                    stream: stream, commandId: commandId,
-                    readingFrom: snapshot.map { Int64($0.state.version) + 1 } ?? 1)
+                let preamble: TaskQueue.Preamble =
+                    if let stream {
+                        .stream(stream, readingFrom: snapshot.map { Int64($0.state.version) + 1 } ?? 1)
+                    } else if let queue {
+                        .queue(roles: queue)
+                    } else {
+                        .none
+                    }
                 let (answer, folded): (Answer, FoldedOnboarding?) = try await pool.withTransaction(
-                    pipelinedWith: preamble
+                    pipelinedWith: TaskQueue.writePreamble(preamble, commandId: commandId)
                 ) { connection, results in
-                    let read = try TaskQueue.preambleResults(results, stream: stream, commandId: commandId)
+                    let read = try TaskQueue.preambleResults(results, preamble, commandId: commandId)
                     if let commandId, let recorded = read.command {
                         guard recorded.kind == kind, recorded.fingerprint == fingerprintOfRequest else {
                             throw EngineError(
@@ -401,7 +411,8 @@ extension Engine {
                     }
                     let context = WriteContext(
                         connection: connection, definitions: definitions, snapshots: snapshots, now: clock(),
-                        transactionTime: read.transactionTime, commandId: commandId, preloaded: preloaded)
+                        transactionTime: read.transactionTime, commandId: commandId, preloaded: preloaded,
+                        candidate: read.candidate)
                     let (answer, applied) = try body(context)
                     let command = try commandId.map { commandId in
                         CommandRecord(
@@ -539,6 +550,8 @@ struct WriteContext {
     let commandId: String?
     /// The stream as read with the transaction's BEGIN (under its lock), when the write named it up front.
     var preloaded: Preloaded?
+    /// The queue's first candidate, its stream lock taken, when the write claims the next task.
+    var candidate: (taskId: String, onboardingId: String)?
 
     /// Loads the onboarding of a task; `not_found` names the task when the onboarding does not exist.
     func load(_ streamId: String, task taskId: String) throws -> Loaded {

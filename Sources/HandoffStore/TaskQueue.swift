@@ -18,34 +18,66 @@ public enum TaskQueue {
 
     static let lockStreamSQL = "SELECT pg_advisory_xact_lock($1::integer, hashtext($2))"
 
+    /// What a write needs to know before it decides, asked with its `BEGIN` in one round trip.
+    public enum Preamble: Sendable {
+        /// A write to a known onboarding: its stream lock, then its events from `version` on.
+        case stream(String, readingFrom: Int64)
+        /// A claim of the next task of these roles: the first candidate whose stream lock could be taken.
+        case queue(roles: [String])
+        /// Neither (a start: the onboarding does not exist yet).
+        case none
+    }
+
+    /// What `writePreamble`'s statements returned.
+    public struct PreambleResults: Sendable {
+        /// The transaction's start (`now()`): what `recorded_at` of its events will be.
+        public var transactionTime: Date
+        /// The command id's stored answer, when the write carried an id that was used before.
+        public var command: CommandRecord?
+        /// The stream's events from the version asked for (`.stream`).
+        public var events: [RecordedEvent]?
+        /// The first candidate task, its stream lock taken (`.queue`); nil when the queue has none.
+        public var candidate: (taskId: String, onboardingId: String)?
+    }
+
     /// The statements a write starts its transaction with, sent in one round trip with its `BEGIN`: the
-    /// transaction's time (what `recorded_at` of its events will be), then for a known onboarding its stream
-    /// lock, then the command id's stored answer (when there is one), then the stream's events from `version` on.
-    /// The read comes after the lock in the same pipeline, so it sees everything committed before the lock.
-    public static func writePreamble(stream streamId: String?, commandId: String?, readingFrom version: Int64)
-        -> [Statement]
-    {
+    /// transaction's time, the command id's stored answer (when there is one), then the stream lock and read, or
+    /// the queue's next candidate. The read comes after the lock in the same pipeline, so it sees everything
+    /// committed before the lock.
+    public static func writePreamble(_ preamble: Preamble, commandId: String?) -> [Statement] {
         var statements: [Statement] = [("SELECT now()", [])]
-        if let streamId {
-            statements.append((lockStreamSQL, [lockSpace, streamId]))
-        }
         if let commandId {
             statements.append((CommandLog.findSQL, [commandId]))
         }
-        if let streamId {
+        switch preamble {
+        case .stream(let streamId, let version):
+            statements.append((lockStreamSQL, [lockSpace, streamId]))
             statements.append((EventStore.readSQL, [streamId, version, Int(Int32.max)]))
+        case .queue(let roles):
+            statements.append(nextOpenTaskStatement(roles: roles))
+        case .none:
+            break
         }
         return statements
     }
 
     /// Reads the results of `writePreamble`'s statements.
-    public static func preambleResults(_ results: [QueryResult], stream streamId: String?, commandId: String?)
-        throws -> (transactionTime: Date, command: CommandRecord?, events: [RecordedEvent]?)
+    public static func preambleResults(_ results: [QueryResult], _ preamble: Preamble, commandId: String?)
+        throws -> PreambleResults
     {
-        let time = try results[0].rows[0].date(0)
-        let command = try commandId == nil ? nil : results[streamId == nil ? 1 : 2].first.map(CommandLog.record)
-        let events = try streamId == nil ? nil : results[results.count - 1].rows.map(EventStore.decode)
-        return (time, command, events)
+        var read = PreambleResults(transactionTime: try results[0].rows[0].date(0))
+        if commandId != nil {
+            read.command = try results[1].first.map(CommandLog.record)
+        }
+        switch preamble {
+        case .stream:
+            read.events = try results[results.count - 1].rows.map(EventStore.decode)
+        case .queue:
+            read.candidate = try candidate(results[results.count - 1])
+        case .none:
+            break
+        }
+        return read
     }
 
     /// The next open task of a role (oldest first, then by due time) whose onboarding's stream lock this
@@ -54,13 +86,18 @@ public enum TaskQueue {
     /// The lock is held until the caller's transaction ends. The row was read before the lock was taken, so
     /// the caller must re-read the onboarding's stream and check that the task is still open.
     public static func lockNextOpenTask(
-        on connection: Connection, roles: [String], window: Int = 64
+        on connection: Connection, roles: [String]
     ) throws -> (taskId: String, onboardingId: String)? {
+        let statement = nextOpenTaskStatement(roles: roles)
+        return try candidate(connection.query(statement.sql, statement.parameters))
+    }
+
+    static func nextOpenTaskStatement(roles: [String], window: Int = 64) -> Statement {
         // The inner LIMIT keeps the lock attempts to candidates in queue order: the outer filter runs on the
         // inner query's rows one by one, and the outer LIMIT stops at the first lock taken.
         // One role (the common case) walks the partial queue index in order; several roles merge in a sort.
         let roleFilter = roles.count == 1 ? "role = $1" : "role IN (SELECT jsonb_array_elements_text($1::jsonb))"
-        let row = try connection.query(
+        return (
             """
             SELECT c.id, c.onboarding_id FROM (
                 SELECT id, onboarding_id FROM tasks
@@ -72,8 +109,11 @@ public enum TaskQueue {
             LIMIT 1
             """,
             [roles.count == 1 ? roles[0] : JSONText.array(roles), window, lockSpace]
-        ).rows.first
-        guard let row else { return nil }
+        )
+    }
+
+    private static func candidate(_ result: QueryResult) throws -> (taskId: String, onboardingId: String)? {
+        guard let row = result.first else { return nil }
         return (try row.string(0), try row.string(1))
     }
 
