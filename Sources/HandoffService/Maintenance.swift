@@ -25,8 +25,8 @@ extension Engine {
                     var onboardings: [OnboardingRecord] = []
                     var tasks: [TaskRecord] = []
                     func flush() throws {
-                        if names.contains("onboardings") { try Projections.write(on: connection, onboardings: onboardings) }
-                        if names.contains("tasks") { try Projections.write(on: connection, tasks: tasks) }
+                        if names.contains("onboardings") { try Projections.load(on: connection, onboardings: onboardings) }
+                        if names.contains("tasks") { try Projections.load(on: connection, tasks: tasks) }
                         report.onboardings += names.contains("onboardings") ? onboardings.count : 0
                         report.tasks += names.contains("tasks") ? tasks.count : 0
                         onboardings = []

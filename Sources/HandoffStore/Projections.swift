@@ -203,16 +203,56 @@ public enum Projections {
         )
     }
 
-    /// Writes many onboarding rows (a rebuild).
-    public static func write(on connection: Connection, onboardings: [OnboardingRecord]) throws {
+    /// Loads onboarding rows into the emptied table of a rebuild (`COPY`; a row whose id is there already fails
+    /// the copy).
+    public static func load(on connection: Connection, onboardings: [OnboardingRecord]) throws {
         guard !onboardings.isEmpty else { return }
-        try connection.query(upsert("onboardings", onboardingColumns, parameter: 1), [encode(onboardings)])
+        var rows = CopyText(capacity: 512 * onboardings.count)
+        for record in onboardings {
+            rows.field(record.id)
+            rows.field(record.workflowId)
+            rows.field(record.workflowVersion)
+            rows.field(record.contentHash)
+            rows.field(record.state)
+            rows.field(record.reason)
+            rows.field(record.currentSteps)
+            rows.field(record.openTasks)
+            rows.field(record.variables)
+            rows.field(record.inputs)
+            rows.field(record.timers)
+            rows.field(record.signals)
+            rows.field(record.startedAt)
+            rows.field(record.updatedAt)
+            rows.field(record.version)
+            rows.endRow()
+        }
+        try connection.copy(into: "onboardings", columns: onboardingColumns.map(\.0), rows: rows.text)
     }
 
-    /// Writes many task rows (a rebuild).
-    public static func write(on connection: Connection, tasks: [TaskRecord]) throws {
+    /// Loads task rows into the emptied table of a rebuild (`COPY`).
+    public static func load(on connection: Connection, tasks: [TaskRecord]) throws {
         guard !tasks.isEmpty else { return }
-        try connection.query(upsert("tasks", taskColumns, parameter: 1), [encode(tasks)])
+        var rows = CopyText(capacity: 1024 * tasks.count)
+        for record in tasks {
+            rows.field(record.id)
+            rows.field(record.onboardingId)
+            rows.field(record.path)
+            rows.field(record.step)
+            rows.field(record.role)
+            rows.field(record.title)
+            rows.field(record.instructions)
+            rows.field(record.state)
+            rows.field(record.assignee)
+            rows.field(record.checklist)
+            rows.field(record.outputs)
+            rows.field(record.dueAt)
+            rows.field(record.createdAt)
+            rows.field(record.completedBy)
+            rows.field(record.result)
+            rows.field(record.checked)
+            rows.endRow()
+        }
+        try connection.copy(into: "tasks", columns: taskColumns.map(\.0), rows: rows.text)
     }
 
     // MARK: Reading

@@ -35,6 +35,52 @@ import Testing
         #expect(syntax?.sqlState == "42601")
     }
 
+    @Test func copyLoadsRowsWithAwkwardTextAndNulls() async throws {
+        let database = try await TestDatabase.make()
+        let awkward = "tab\there\nnew line\r back\\slash \\N é ☃ {\"json\": [1]}"
+        let stored = try await database.pool.withConnection { connection in
+            try connection.execute("CREATE TABLE loaded (id int PRIMARY KEY, note text, data jsonb, at timestamptz)")
+            var rows = CopyText()
+            rows.field(1)
+            rows.field(awkward)
+            rows.field(#"{"a": "x\ty"}"#)
+            rows.field(Date(timeIntervalSince1970: 1_790_000_000.25))
+            rows.endRow()
+            rows.field(2)
+            rows.field(nil as String?)
+            rows.field(nil as String?)
+            rows.field(nil as Date?)
+            rows.endRow()
+            let count = try connection.copy(into: "loaded", columns: ["id", "note", "data", "at"], rows: rows.text)
+            #expect(count == 2)
+            return try connection.query("SELECT note, data->>'a', at, note IS NULL FROM loaded ORDER BY id").rows
+        }
+        #expect(try stored[0].string(0) == awkward)
+        #expect(try stored[0].string(1) == "x\ty")
+        #expect(try stored[0].date(2) == Date(timeIntervalSince1970: 1_790_000_000.25))
+        #expect(try stored[1].bool(3) == true)
+    }
+
+    @Test func aRefusedCopyRowStoresNothingAndTheConnectionStaysUsable() async throws {
+        let database = try await TestDatabase.make()
+        let error = await #expect(throws: PostgresError.self) {
+            try await database.pool.withConnection { connection in
+                try connection.execute("CREATE TABLE loaded (id int PRIMARY KEY, data jsonb)")
+                var rows = CopyText()
+                rows.field(1)
+                rows.field("{}")
+                rows.endRow()
+                rows.field(2)
+                rows.field("{not json")
+                rows.endRow()
+                try connection.copy(into: "loaded", columns: ["id", "data"], rows: rows.text)
+            }
+        }
+        #expect(error?.sqlState == "22P02")
+        #expect(try await database.column("SELECT count(*) FROM loaded") == ["0"])
+        #expect(try await database.column("SELECT 1") == ["1"])
+    }
+
     @Test func aTransactionThatThrowsRollsBack() async throws {
         let database = try await TestDatabase.make()
         try await database.pool.withConnection { try $0.execute("CREATE TABLE notes (text text)") }
