@@ -486,13 +486,18 @@ struct Loaded {
 
 /// Reading and folding streams through their pinned definitions, on one connection.
 struct Folding {
-    let connection: Connection
+    /// Where definitions missing from the cache are read; nil for a fold on another thread than the
+    /// connection's, which finds every definition in the cache (see `Maintenance`'s rebuild).
+    let connection: Connection?
     let definitions: DefinitionCache
+    /// Why stored definitions that did not load failed, by content hash (only when `connection` is nil).
+    var unloadable: [String: String] = [:]
 
     /// The interpreter of the definition stored under `contentHash`, parsed once per process.
     func interpreter(_ contentHash: String) throws -> Interpreter {
         if let cached = definitions.interpreter(contentHash) { return cached }
-        guard let record = try DefinitionStore.load(on: connection, contentHash: contentHash) else {
+        if let reason = unloadable[contentHash] { throw EngineError(.internal, reason) }
+        guard let connection, let record = try DefinitionStore.load(on: connection, contentHash: contentHash) else {
             throw EngineError(.internal, "the definition with content hash \(contentHash) is not stored")
         }
         switch WorkflowLoader.load(source: record.source, file: record.file) {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import HandoffCore
 import HandoffStore
 import Postgres
@@ -19,34 +20,31 @@ extension Engine {
             do {
                 return try await pool.withTransaction { connection in
                     try Projections.beginRebuild(on: connection, names: names)
-                    let folding = Folding(connection: connection, definitions: definitions)
                     var report = RebuildReport(
                         projections: names, streams: 0, events: 0, onboardings: 0, tasks: 0, problems: [])
-                    var onboardings: [OnboardingRecord] = []
-                    var tasks: [TaskRecord] = []
-                    func flush() throws {
-                        if names.contains("onboardings") { try Projections.load(on: connection, onboardings: onboardings) }
-                        if names.contains("tasks") { try Projections.load(on: connection, tasks: tasks) }
-                        report.onboardings += names.contains("onboardings") ? onboardings.count : 0
-                        report.tasks += names.contains("tasks") ? tasks.count : 0
-                        onboardings = []
-                        tasks = []
-                    }
-                    try Self.forEachStream(on: connection) { events in
-                        report.streams += 1
-                        report.events += Int64(events.count)
-                        do {
-                            let folded = try folding.fold(events)
-                            onboardings.append(Rows.record(folded))
-                            tasks += folded.state.tasks.map {
-                                Rows.record($0, onboardingId: folded.state.onboardingId)
-                            }
-                        } catch {
-                            report.problems.append("\(events[0].streamId): \(EngineError.from(error).message)")
+                    // Each page of streams is folded on another thread while this one reads the next page and
+                    // loads the rows of the one before: the server's work and the fold overlap.
+                    let folder = try Self.foldingOffConnection(on: connection, definitions: definitions)
+                    var folding: BackgroundWork<RebuildBatch>?
+                    func load(_ batch: RebuildBatch) throws {
+                        report.streams += batch.streams
+                        report.events += batch.events
+                        report.problems += batch.problems
+                        if names.contains("onboardings") {
+                            try Projections.load(on: connection, onboardings: batch.onboardings)
+                            report.onboardings += batch.onboardings.count
                         }
-                        if onboardings.count >= 500 { try flush() }
+                        if names.contains("tasks") {
+                            try Projections.load(on: connection, tasks: batch.tasks)
+                            report.tasks += batch.tasks.count
+                        }
                     }
-                    try flush()
+                    try Self.forEachPageOfStreams(on: connection) { streams in
+                        let previous = try folding?.wait()
+                        folding = BackgroundWork { RebuildBatch(folding: folder, streams: streams) }
+                        if let previous { try load(previous) }
+                    }
+                    if let last = try folding?.wait() { try load(last) }
                     try Projections.finishRebuild(on: connection, names: names, events: report.events)
                     return report
                 }
@@ -222,20 +220,98 @@ extension Engine {
 
     /// Calls `body` with each stream's events in version order, streams in id order, reading in pages.
     static func forEachStream(on connection: Connection, _ body: ([RecordedEvent]) throws -> Void) throws {
+        try forEachPageOfStreams(on: connection) { streams in
+            for stream in streams { try body(stream) }
+        }
+    }
+
+    /// Calls `body` with the whole streams of each page of about 5,000 events (a stream is never split: the
+    /// tail of a page waits for the next one), streams in id order, each stream's events in version order.
+    static func forEachPageOfStreams(on connection: Connection, _ body: ([[RecordedEvent]]) throws -> Void) throws {
+        let pageSize = 5_000
         var after = ("", Int64(0))
         var current: [RecordedEvent] = []
+        var streams: [[RecordedEvent]] = []
         while true {
-            let page = try Projections.events(on: connection, after: after.0, version: after.1, limit: 5_000)
+            let page = try Projections.events(on: connection, after: after.0, version: after.1, limit: pageSize)
+            streams = []
             for event in page {
                 if let first = current.first, first.streamId != event.streamId {
-                    try body(current)
+                    streams.append(current)
                     current = []
                 }
                 current.append(event)
             }
-            guard let last = page.last, page.count == 5_000 else { break }
+            guard let last = page.last, page.count == pageSize else { break }
+            if !streams.isEmpty { try body(streams) }
             after = (last.streamId, last.version)
         }
-        if !current.isEmpty { try body(current) }
+        // The last page: what it completed, and the stream it ends with.
+        if !current.isEmpty { streams.append(current) }
+        if !streams.isEmpty { try body(streams) }
+    }
+
+    /// A fold for another thread: every stored definition is loaded into the cache first (there are few), and
+    /// the ones that no longer load are remembered with why, so the fold never needs the connection.
+    static func foldingOffConnection(on connection: Connection, definitions: DefinitionCache) throws -> Folding {
+        let onConnection = Folding(connection: connection, definitions: definitions)
+        var unloadable: [String: String] = [:]
+        for contentHash in try DefinitionStore.contentHashes(on: connection) {
+            do {
+                _ = try onConnection.interpreter(contentHash)
+            } catch {
+                unloadable[contentHash] = EngineError.from(error).message
+            }
+        }
+        return Folding(connection: nil, definitions: definitions, unloadable: unloadable)
+    }
+}
+
+/// The rows a rebuild folded from one page of streams.
+struct RebuildBatch: Sendable {
+    var onboardings: [OnboardingRecord] = []
+    var tasks: [TaskRecord] = []
+    var streams = 0
+    var events: Int64 = 0
+    /// Streams that could not be folded, with why.
+    var problems: [String] = []
+
+    init(folding: Folding, streams: [[RecordedEvent]]) {
+        for events in streams {
+            self.streams += 1
+            self.events += Int64(events.count)
+            do {
+                let folded = try folding.fold(events)
+                onboardings.append(Rows.record(folded))
+                tasks += folded.state.tasks.map { Rows.record($0, onboardingId: folded.state.onboardingId) }
+            } catch {
+                problems.append("\(events[0].streamId): \(EngineError.from(error).message)")
+            }
+        }
+    }
+}
+
+/// Work that runs on another thread while the caller goes on; `wait()` blocks until it is done and returns what
+/// it returned (or throws what it threw). For blocking code off the cooperative pool (a pooled connection's
+/// thread), never for async tasks.
+final class BackgroundWork<Value: Sendable>: Sendable {
+    private let outcome = Mutex<Result<Value, any Error>?>(nil)
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ work: @escaping @Sendable () throws -> Value) {
+        DispatchQueue.global().async { [self] in
+            let result = Result { try work() }
+            outcome.withLock { $0 = result }
+            done.signal()
+        }
+    }
+
+    func wait() throws -> Value {
+        done.wait()
+        done.signal()
+        guard let result = outcome.withLock({ $0 }) else {
+            preconditionFailure("the work signalled before storing its result")
+        }
+        return try result.get()
     }
 }

@@ -198,6 +198,13 @@ public enum DefinitionStore {
             file: try row.string(3), source: try row.string(4))
     }
 
+    /// The content hash of every stored definition.
+    public static func contentHashes(on connection: Connection) throws -> [String] {
+        try connection.query("SELECT content_hash FROM workflow_definitions ORDER BY content_hash").rows.map {
+            try $0.string(0)
+        }
+    }
+
     /// Whether a definition with this hash is stored.
     public static func contains(on connection: Connection, contentHash: String) throws -> Bool {
         !(try connection.query("SELECT 1 FROM workflow_definitions WHERE content_hash = $1", [contentHash]).rows
