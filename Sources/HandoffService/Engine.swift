@@ -238,7 +238,7 @@ public struct Engine: Sendable {
         try events.map { (event) throws(EngineError) -> EventView in
             let data: Value
             do {
-                data = try JSONDecoder().decode(Value.self, from: event.data)
+                data = try Value(parsing: event.dataText)
             } catch {
                 throw EngineError(.internal, "event \(event.position) holds data that is not JSON")
             }
@@ -514,7 +514,7 @@ struct Folding {
     }
 
     func decode(_ events: [RecordedEvent]) throws -> [OnboardingEvent] {
-        try events.map { try OnboardingEvent.decode(type: $0.type, schemaVersion: $0.schemaVersion, data: $0.data) }
+        try events.map { try OnboardingEvent.decode(type: $0.type, schemaVersion: $0.schemaVersion, json: $0.dataText) }
     }
 
     /// Folds a non-empty stream prefix.

@@ -116,10 +116,14 @@ public struct RecordedEvent: Sendable, Equatable {
     public let version: Int64
     public let type: String
     public let schemaVersion: Int
-    public let data: Data
+    /// The event's data as PostgreSQL returns it (JSON text); `data` has the same as bytes.
+    public let dataText: String
     /// The metadata as stored (JSON); `metadata` decodes it. Folding never needs it, so it is not decoded eagerly.
     public let metadataJSON: Data
     public let recordedAt: Date
+
+    /// The event's data as JSON bytes.
+    public var data: Data { Data(dataText.utf8) }
 
     /// Who caused the event and in answer to what (decoded on each access).
     public var metadata: EventMetadata {
@@ -421,7 +425,7 @@ public struct EventStore: Sendable {
         RecordedEvent(
             position: try row.int64(0), transactionId: try row.uint64(1), id: try row.uuid(2),
             streamId: try row.string(3), version: try row.int64(4), type: try row.string(5),
-            schemaVersion: try row.int(6), data: try row.data(7), metadataJSON: try row.data(8),
+            schemaVersion: try row.int(6), dataText: try row.string(7), metadataJSON: try row.data(8),
             recordedAt: try row.date(9)
         )
     }

@@ -35,6 +35,33 @@ import Testing
         #expect(syntax?.sqlState == "42601")
     }
 
+    @Test func uuidsAndTimesReadByHandMatchFoundation() async throws {
+        let database = try await TestDatabase.make()
+        let rows = try await database.pool.withConnection { connection in
+            try connection.query(
+                """
+                SELECT gen_random_uuid(), upper(gen_random_uuid()::text), t, (extract(epoch FROM t) * 1000000)::bigint
+                  FROM generate_series(1, 300) g, LATERAL (SELECT now() - g * interval '1 day 1 hour 1.234567 second') x(t)
+                """
+            ).rows
+        }
+        for row in rows {
+            #expect(try row.uuid(0) == UUID(uuidString: try row.string(0)))
+            #expect(try row.uuid(1) == UUID(uuidString: try row.string(1)))
+            let date = try row.date(2)
+            #expect(Int64((date.timeIntervalSince1970 * 1_000_000).rounded()) == (try row.int64(3)))
+            #expect(PostgresTimestamp.parse(PostgresTimestamp.format(date)) == date)
+        }
+        let refused = try await database.pool.withConnection { connection in
+            try connection.query(
+                "SELECT 'not a uuid', '0123456789ab-cdef-0123-456789abcdef0', '0123456g-89ab-cdef-0123-456789abcdef'"
+            ).rows[0]
+        }
+        for column in 0..<3 {
+            #expect(throws: PostgresError.self) { try refused.uuid(column) }
+        }
+    }
+
     @Test func copyLoadsRowsWithAwkwardTextAndNulls() async throws {
         let database = try await TestDatabase.make()
         let awkward = "tab\there\nnew line\r back\\slash \\N é ☃ {\"json\": [1]}"

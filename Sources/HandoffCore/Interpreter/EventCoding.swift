@@ -43,6 +43,19 @@ extension OnboardingEvent {
     public static func decode(
         type: String, schemaVersion: Int, data: Data
     ) throws(EventCodingError) -> OnboardingEvent {
+        try decode(type: type, schemaVersion: schemaVersion) { () throws(JSONSyntaxError) in try Value(parsing: data) }
+    }
+
+    /// Rebuilds an event from its stored form, the data as JSON text (as PostgreSQL returns it).
+    public static func decode(
+        type: String, schemaVersion: Int, json: String
+    ) throws(EventCodingError) -> OnboardingEvent {
+        try decode(type: type, schemaVersion: schemaVersion) { () throws(JSONSyntaxError) in try Value(parsing: json) }
+    }
+
+    private static func decode(
+        type: String, schemaVersion: Int, parse: () throws(JSONSyntaxError) -> Value
+    ) throws(EventCodingError) -> OnboardingEvent {
         guard schemaVersion == Self.schemaVersion else {
             throw EventCodingError(
                 type: type,
@@ -51,7 +64,7 @@ extension OnboardingEvent {
         guard typeNames.contains(type) else { throw EventCodingError(type: type, reason: "is not a known event type") }
         let value: Value
         do {
-            value = try Value(parsing: data)
+            value = try parse()
         } catch {
             throw EventCodingError(type: type, reason: "has data that is not JSON: \(error)")
         }
