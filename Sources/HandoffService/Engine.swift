@@ -513,16 +513,16 @@ struct Folding {
         }
     }
 
-    func decode(_ events: [RecordedEvent]) throws -> [OnboardingEvent] {
+    func decode(_ events: [some FoldableEvent]) throws -> [OnboardingEvent] {
         try events.map { try OnboardingEvent.decode(type: $0.type, schemaVersion: $0.schemaVersion, json: $0.dataText) }
     }
 
     /// Folds a non-empty stream prefix.
-    func fold(_ events: [RecordedEvent]) throws -> FoldedOnboarding {
+    func fold(_ events: [some FoldableEvent]) throws -> FoldedOnboarding {
         try fold(events, decoded: decode(events)).folded
     }
 
-    func fold(_ events: [RecordedEvent], decoded: [OnboardingEvent]) throws -> (
+    func fold(_ events: [some FoldableEvent], decoded: [OnboardingEvent]) throws -> (
         folded: FoldedOnboarding, interpreter: Interpreter
     ) {
         guard let first = events.first, let last = events.last, case .started(let started)? = decoded.first else {

@@ -39,7 +39,8 @@ extension Engine {
                             report.tasks += batch.tasks.count
                         }
                     }
-                    try Self.forEachPageOfStreams(on: connection) { streams in
+                    let read = { try Projections.streamEvents(on: connection, after: $0, version: $1, limit: $2) }
+                    try Self.forEachPageOfStreams(read: read) { streams in
                         let previous = try folding?.wait()
                         folding = BackgroundWork { RebuildBatch(folding: folder, streams: streams) }
                         if let previous { try load(previous) }
@@ -220,20 +221,24 @@ extension Engine {
 
     /// Calls `body` with each stream's events in version order, streams in id order, reading in pages.
     static func forEachStream(on connection: Connection, _ body: ([RecordedEvent]) throws -> Void) throws {
-        try forEachPageOfStreams(on: connection) { streams in
+        try forEachPageOfStreams(read: { try Projections.events(on: connection, after: $0, version: $1, limit: $2) }) {
+            streams in
             for stream in streams { try body(stream) }
         }
     }
 
-    /// Calls `body` with the whole streams of each page of about 5,000 events (a stream is never split: the
-    /// tail of a page waits for the next one), streams in id order, each stream's events in version order.
-    static func forEachPageOfStreams(on connection: Connection, _ body: ([[RecordedEvent]]) throws -> Void) throws {
+    /// Calls `body` with the whole streams of each page of about 5,000 events that `read` returns (a stream is
+    /// never split: the tail of a page waits for the next one), streams in id order, each stream's events in
+    /// version order. `read(stream, version, limit)` returns the events after that stream and version.
+    static func forEachPageOfStreams<Event: FoldableEvent>(
+        read: (String, Int64, Int) throws -> [Event], _ body: ([[Event]]) throws -> Void
+    ) throws {
         let pageSize = 5_000
         var after = ("", Int64(0))
-        var current: [RecordedEvent] = []
-        var streams: [[RecordedEvent]] = []
+        var current: [Event] = []
+        var streams: [[Event]] = []
         while true {
-            let page = try Projections.events(on: connection, after: after.0, version: after.1, limit: pageSize)
+            let page = try read(after.0, after.1, pageSize)
             streams = []
             for event in page {
                 if let first = current.first, first.streamId != event.streamId {
@@ -276,7 +281,7 @@ struct RebuildBatch: Sendable {
     /// Streams that could not be folded, with why.
     var problems: [String] = []
 
-    init(folding: Folding, streams: [[RecordedEvent]]) {
+    init(folding: Folding, streams: [[StreamEvent]]) {
         for events in streams {
             self.streams += 1
             self.events += Int64(events.count)

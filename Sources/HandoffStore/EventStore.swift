@@ -133,6 +133,29 @@ public struct RecordedEvent: Sendable, Equatable {
     public var logPosition: LogPosition { LogPosition(transactionId: transactionId, position: position) }
 }
 
+/// An event as a fold needs it: what happened, to which stream, when; no ids, log positions or metadata.
+public protocol FoldableEvent: Sendable {
+    var streamId: String { get }
+    var version: Int64 { get }
+    var type: String { get }
+    var schemaVersion: Int { get }
+    /// The event's data as JSON text.
+    var dataText: String { get }
+    var recordedAt: Date { get }
+}
+
+extension RecordedEvent: FoldableEvent {}
+
+/// The columns of an event a fold reads, and nothing else (a rebuild's input: a third less to send and read).
+public struct StreamEvent: FoldableEvent, Equatable {
+    public let streamId: String
+    public let version: Int64
+    public let type: String
+    public let schemaVersion: Int
+    public let dataText: String
+    public let recordedAt: Date
+}
+
 /// What an append did.
 public struct AppendResult: Sendable, Hashable {
     public struct Appended: Sendable, Hashable {

@@ -346,7 +346,7 @@ public enum Projections {
             [JSONText.array(names), events])
     }
 
-    /// Events in (stream, version) order after the given stream and version, at most `limit`: a rebuild's input.
+    /// Events in (stream, version) order after the given stream and version, at most `limit`.
     public static func events(
         on connection: Connection, after stream: String, version: Int64, limit: Int
     ) throws -> [RecordedEvent] {
@@ -355,6 +355,21 @@ public enum Projections {
                 + "ORDER BY stream_id, version LIMIT $3",
             [stream, version, limit]
         ).rows.map(EventStore.decode)
+    }
+
+    /// The same events with only what a fold reads: a rebuild's input.
+    public static func streamEvents(
+        on connection: Connection, after stream: String, version: Int64, limit: Int
+    ) throws -> [StreamEvent] {
+        try connection.query(
+            "SELECT stream_id, version, type, schema_version, data, recorded_at FROM events "
+                + "WHERE (stream_id, version) > ($1, $2) ORDER BY stream_id, version LIMIT $3",
+            [stream, version, limit]
+        ).rows.map { row in
+            StreamEvent(
+                streamId: try row.string(0), version: try row.int64(1), type: try row.string(2),
+                schemaVersion: try row.int(3), dataText: try row.string(4), recordedAt: try row.date(5))
+        }
     }
 
     /// Each projection's position and lag: events whose onboarding row does not reflect them yet.
