@@ -218,7 +218,15 @@ public struct EventStore: Sendable {
             attempts += 1
             do {
                 return try await pool.run { connection in
-                    try Self.appendEncoded(on: connection, streamId: streamId, expected: expected, payload: payload)
+                    do {
+                        let fast = Self.fastStatement(streamId: streamId, expected: expected, payload: payload)
+                        return try Self.run(fast, on: connection, payload: payload)
+                    } catch let error as PostgresError where error.sqlState == "23505" || error.sqlState == "HO001" {
+                        // The fast path wrote nothing. The function tells a retried append (a duplicate) from a
+                        // conflict, and names the conflict.
+                        let full = Self.statement(streamId: streamId, expected: expected, payload: payload)
+                        return try Self.run(full, on: connection, payload: payload)
+                    }
                 }
             } catch let error as StoreError where attempts < 5 && error.cause?.sqlState == "23505" {
                 // Lost a race on a unique index and waited for the winner to commit. Trying again settles it:
@@ -229,14 +237,16 @@ public struct EventStore: Sendable {
         }
     }
 
-    /// Appends inside the caller's transaction on `connection` (the service uses this to write events and
-    /// projections together). Throws `StoreError`; on `version_conflict` the caller's transaction must roll back.
+    /// Appends inside the caller's transaction on `connection`, through `append_events` (a duplicate is answered
+    /// here too, without aborting the transaction). Throws `StoreError`; on `version_conflict` the caller's
+    /// transaction must roll back.
     public static func append(
         on connection: Connection, to streamId: String, expected: ExpectedVersion, events: [NewEvent]
     ) throws -> AppendResult {
         let payload = try encode(streamId: streamId, events: events)
         do {
-            return try appendEncoded(on: connection, streamId: streamId, expected: expected, payload: payload)
+            return try run(
+                statement(streamId: streamId, expected: expected, payload: payload), on: connection, payload: payload)
         } catch let error as PostgresError where error.sqlState == "23505" {
             throw StoreError(
                 .versionConflict, "stream \(streamId) was appended to concurrently; expected version \(expected)",
@@ -247,12 +257,43 @@ public struct EventStore: Sendable {
         }
     }
 
-    /// The append as a statement, for a caller that pipelines it with others (its result: one row per event).
-    /// Throws `invalid_input` for bad events; a failure when it runs is classified by `StoreError.classify`.
+    /// The append as a statement, for a caller that pipelines it with others in a transaction (its result: one
+    /// row per event). It is the fast path: a version mismatch or an event id stored already fails it (SQLSTATE
+    /// HO001 or 23505, both a `version_conflict` after `StoreError.classify`) and aborts the transaction. Callers
+    /// that hold the stream's lock and read its version under it, as the engine does, meet that only in a race
+    /// with a writer that does not take the lock. Throws `invalid_input` for bad events.
     public static func appendStatement(to streamId: String, expected: ExpectedVersion, events: [NewEvent]) throws
         -> Statement
     {
-        statement(streamId: streamId, expected: expected, payload: try encode(streamId: streamId, events: events))
+        fastStatement(streamId: streamId, expected: expected, payload: try encode(streamId: streamId, events: events))
+    }
+
+    /// The fast path (see `0003_append_fast_path.sql`): one plain `INSERT … SELECT FROM unnest(…)`, its first
+    /// version chosen by the expected version. Fails, writing nothing, on any mismatch or stored id.
+    static func fastStatement(streamId: String, expected: ExpectedVersion, payload: EncodedEvents) -> Statement {
+        let base = switch expected {
+        case .noStream:
+            "$2::bigint"
+        case .exact:
+            """
+            CASE WHEN EXISTS (SELECT FROM events x WHERE x.stream_id = $1 AND x.version = $2::bigint) THEN $2::bigint
+                 ELSE append_version_mismatch($1, $2::bigint) END
+            """
+        case .any:
+            "(SELECT coalesce(max(x.version), 0) FROM events x WHERE x.stream_id = $1) + coalesce($2::bigint, 0)"
+        }
+        return (
+            """
+            INSERT INTO events AS e (event_id, stream_id, version, type, schema_version, data, metadata)
+            SELECT u.id, $1, \(base) + u.n, u.type, u.schema_version, u.data, u.metadata
+              FROM unnest($3::uuid[], $4::text[], $5::integer[], $6::jsonb[], $7::jsonb[]) WITH ORDINALITY
+                   AS u (id, type, schema_version, data, metadata, n)
+             ORDER BY u.n
+            RETURNING e.event_id, e.position, e.version, e.transaction_id, e.recorded_at, false
+            """,
+            [streamId, expected.parameter, payload.ids, payload.types, payload.schemaVersions, payload.data,
+             payload.metadata]
+        )
     }
 
     private static func statement(streamId: String, expected: ExpectedVersion, payload: EncodedEvents) -> Statement {
@@ -266,12 +307,12 @@ public struct EventStore: Sendable {
         )
     }
 
-    private static func appendEncoded(
-        on connection: Connection, streamId: String, expected: ExpectedVersion, payload: EncodedEvents
-    ) throws -> AppendResult {
+    /// Runs an append statement (the fast path or the function) and reads what it returned.
+    private static func run(_ statement: Statement, on connection: Connection, payload: EncodedEvents) throws
+        -> AppendResult
+    {
         let result: QueryResult
         do {
-            let statement = statement(streamId: streamId, expected: expected, payload: payload)
             result = try connection.query(statement.sql, statement.parameters)
         } catch let error as PostgresError where error.sqlState == "22P02" || error.sqlState == "22P05" {
             // The server refused some event's JSON; name which one.

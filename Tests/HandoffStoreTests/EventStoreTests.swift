@@ -84,6 +84,38 @@ func fingerprint(_ database: TestDatabase) async throws -> [String?] {
         #expect(writers.count == 1, "the stream holds exactly one batch")
     }
 
+    @Test func aMismatchedExpectedVersionIsAConflictNamingTheVersionsAndWritesNothing() async throws {
+        let database = try await TestDatabase.make()
+        let store = database.store
+        _ = try await store.append(to: "s", expected: .noStream, events: [event(), event()])
+        let before = try await fingerprint(database)
+        for (expected, current) in [(ExpectedVersion.noStream, 0), (.exact(5), 5), (.exact(1), 1)] {
+            let error = await #expect(throws: StoreError.self) {
+                try await store.append(to: "s", expected: expected, events: [event(), event()])
+            }
+            #expect(error?.code == .versionConflict)
+            #expect(error?.message == "stream s is at version 2, not the expected \(current)")
+        }
+        let missing = await #expect(throws: StoreError.self) {
+            try await store.append(to: "nobody", expected: .exact(3), events: [event()])
+        }
+        #expect(missing?.message == "stream nobody is at version 0, not the expected 3")
+        #expect(try await fingerprint(database) == before)
+
+        // The statement the engine pipelines fails the same way and takes its transaction's writes with it.
+        let statement = try EventStore.appendStatement(to: "s", expected: .exact(1), events: [event()])
+        let pipelined = await #expect(throws: (any Error).self) {
+            try await database.pool.withConnection { connection in
+                try connection.transaction(pipelinedWith: []) { _, _ in
+                    ((), [("INSERT INTO events (event_id, stream_id, version, type, data) "
+                        + "VALUES (gen_random_uuid(), 'other', 1, 'Noted', '{}')", []), statement])
+                }
+            }
+        }
+        #expect((pipelined.map(StoreError.classify) as? StoreError)?.code == .versionConflict)
+        #expect(try await fingerprint(database) == before)
+    }
+
     @Test func anEventIdAppendedTwiceIsStoredOnce() async throws {
         let database = try await TestDatabase.make()
         let store = database.store
