@@ -53,15 +53,16 @@ extension EventMetadata {
     public var jsonText: String {
         var writer = JSONWriter(capacity: 128)
         writer.beginObject()
-        for (key, value) in [
-            ("actor", actor), ("causationId", causationId), ("commandId", commandId),
-            ("correlationId", correlationId), ("requestId", requestId),
-        ] {
-            if let value {
-                writer.key(key)
-                writer.string(value)
-            }
+        func member(_ key: String, _ value: String?) {
+            guard let value else { return }
+            writer.key(key)
+            writer.string(value)
         }
+        member("actor", actor)
+        member("causationId", causationId)
+        member("commandId", commandId)
+        member("correlationId", correlationId)
+        member("requestId", requestId)
         writer.endObject()
         return writer.text
     }
@@ -282,6 +283,18 @@ public struct EventStore: Sendable {
         case .any:
             "(SELECT coalesce(max(x.version), 0) FROM events x WHERE x.stream_id = $1) + coalesce($2::bigint, 0)"
         }
+        if payload.events.count == 1, let event = payload.events.first {
+            // One event (the usual append): scalar parameters, no arrays for the server to parse and unnest.
+            return (
+                """
+                INSERT INTO events AS e (event_id, stream_id, version, type, schema_version, data, metadata)
+                VALUES ($3::uuid, $1, \(base) + 1, $4::text, $5::integer, $6::jsonb, $7::jsonb)
+                RETURNING e.event_id, e.position, e.version, e.transaction_id, e.recorded_at, false
+                """,
+                [streamId, expected.parameter, event.id, event.type, event.schemaVersion,
+                 String(decoding: event.data, as: UTF8.self), event.metadata.jsonText]
+            )
+        }
         return (
             """
             INSERT INTO events AS e (event_id, stream_id, version, type, schema_version, data, metadata)
@@ -352,17 +365,29 @@ public struct EventStore: Sendable {
     }
 
     /// An array element in double quotes, for PostgreSQL's array text format: quotes and backslashes escaped.
+    /// Event data is JSON, so it always holds quotes: the escaping works on the UTF-8 bytes in one pass.
     private static func appendArrayElement(_ text: String, to array: inout String) {
-        array.append("\"")
-        if text.utf8.contains(where: { $0 == 0x22 || $0 == 0x5C }) {
-            for character in text.unicodeScalars {
-                if character == "\"" || character == "\\" { array.unicodeScalars.append("\\") }
-                array.unicodeScalars.append(character)
+        var text = text
+        let element = text.withUTF8 { bytes in
+            var specials = 0
+            for byte in bytes where byte == 0x22 || byte == 0x5C { specials += 1 }
+            return String(unsafeUninitializedCapacity: bytes.count + specials + 2) { buffer in
+                var count = 0
+                buffer[count] = 0x22
+                count += 1
+                for byte in bytes {
+                    if byte == 0x22 || byte == 0x5C {
+                        buffer[count] = 0x5C
+                        count += 1
+                    }
+                    buffer[count] = byte
+                    count += 1
+                }
+                buffer[count] = 0x22
+                return count + 1
             }
-        } else {
-            array.append(text)
         }
-        array.append("\"")
+        array.append(element)
     }
 
     /// Checks the events and renders them as the array parameters `append_events` takes. Whether each event's
