@@ -18,7 +18,7 @@ struct AppendScenario {
                 var round = 0
                 results.append(try await interleave(
                     name: batch == 1 ? "append" : "append-10", clients: clients, unit: "events/s",
-                    rounds: settings.rounds,
+                    rounds: settings.rounds, warmUp: true,
                     engine: {
                         round += 1
                         let prefix = "bench-\(run)-\(round)"

@@ -121,12 +121,16 @@ func measureMilliseconds(duration: Duration, minimumCalls: Int = 3, _ step: () a
 }
 
 /// Runs engine and baseline alternately, `rounds` times, and summarises.
+///
+/// With `warmUp`, one more round runs first and is not reported: each client connection prepares its statements
+/// and the caches fill, so the rounds compare steady states rather than a cold start (the first measurement in a
+/// fresh process was up to half as fast as the next ones, on either side).
 func interleave(
-    name: String, clients: Int, unit: String, rounds: Int,
+    name: String, clients: Int, unit: String, rounds: Int, warmUp: Bool = false,
     engine: () async throws -> Double, baseline: () async throws -> Double
 ) async throws -> ScenarioResult {
     let results = try await interleave(
-        names: [name], clients: clients, unit: unit, rounds: rounds,
+        names: [name], clients: clients, unit: unit, rounds: rounds, warmUp: warmUp,
         engine: { [try await engine()] }, baseline: { [try await baseline()] }
     )
     return results[0]
@@ -135,9 +139,13 @@ func interleave(
 /// Runs engine and baseline alternately, `rounds` times, where each measurement gives one figure per name (the
 /// percentiles of one latency sample, say); returns one result per name, in order.
 func interleave(
-    names: [String], clients: Int, unit: String, rounds: Int,
+    names: [String], clients: Int, unit: String, rounds: Int, warmUp: Bool = false,
     engine: () async throws -> [Double], baseline: () async throws -> [Double]
 ) async throws -> [ScenarioResult] {
+    if warmUp {
+        _ = try await engine()
+        _ = try await baseline()
+    }
     ResidentMemory.resetPeak()
     var engineFigures: [[Double]] = []
     var baselineFigures: [[Double]] = []

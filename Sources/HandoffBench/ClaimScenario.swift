@@ -25,7 +25,7 @@ struct ClaimScenario {
         var results: [ScenarioResult] = []
         for clients in settings.clients ?? [1, 4, 16] {
             results.append(try await interleave(
-                name: "claim", clients: clients, unit: "tasks/s", rounds: settings.rounds,
+                name: "claim", clients: clients, unit: "tasks/s", rounds: settings.rounds, warmUp: true,
                 engine: {
                     try await measureRate(clients: clients, duration: settings.duration) { client, _ in
                         let user = "bench-worker-\(client)"

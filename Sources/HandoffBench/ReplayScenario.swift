@@ -32,7 +32,7 @@ struct ReplayScenario {
             let engine = engine
             let pool = pool
             results.append(try await interleave(
-                name: "replay-\(countLabel(events))", clients: 1, unit: "ms", rounds: settings.rounds,
+                name: "replay-\(countLabel(events))", clients: 1, unit: "ms", rounds: settings.rounds, warmUp: true,
                 engine: {
                     try await measureMilliseconds(duration: settings.duration) {
                         let replayed = try await engine.replay(onboarding.id)
