@@ -291,8 +291,8 @@ public struct EventStore: Sendable {
                 VALUES ($3::uuid, $1, \(base) + 1, $4::text, $5::integer, $6::jsonb, $7::jsonb)
                 RETURNING e.event_id, e.position, e.version, e.transaction_id, e.recorded_at, false
                 """,
-                [streamId, expected.parameter, event.id, event.type, event.schemaVersion,
-                 String(decoding: event.data, as: UTF8.self), event.metadata.jsonText]
+                [streamId, expected.parameter, event.id, event.type, event.schemaVersion, payload.data[0],
+                 payload.metadata[0]]
             )
         }
         return (
@@ -304,8 +304,7 @@ public struct EventStore: Sendable {
              ORDER BY u.n
             RETURNING e.event_id, e.position, e.version, e.transaction_id, e.recorded_at, false
             """,
-            [streamId, expected.parameter, payload.ids, payload.types, payload.schemaVersions, payload.data,
-             payload.metadata]
+            [streamId, expected.parameter] + payload.arrays()
         )
     }
 
@@ -315,8 +314,7 @@ public struct EventStore: Sendable {
             SELECT event_id, position, version, transaction_id, recorded_at, duplicate
               FROM append_events($1, $2, $3::uuid[], $4::text[], $5::integer[], $6::jsonb[], $7::jsonb[])
             """,
-            [streamId, expected.parameter, payload.ids, payload.types, payload.schemaVersions, payload.data,
-             payload.metadata]
+            [streamId, expected.parameter] + payload.arrays()
         )
     }
 
@@ -340,15 +338,32 @@ public struct EventStore: Sendable {
         return AppendResult(events: appended, duplicate: try result.first?.bool(5) ?? false)
     }
 
-    /// Events as the parallel array parameters `append_events` takes, in PostgreSQL's array text format.
+    /// Checked events with their data and metadata as JSON text, ready to bind.
     struct EncodedEvents: Sendable {
-        var ids: String
-        var types: String
-        var schemaVersions: String
-        var data: String
-        var metadata: String
-        /// The events, kept to name the one whose data the server refused.
         var events: [NewEvent]
+        /// Each event's data as text.
+        var data: [String]
+        /// Each event's metadata as JSON text.
+        var metadata: [String]
+
+        /// The parallel array parameters (`uuid[]`, `text[]`, `integer[]`, `jsonb[]`, `jsonb[]`) that the
+        /// multi-event fast path and `append_events` take, in PostgreSQL's array text format.
+        func arrays() -> [(any PostgresEncodable)?] {
+            var ids = "{", types = "{", schemaVersions = "{", data = "{", metadata = "{"
+            data.reserveCapacity(self.data.reduce(2) { $0 + $1.utf8.count + 8 })
+            for (index, event) in events.enumerated() {
+                let separator = index > 0 ? "," : ""
+                ids += separator + event.id.uuidString
+                types += separator
+                EventStore.appendArrayElement(event.type, to: &types)
+                schemaVersions += separator + String(event.schemaVersion)
+                data += separator
+                EventStore.appendArrayElement(self.data[index], to: &data)
+                metadata += separator
+                EventStore.appendArrayElement(self.metadata[index], to: &metadata)
+            }
+            return [ids + "}", types + "}", schemaVersions + "}", data + "}", metadata + "}"]
+        }
 
         /// The first event whose data is not JSON, as an `invalid_input` error.
         func invalidData() -> StoreError? {
@@ -366,7 +381,7 @@ public struct EventStore: Sendable {
 
     /// An array element in double quotes, for PostgreSQL's array text format: quotes and backslashes escaped.
     /// Event data is JSON, so it always holds quotes: the escaping works on the UTF-8 bytes in one pass.
-    private static func appendArrayElement(_ text: String, to array: inout String) {
+    fileprivate static func appendArrayElement(_ text: String, to array: inout String) {
         var text = text
         let element = text.withUTF8 { bytes in
             var specials = 0
@@ -390,8 +405,8 @@ public struct EventStore: Sendable {
         array.append(element)
     }
 
-    /// Checks the events and renders them as the array parameters `append_events` takes. Whether each event's
-    /// data is JSON is left to the server, which parses every element on its own (see `EncodedEvents`).
+    /// Checks the events and renders their data and metadata as text. Whether each event's data is JSON is left
+    /// to the server, which parses every event's on its own.
     static func encode(streamId: String, events: [NewEvent]) throws -> EncodedEvents {
         guard !streamId.isEmpty else { throw StoreError(.invalidInput, "the stream id is empty") }
         guard streamId.count <= maximumIdentifierLength else {
@@ -404,8 +419,8 @@ public struct EventStore: Sendable {
         guard Set(events.map(\.id)).count == events.count else {
             throw StoreError(.invalidInput, "the same event id appears twice in one append")
         }
-        var ids = "{", types = "{", schemaVersions = "{", data = "{", metadata = "{"
-        data.reserveCapacity(events.reduce(2) { $0 + $1.data.count + 3 })
+        var data: [String] = []
+        data.reserveCapacity(events.count)
         for (index, event) in events.enumerated() {
             guard !event.type.isEmpty, event.type.count <= maximumIdentifierLength else {
                 throw StoreError(
@@ -423,19 +438,9 @@ public struct EventStore: Sendable {
             else {
                 throw StoreError(.invalidInput, "\(label(index, event)): data is not valid JSON")
             }
-            if index > 0 {
-                ids.append(","); types.append(","); schemaVersions.append(","); data.append(","); metadata.append(",")
-            }
-            ids.append(event.id.uuidString)
-            appendArrayElement(event.type, to: &types)
-            schemaVersions.append(String(event.schemaVersion))
-            appendArrayElement(text, to: &data)
-            appendArrayElement(event.metadata.jsonText, to: &metadata)
+            data.append(text)
         }
-        ids.append("}"); types.append("}"); schemaVersions.append("}"); data.append("}"); metadata.append("}")
-        return EncodedEvents(
-            ids: ids, types: types, schemaVersions: schemaVersions, data: data, metadata: metadata, events: events
-        )
+        return EncodedEvents(events: events, data: data, metadata: events.map(\.metadata.jsonText))
     }
 
     // MARK: Reading
