@@ -422,11 +422,10 @@ extension Engine {
                     var last: [Statement] = []
                     if let applied, let append = applied.append {
                         last = [
-                            append,
                             Projections.write(
                                 onboarding: Rows.record(applied.folded),
                                 tasks: Rows.changedTasks(from: applied.previous, to: applied.folded.state),
-                                command: command),
+                                command: command, appending: append)
                         ]
                     } else if let command, applied != nil {
                         last = [Projections.write(onboarding: nil, tasks: [], command: command)]

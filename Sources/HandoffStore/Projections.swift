@@ -169,15 +169,25 @@ public enum Projections {
             """
     }
 
-    static let writeStatement = """
-        WITH onboarding AS (\(upsert("onboardings", onboardingColumns, parameter: 1))),
-        task AS (\(upsert("tasks", taskColumns, parameter: 2))),
+    /// The projection write's common table expressions and final `SELECT`, its parameters numbered from
+    /// `first` + 1.
+    static func writeBody(first: Int) -> String {
+        """
+        onboarding AS (\(upsert("onboardings", onboardingColumns, parameter: first + 1))),
+        task AS (\(upsert("tasks", taskColumns, parameter: first + 2))),
         command AS (
             INSERT INTO commands (command_id, onboarding_id, kind, fingerprint, response)
-            SELECT $3::text, $4::text, $5::text, $6::text, $7::jsonb WHERE $3::text IS NOT NULL
+            SELECT $\(first + 3)::text, $\(first + 4)::text, $\(first + 5)::text, $\(first + 6)::text,
+                   $\(first + 7)::jsonb
+             WHERE $\(first + 3)::text IS NOT NULL
         )
         SELECT 1
         """
+    }
+
+    static let writeStatement = "WITH " + writeBody(first: 0)
+    /// The body after an append's seven parameters (every append statement takes seven).
+    static let writeBodyAfterAppend = writeBody(first: 7)
 
     /// Writes one onboarding's row, the task rows that changed, and the command's answer, in one statement.
     ///
@@ -190,16 +200,23 @@ public enum Projections {
         try connection.query(statement.sql, statement.parameters)
     }
 
-    /// The same write as a statement, for a caller that pipelines it with the append and `COMMIT`.
-    public static func write(onboarding: OnboardingRecord?, tasks: [TaskRecord], command: CommandRecord?)
-        -> Statement
-    {
-        (
-            writeStatement,
-            [
-                encode(onboarding.map { [$0] } ?? []), encode(tasks), command?.commandId,
-                command?.onboardingId, command?.kind, command?.fingerprint, command?.response,
-            ]
+    /// The same write as a statement, for a caller that pipelines it with `COMMIT`.
+    ///
+    /// With `appending`, an append statement (`EventStore.appendStatement`) runs first in the same statement, as
+    /// its first common table expression: the events and the rows they give are written by one statement, which
+    /// fails as a whole. The statement returns no rows of its own then either.
+    public static func write(
+        onboarding: OnboardingRecord?, tasks: [TaskRecord], command: CommandRecord?, appending append: Statement? = nil
+    ) -> Statement {
+        let parameters: [(any PostgresEncodable)?] = [
+            encode(onboarding.map { [$0] } ?? []), encode(tasks), command?.commandId,
+            command?.onboardingId, command?.kind, command?.fingerprint, command?.response,
+        ]
+        guard let append else { return (writeStatement, parameters) }
+        return (
+            "WITH appended AS (\(append.sql)),\n"
+                + (append.parameters.count == 7 ? writeBodyAfterAppend : writeBody(first: append.parameters.count)),
+            append.parameters + parameters
         )
     }
 

@@ -40,23 +40,25 @@ public enum TaskQueue {
         public var candidate: (taskId: String, onboardingId: String)?
     }
 
-    /// The statements a write starts its transaction with, sent in one round trip with its `BEGIN`: the
-    /// transaction's time, the command id's stored answer (when there is one), then the stream lock and read, or
-    /// the queue's next candidate. The read comes after the lock in the same pipeline, so it sees everything
-    /// committed before the lock.
+    /// The statements a write starts its transaction with, sent in one round trip with its `BEGIN`. For a known
+    /// onboarding: its stream lock (with the transaction's time, what `recorded_at` of its events will be), the
+    /// command id's stored answer (when there is one), then the stream's events; the read comes after the lock in
+    /// the same pipeline, so it sees everything committed before the lock. For a claim of the next task: the
+    /// command id's answer, then the queue's first candidate (with the time). Otherwise the time and the answer.
     public static func writePreamble(_ preamble: Preamble, commandId: String?) -> [Statement] {
-        var statements: [Statement] = [("SELECT now()", [])]
-        if let commandId {
-            statements.append((CommandLog.findSQL, [commandId]))
-        }
+        var statements: [Statement] = []
+        let lookup: Statement? = commandId.map { (CommandLog.findSQL, [$0]) }
         switch preamble {
         case .stream(let streamId, let version):
-            statements.append((lockStreamSQL, [lockSpace, streamId]))
+            statements.append(("SELECT now(), pg_advisory_xact_lock($1::integer, hashtext($2))", [lockSpace, streamId]))
+            statements += [lookup].compactMap { $0 }
             statements.append((EventStore.readSQL, [streamId, version, Int(Int32.max)]))
         case .queue(let roles):
+            statements += [lookup].compactMap { $0 }
             statements.append(nextOpenTaskStatement(roles: roles))
         case .none:
-            break
+            statements.append(("SELECT now()", []))
+            statements += [lookup].compactMap { $0 }
         }
         return statements
     }
@@ -65,19 +67,23 @@ public enum TaskQueue {
     public static func preambleResults(_ results: [QueryResult], _ preamble: Preamble, commandId: String?)
         throws -> PreambleResults
     {
-        var read = PreambleResults(transactionTime: try results[0].rows[0].date(0))
-        if commandId != nil {
-            read.command = try results[1].first.map(CommandLog.record)
-        }
         switch preamble {
         case .stream:
+            var read = PreambleResults(transactionTime: try results[0].rows[0].date(0))
+            read.command = try commandId == nil ? nil : results[1].first.map(CommandLog.record)
             read.events = try results[results.count - 1].rows.map(EventStore.decode)
+            return read
         case .queue:
-            read.candidate = try candidate(results[results.count - 1])
+            let queue = results[results.count - 1]
+            var read = PreambleResults(transactionTime: try queue.rows[0].date(0))
+            read.command = try commandId == nil ? nil : results[0].first.map(CommandLog.record)
+            read.candidate = try candidate(queue)
+            return read
         case .none:
-            break
+            var read = PreambleResults(transactionTime: try results[0].rows[0].date(0))
+            read.command = try commandId == nil ? nil : results[1].first.map(CommandLog.record)
+            return read
         }
-        return read
     }
 
     /// The next open task of a role (oldest first, then by due time) whose onboarding's stream lock this
@@ -97,24 +103,27 @@ public enum TaskQueue {
         // inner query's rows one by one, and the outer LIMIT stops at the first lock taken.
         // One role (the common case) walks the partial queue index in order; several roles merge in a sort.
         let roleFilter = roles.count == 1 ? "role = $1" : "role IN (SELECT jsonb_array_elements_text($1::jsonb))"
+        // Always one row: the transaction's time, then the candidate or NULLs.
         return (
             """
-            SELECT c.id, c.onboarding_id FROM (
-                SELECT id, onboarding_id FROM tasks
-                 WHERE state = 'open' AND \(roleFilter)
-                 ORDER BY created_at, due_at, id
-                 LIMIT $2
-            ) c
-            WHERE pg_try_advisory_xact_lock($3::integer, hashtext(c.onboarding_id))
-            LIMIT 1
+            SELECT now(), c.id, c.onboarding_id FROM (VALUES (1)) AS one (n) LEFT JOIN LATERAL (
+                SELECT q.id, q.onboarding_id FROM (
+                    SELECT id, onboarding_id FROM tasks
+                     WHERE state = 'open' AND \(roleFilter)
+                     ORDER BY created_at, due_at, id
+                     LIMIT $2
+                ) q
+                WHERE pg_try_advisory_xact_lock($3::integer, hashtext(q.onboarding_id))
+                LIMIT 1
+            ) c ON true
             """,
             [roles.count == 1 ? roles[0] : JSONText.array(roles), window, lockSpace]
         )
     }
 
     private static func candidate(_ result: QueryResult) throws -> (taskId: String, onboardingId: String)? {
-        guard let row = result.first else { return nil }
-        return (try row.string(0), try row.string(1))
+        guard let row = result.first, !row.isNull(1) else { return nil }
+        return (try row.string(1), try row.string(2))
     }
 
     /// The onboarding a task belongs to, from the queue table.
