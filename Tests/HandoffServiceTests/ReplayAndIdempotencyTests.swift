@@ -139,4 +139,39 @@ struct ReplayAndIdempotencyTests {
         await #expect(throws: EngineError.self) { try await engine.rebuildProjections("nope") }
         try await fixture.expectInvariants()
     }
+
+    @Test func aRebuildReportsStreamsThatDoNotFoldAndRebuildsTheRest() async throws {
+        let fixture = try await Fixture.make()
+        let engine = fixture.engine
+        _ = try await engine.start(
+            workflow: "mail-send", inputs: ["company": "Contoso", "path": "standard"], id: "good", actor: "olivia")
+        let started = """
+            {"contentHash": "%@", "inputs": {}, "onboardingId": "%@", "workflowId": "w", "workflowVersion": 1}
+            """
+        // A stored definition that no longer loads, and streams that can't fold: one pinned to it, one pinned to
+        // a definition that is not stored, one that does not begin with OnboardingStarted.
+        _ = try await fixture.database.column(
+            """
+            INSERT INTO workflow_definitions (content_hash, workflow_id, version, file, source)
+            VALUES ('rotten', 'w', 1, 'w.yaml', 'id: [unclosed')
+            """)
+        for (stream, type, data) in [
+            ("pinned-to-rotten", "OnboardingStarted", String(format: started, "rotten", "pinned-to-rotten")),
+            ("pinned-to-missing", "OnboardingStarted", String(format: started, "missing", "pinned-to-missing")),
+            ("headless", "TaskClaimed", #"{"taskId": "headless-t1", "assignee": "alice"}"#),
+        ] {
+            _ = try await fixture.database.column(
+                "INSERT INTO events (event_id, stream_id, version, type, data) VALUES (gen_random_uuid(), $1, 1, $2, $3::jsonb)",
+                [stream, type, data])
+        }
+        let report = try await engine.rebuildProjections()
+        #expect(report.streams == 4)
+        #expect(report.onboardings == 1)
+        #expect(report.problems.count == 3)
+        #expect(report.problems.contains("headless: stream 'headless' does not begin with OnboardingStarted"))
+        #expect(report.problems.contains(
+            "pinned-to-missing: the definition with content hash missing is not stored"))
+        #expect(report.problems.contains { $0.hasPrefix("pinned-to-rotten: the stored definition rotten no longer loads") })
+        #expect(try await fixture.database.column("SELECT id FROM onboardings") == ["good"])
+    }
 }
