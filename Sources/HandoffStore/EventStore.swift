@@ -295,6 +295,28 @@ public struct EventStore: Sendable {
                  payload.metadata[0]]
             )
         }
+        if payload.events.count <= maximumScalarBatch {
+            // A few events: a row of scalar parameters each (one statement per batch size, prepared once).
+            var rows: [String] = []
+            var parameters: [(any PostgresEncodable)?] = [streamId, expected.parameter]
+            for (index, event) in payload.events.enumerated() {
+                let first = parameters.count + 1
+                rows.append(
+                    "($\(first)::uuid, $\(first + 1)::text, $\(first + 2)::integer, $\(first + 3)::jsonb, "
+                        + "$\(first + 4)::jsonb, \(index + 1))")
+                parameters += [event.id, event.type, event.schemaVersion, payload.data[index], payload.metadata[index]]
+            }
+            return (
+                """
+                INSERT INTO events AS e (event_id, stream_id, version, type, schema_version, data, metadata)
+                SELECT v.id, $1, \(base) + v.n, v.type, v.schema_version, v.data, v.metadata
+                  FROM (VALUES \(rows.joined(separator: ", "))) AS v (id, type, schema_version, data, metadata, n)
+                 ORDER BY v.n
+                RETURNING e.event_id, e.position, e.version, e.transaction_id, e.recorded_at, false
+                """,
+                parameters
+            )
+        }
         return (
             """
             INSERT INTO events AS e (event_id, stream_id, version, type, schema_version, data, metadata)
@@ -307,6 +329,10 @@ public struct EventStore: Sendable {
             [streamId, expected.parameter] + payload.arrays()
         )
     }
+
+    /// Up to this many events an append binds a row of scalar parameters per event; more go as arrays (one
+    /// prepared statement whatever their number).
+    static let maximumScalarBatch = 16
 
     private static func statement(streamId: String, expected: ExpectedVersion, payload: EncodedEvents) -> Statement {
         (

@@ -186,8 +186,9 @@ public enum Projections {
     }
 
     static let writeStatement = "WITH " + writeBody(first: 0)
-    /// The body after an append's seven parameters (every append statement takes seven).
-    static let writeBodyAfterAppend = writeBody(first: 7)
+    /// The body after an append's parameters, by their number (2 + 5 per event up to
+    /// `EventStore.maximumScalarBatch` events; 7 for arrays).
+    static let writeBodiesAfterAppend = (0...(2 + 5 * EventStore.maximumScalarBatch)).map { writeBody(first: $0) }
 
     /// Writes one onboarding's row, the task rows that changed, and the command's answer, in one statement.
     ///
@@ -215,7 +216,8 @@ public enum Projections {
         guard let append else { return (writeStatement, parameters) }
         return (
             "WITH appended AS (\(append.sql)),\n"
-                + (append.parameters.count == 7 ? writeBodyAfterAppend : writeBody(first: append.parameters.count)),
+                + (writeBodiesAfterAppend.indices.contains(append.parameters.count)
+                    ? writeBodiesAfterAppend[append.parameters.count] : writeBody(first: append.parameters.count)),
             append.parameters + parameters
         )
     }

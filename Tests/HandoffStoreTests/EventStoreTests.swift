@@ -39,6 +39,17 @@ func fingerprint(_ database: TestDatabase) async throws -> [String?] {
         #expect(try await store.read(stream: "nobody").isEmpty)
         #expect(try await store.version(of: "onboarding-1") == 4)
         #expect(try await store.version(of: "nobody") == 0)
+
+        // Batches bind a row of parameters per event up to a size, arrays beyond it: both number the same way.
+        for (expected, count) in [(ExpectedVersion.any, 3), (.exact(7), 16), (.exact(23), 17), (.any, 40)] {
+            let batch = (0..<count).map { event("Batch", #"{"n":\#($0)}"#) }
+            let result = try await store.append(to: "onboarding-1", expected: expected, events: batch)
+            #expect(result.events.map(\.id) == batch.map(\.id))
+            #expect(result.events.map(\.version) == Array((result.lastVersion - Int64(count) + 1)...result.lastVersion))
+        }
+        let all = try await store.read(stream: "onboarding-1")
+        #expect(all.map(\.version) == Array(1...80))
+        #expect(all.dropFirst(4).prefix(3).map(\.dataText) == [#"{"n": 0}"#, #"{"n": 1}"#, #"{"n": 2}"#])
     }
 
     @Test func metadataAndTypesWithAwkwardCharactersRoundTrip() async throws {
