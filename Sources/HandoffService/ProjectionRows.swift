@@ -89,7 +89,7 @@ enum Rows {
             },
             outputs: json { writer in
                 writer.beginArray()
-                for output in task.outputs { TaskView.Output(output).write(to: &writer) }
+                for output in task.outputs { output.write(to: &writer, nullDefault: true) }
                 writer.endArray()
             },
             dueAt: task.dueAt, createdAt: task.createdAt, completedBy: task.completedBy,

@@ -131,26 +131,6 @@ public struct TaskView: Codable, Sendable, Equatable {
             try container.encodeIfPresent(pattern, forKey: .pattern)
             try container.encode(self.default, forKey: .default)
         }
-
-        /// The same object as `encode(to:)` writes, keys sorted, for projection rows.
-        func write(to writer: inout JSONWriter) {
-            writer.beginObject()
-            writer.key("default")
-            if let value = self.default { value.write(to: &writer) } else { writer.null() }
-            writer.key("name"); writer.string(name)
-            if let pattern {
-                writer.key("pattern"); writer.string(pattern)
-            }
-            writer.key("required"); writer.boolean(required)
-            if let title {
-                writer.key("title"); writer.string(title)
-            }
-            writer.key("type"); writer.string(type)
-            if let values {
-                writer.key("values"); writer.strings(values)
-            }
-            writer.endObject()
-        }
     }
 
     public var id: String

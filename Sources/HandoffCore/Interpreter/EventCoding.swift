@@ -554,10 +554,14 @@ extension OutputField {
             pattern: try fields.optionalString("pattern"), default: fields.optionalValue("default"))
     }
 
-    func write(to writer: inout JSONWriter) {
+    /// Writes the field as a JSON object, keys sorted and nil fields left out; with `nullDefault` a missing
+    /// default is written as `"default": null` (the task view's shape) instead.
+    public func write(to writer: inout JSONWriter, nullDefault: Bool = false) {
         writer.beginObject()
         if let value = self.default {
             writer.key("default"); value.write(to: &writer)
+        } else if nullDefault {
+            writer.key("default"); writer.null()
         }
         writer.key("name"); writer.string(name)
         if let pattern {
