@@ -1,8 +1,8 @@
 import Foundation
-import Synchronization
 import HandoffCore
 import HandoffStore
 import Postgres
+import Synchronization
 
 extension Engine {
     /// Empties the named projection (or both) and writes it again from the log, in one transaction: readers see
