@@ -368,7 +368,7 @@ extension Engine {
         var fingerprint = ""
         if commandId != nil {
             do {
-                let data = try Stamp.encoder().encode(request)
+                let data = try Stamp.encoder.encode(request)
                 fingerprint = SHA256.hash(data: Data(kind.utf8) + data).map { String(format: "%02x", $0) }.joined()
             } catch {
                 throw EngineError(.invalidInput, "the request can't be encoded: \(error)")

@@ -16,7 +16,7 @@ struct FoldedOnboarding: Sendable, Equatable {
 enum Rows {
     /// A stored command answer as JSON text.
     static func encode(_ value: some Encodable) throws -> String {
-        String(decoding: try Stamp.encoder().encode(value), as: UTF8.self)
+        String(decoding: try Stamp.encoder.encode(value), as: UTF8.self)
     }
 
     /// JSON text written by `body`, for a JSON column.
@@ -36,7 +36,7 @@ enum Rows {
 
     static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
         do {
-            return try Stamp.decoder().decode(type, from: Data(text.utf8))
+            return try Stamp.decoder.decode(type, from: Data(text.utf8))
         } catch {
             throw EngineError(.internal, "a projection row does not decode as \(type): \(error)")
         }

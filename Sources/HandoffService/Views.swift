@@ -266,7 +266,8 @@ enum Stamp {
         PostgresTimestamp.parse(PostgresTimestamp.format(date)) ?? date
     }
 
-    static func encoder() -> JSONEncoder {
+    /// One encoder and one decoder for the process: making them per row was most of reading a listing.
+    static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .custom { date, encoder in
@@ -274,9 +275,9 @@ enum Stamp {
             try container.encode(PostgresTimestamp.format(date))
         }
         return encoder
-    }
+    }()
 
-    static func decoder() -> JSONDecoder {
+    static let decoder: JSONDecoder = {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .custom { decoder in
             let container = try decoder.singleValueContainer()
@@ -287,5 +288,5 @@ enum Stamp {
             return date
         }
         return decoder
-    }
+    }()
 }
