@@ -485,18 +485,13 @@ struct Loaded {
 
 /// Reading and folding streams through their pinned definitions, on one connection.
 struct Folding {
-    /// Where definitions missing from the cache are read; nil for a fold on another thread than the
-    /// connection's, which finds every definition in the cache (see `Maintenance`'s rebuild).
-    let connection: Connection?
+    let connection: Connection
     let definitions: DefinitionCache
-    /// Why stored definitions that did not load failed, by content hash (only when `connection` is nil).
-    var unloadable: [String: String] = [:]
 
     /// The interpreter of the definition stored under `contentHash`, parsed once per process.
     func interpreter(_ contentHash: String) throws -> Interpreter {
         if let cached = definitions.interpreter(contentHash) { return cached }
-        if let reason = unloadable[contentHash] { throw EngineError(.internal, reason) }
-        guard let connection, let record = try DefinitionStore.load(on: connection, contentHash: contentHash) else {
+        guard let record = try DefinitionStore.load(on: connection, contentHash: contentHash) else {
             throw EngineError(.internal, "the definition with content hash \(contentHash) is not stored")
         }
         switch WorkflowLoader.load(source: record.source, file: record.file) {
@@ -513,6 +508,10 @@ struct Folding {
     }
 
     func decode(_ events: [some FoldableEvent]) throws -> [OnboardingEvent] {
+        try Self.decode(events)
+    }
+
+    static func decode(_ events: [some FoldableEvent]) throws -> [OnboardingEvent] {
         try events.map { try OnboardingEvent.decode(type: $0.type, schemaVersion: $0.schemaVersion, json: $0.dataText) }
     }
 
@@ -524,6 +523,14 @@ struct Folding {
     func fold(_ events: [some FoldableEvent], decoded: [OnboardingEvent]) throws -> (
         folded: FoldedOnboarding, interpreter: Interpreter
     ) {
+        try Self.fold(events, decoded: decoded, interpreter: interpreter)
+    }
+
+    /// Folds a non-empty stream prefix through the interpreter `interpreter(contentHash)` gives for the definition
+    /// its `OnboardingStarted` pins.
+    static func fold(
+        _ events: [some FoldableEvent], decoded: [OnboardingEvent], interpreter: (String) throws -> Interpreter
+    ) throws -> (folded: FoldedOnboarding, interpreter: Interpreter) {
         guard let first = events.first, let last = events.last, case .started(let started)? = decoded.first else {
             throw EngineError(
                 .internal, "stream '\(events.first?.streamId ?? "")' does not begin with OnboardingStarted")

@@ -24,7 +24,7 @@ extension Engine {
                         projections: names, streams: 0, events: 0, onboardings: 0, tasks: 0, problems: [])
                     // Each page of streams is folded on another thread while this one reads the next page and
                     // loads the rows of the one before: the server's work and the fold overlap.
-                    let folder = try Self.foldingOffConnection(on: connection, definitions: definitions)
+                    let stored = try StoredDefinitions.load(on: connection, cache: definitions)
                     var folding: BackgroundWork<RebuildBatch>?
                     func load(_ batch: RebuildBatch) throws {
                         report.streams += batch.streams
@@ -42,7 +42,7 @@ extension Engine {
                     let read = { try Projections.streamEvents(on: connection, after: $0, version: $1, limit: $2) }
                     try Self.forEachPageOfStreams(read: read) { streams in
                         let previous = try folding?.wait()
-                        folding = BackgroundWork { RebuildBatch(folding: folder, streams: streams) }
+                        folding = BackgroundWork { RebuildBatch(definitions: stored, streams: streams) }
                         if let previous { try load(previous) }
                     }
                     if let last = try folding?.wait() { try load(last) }
@@ -255,20 +255,31 @@ extension Engine {
         if !current.isEmpty { streams.append(current) }
         if !streams.isEmpty { try body(streams) }
     }
+}
 
-    /// A fold for another thread: every stored definition is loaded into the cache first (there are few), and
-    /// the ones that no longer load are remembered with why, so the fold never needs the connection.
-    static func foldingOffConnection(on connection: Connection, definitions: DefinitionCache) throws -> Folding {
-        let onConnection = Folding(connection: connection, definitions: definitions)
-        var unloadable: [String: String] = [:]
+/// The interpreter of every stored definition, loaded up front on the connection, so that folds on other threads
+/// (a rebuild's) never need it. Definitions that no longer load are kept with the reason.
+struct StoredDefinitions: Sendable {
+    private var interpreters: [String: Interpreter] = [:]
+    private var unloadable: [String: String] = [:]
+
+    static func load(on connection: Connection, cache: DefinitionCache) throws -> StoredDefinitions {
+        let folding = Folding(connection: connection, definitions: cache)
+        var stored = StoredDefinitions()
         for contentHash in try DefinitionStore.contentHashes(on: connection) {
             do {
-                _ = try onConnection.interpreter(contentHash)
+                stored.interpreters[contentHash] = try folding.interpreter(contentHash)
             } catch {
-                unloadable[contentHash] = EngineError.from(error).message
+                stored.unloadable[contentHash] = EngineError.from(error).message
             }
         }
-        return Folding(connection: nil, definitions: definitions, unloadable: unloadable)
+        return stored
+    }
+
+    func interpreter(_ contentHash: String) throws -> Interpreter {
+        if let interpreter = interpreters[contentHash] { return interpreter }
+        throw EngineError(
+            .internal, unloadable[contentHash] ?? "the definition with content hash \(contentHash) is not stored")
     }
 }
 
@@ -281,12 +292,14 @@ struct RebuildBatch: Sendable {
     /// Streams that could not be folded, with why.
     var problems: [String] = []
 
-    init(folding: Folding, streams: [[StreamEvent]]) {
+    init(definitions: StoredDefinitions, streams: [[StreamEvent]]) {
         for events in streams {
             self.streams += 1
             self.events += Int64(events.count)
             do {
-                let folded = try folding.fold(events)
+                let folded = try Folding.fold(
+                    events, decoded: Folding.decode(events), interpreter: definitions.interpreter
+                ).folded
                 onboardings.append(Rows.record(folded))
                 tasks += folded.state.tasks.map { Rows.record($0, onboardingId: folded.state.onboardingId) }
             } catch {
