@@ -26,9 +26,7 @@ struct Database: AsyncParsableCommand {
                 defer { pool.close() }
                 let applied = try await migrator.migrate(pool)
                 let states = try await migrator.status(pool)
-                if output.json {
-                    try Output.printJSON(MigrationReport(applied: applied, migrations: states.map(MigrationReport.Item.init)))
-                } else {
+                try output.show(MigrationReport(applied: applied, migrations: states.map(MigrationReport.Item.init))) {
                     print(applied.isEmpty ? "Nothing to apply: every migration is applied." :
                         "Applied \(applied.count) migration(s): \(applied.map(String.init).joined(separator: ", ")).")
                 }
@@ -45,9 +43,7 @@ struct Database: AsyncParsableCommand {
                 let (migrator, pool) = try Database.migrator()
                 defer { pool.close() }
                 let states = try await migrator.status(pool)
-                if output.json {
-                    try Output.printJSON(MigrationReport(applied: [], migrations: states.map(MigrationReport.Item.init)))
-                } else {
+                try output.show(MigrationReport(applied: [], migrations: states.map(MigrationReport.Item.init))) {
                     Output.printTable(["VERSION", "NAME", "APPLIED"], states.map {
                         [String($0.version), $0.name, $0.appliedAt.map { ISO8601DateFormatter().string(from: $0) } ?? "pending"]
                     })
@@ -114,9 +110,7 @@ struct Dev: AsyncParsableCommand {
                     report = Report(state: "running", port: port, directory: cluster.directory.path,
                                     databaseURL: settings.databaseURL != nil)
                 }
-                if output.json {
-                    try Output.printJSON(report)
-                } else {
+                try output.show(report) {
                     print("local cluster: \(report.state.replacingOccurrences(of: "_", with: " "))"
                         + (report.port.map { " on 127.0.0.1:\($0)" } ?? "") + " (\(report.directory))")
                     if report.databaseURL {

@@ -74,9 +74,7 @@ struct Verify: AsyncParsableCommand {
     func run() async throws {
         try await Output.run(output) {
             let report = try await CommandEngine.run { engine in try await engine.verify() }
-            if output.json {
-                try Output.printJSON(report)
-            } else {
+            try output.show(report) {
                 for problem in report.problems {
                     print("problem: \(problem)")
                 }

@@ -34,9 +34,7 @@ struct Start: AsyncParsableCommand {
                     workflow: workflow, inputs: inputs, id: id, actor: actor ?? CommandEngine.defaultActor,
                     commandId: write.commandId)
             }
-            if output.json {
-                try Output.printJSON(view)
-            } else {
+            try output.show(view) {
                 print(view.id)
             }
         }
@@ -67,9 +65,7 @@ struct Status: AsyncParsableCommand {
         try await Output.run(output) {
             if let onboarding {
                 let view = try await CommandEngine.run { engine in try await engine.onboarding(onboarding) }
-                if output.json {
-                    try Output.printJSON(view)
-                } else {
+                try output.show(view) {
                     Render.onboarding(view)
                 }
                 return
@@ -129,9 +125,7 @@ struct Signal: AsyncParsableCommand {
                     onboardingId: onboarding, name: name, data: value, actor: actor ?? CommandEngine.defaultActor,
                     commandId: write.commandId)
             }
-            if output.json {
-                try Output.printJSON(view)
-            } else {
+            try output.show(view) {
                 print("Delivered \(name) to \(onboarding).")
                 Render.onboarding(view)
             }
@@ -161,9 +155,7 @@ struct Cancel: AsyncParsableCommand {
             let view = try await CommandEngine.run { engine in
                 try await engine.cancel(onboardingId: onboarding, user: actor, reason: reason, commandId: write.commandId)
             }
-            if output.json {
-                try Output.printJSON(view)
-            } else {
+            try output.show(view) {
                 print("Cancelled \(onboarding): \(reason)")
             }
         }

@@ -24,6 +24,17 @@ extension CommandFailure: ReportableError {
     var contractMessage: String { message }
 }
 
+extension OutputOptions {
+    /// Prints `value` as JSON with `--json`; otherwise runs `text`, which prints it for people.
+    func show(_ value: some Encodable, _ text: () throws -> Void) throws {
+        if json {
+            try Output.printJSON(value)
+        } else {
+            try text()
+        }
+    }
+}
+
 enum Output {
     /// Runs a command body and renders any failure as the contract says:
     /// `error: <code>: <message>` on stderr, or `{"error":{"code","message"}}` with `--json`; exit status 1.

@@ -120,9 +120,7 @@ struct Release: AsyncParsableCommand {
             let released = try await CommandEngine.run { engine in
                 try await engine.release(taskId: task, user: user, commandId: write.commandId)
             }
-            if output.json {
-                try Output.printJSON(released)
-            } else {
+            try output.show(released) {
                 print("Released \(released.id); it is open again for \(released.role).")
             }
         }

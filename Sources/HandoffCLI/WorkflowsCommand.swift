@@ -25,9 +25,7 @@ struct Workflows: AsyncParsableCommand {
                     FileHandle.standardError.write(
                         Data("warning: not listed, with problems: \(files) (see handoff workflows validate)\n".utf8))
                 }
-                if output.json {
-                    try Output.printJSON(["workflows": definitions.map(WorkflowSummary.init)])
-                } else {
+                try output.show(["workflows": definitions.map(WorkflowSummary.init)]) {
                     Output.printTable(
                         ["ID", "VERSION", "TITLE", "FILE", "HASH"],
                         definitions.map {
@@ -146,9 +144,7 @@ struct Workflows: AsyncParsableCommand {
                 }
                 let definition = try WorkflowFolder.fromEnvironment().definition(id)
                 let drawing = WorkflowGraph.render(definition, format: graphFormat)
-                if output.json {
-                    try Output.printJSON(["workflow": definition.id, "format": graphFormat.rawValue, "graph": drawing])
-                } else {
+                try output.show(["workflow": definition.id, "format": graphFormat.rawValue, "graph": drawing]) {
                     print(drawing, terminator: "")
                 }
             }
