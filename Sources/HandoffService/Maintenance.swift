@@ -181,7 +181,8 @@ extension Engine {
                 let role = state?.task(claimed.taskId)?.role ?? ""
                 return (.claimTask(taskId: claimed.taskId, user: claimed.assignee, roles: [role]), now)
             case .taskReleased(let released):
-                return (.releaseTask(taskId: released.taskId, user: released.assignee), now)
+                let user = released.releasedBy ?? released.assignee
+                return (.releaseTask(taskId: released.taskId, user: user, overriding: released.releasedBy != nil), now)
             case .taskCompleted(let completed):
                 return (
                     .completeTask(

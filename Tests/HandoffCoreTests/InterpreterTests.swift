@@ -217,7 +217,7 @@ struct InterpreterTests {
     @Test func aSignalNobodyWaitsForIsRefused() {
         let error = refusal(state, .deliverSignal(name: "go", data: .null))
         #expect(
-            error == DecisionError(.invalidInput, "no step is waiting for signal 'go' (no step waits for a signal now)")
+            error == DecisionError(.signalNotAwaited, "no step is waiting for signal 'go' (no step waits for a signal now)")
         )
     }
 

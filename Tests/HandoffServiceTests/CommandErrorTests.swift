@@ -53,7 +53,7 @@ struct CommandErrorTests {
         try await expectRefusal(.invalidInput, fixture, stream: "e2") {
             _ = try await engine.start(workflow: "mail-send", inputs: ["company": "Contoso"], id: "e2", actor: "olivia")
         }
-        try await expectRefusal(.invalidInput, fixture, stream: "e1") {
+        try await expectRefusal(.alreadyExists, fixture, stream: "e1") {
             _ = try await engine.start(
                 workflow: "mail-send", inputs: ["company": "Contoso", "path": "standard"], id: "e1", actor: "olivia")
         }
@@ -96,7 +96,7 @@ struct CommandErrorTests {
         try await expectRefusal(.taskNotOpen, fixture, stream: "e1") {
             _ = try await engine.claim(taskId: "e1-t1", user: "alice", roles: ["customer_admin"])
         }
-        try await expectRefusal(.invalidInput, fixture, stream: "e1") {
+        try await expectRefusal(.signalNotAwaited, fixture, stream: "e1") {
             _ = try await engine.signal(onboardingId: "e1", name: "nobody-waits", actor: "olivia")
         }
         try await expectRefusal(.invalidInput, fixture, stream: "e1") {
@@ -122,7 +122,7 @@ struct CommandErrorTests {
             _ = try await engine.complete(
                 taskId: "c1-t1", user: "alice", outputs: ["client_id": "C-1"], checklist: ["client-synced", "client-listed"])
         }
-        try await expectRefusal(.invalidInput, fixture, stream: "c1") {
+        try await expectRefusal(.onboardingNotActive, fixture, stream: "c1") {
             _ = try await engine.cancel(onboardingId: "c1", user: "olivia", reason: "again")
         }
         try await fixture.expectInvariants()

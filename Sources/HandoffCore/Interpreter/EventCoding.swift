@@ -377,12 +377,17 @@ extension TaskClaimed {
 
 extension TaskReleased {
     init(_ fields: Fields) throws(EventCodingError) {
-        self.init(taskId: try fields.string("taskId"), assignee: try fields.string("assignee"))
+        self.init(
+            taskId: try fields.string("taskId"), assignee: try fields.string("assignee"),
+            releasedBy: try fields.optionalString("releasedBy"))
     }
 
     func write(to writer: inout JSONWriter) {
         writer.beginObject()
         writer.key("assignee"); writer.string(assignee)
+        if let releasedBy {
+            writer.key("releasedBy"); writer.string(releasedBy)
+        }
         writer.key("taskId"); writer.string(taskId)
         writer.endObject()
     }

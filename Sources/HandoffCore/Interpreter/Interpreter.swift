@@ -132,7 +132,7 @@ public struct Interpreter: Sendable {
         let now = Timestamp.normalized(now)
         if case .start(let onboardingId, let inputs) = command {
             if let state {
-                throw DecisionError(.invalidInput, "onboarding '\(state.onboardingId)' has already started")
+                throw DecisionError(.alreadyExists, "onboarding '\(state.onboardingId)' has already started")
             }
             return try start(onboardingId: onboardingId, inputs: inputs, now: now)
         }
@@ -154,12 +154,13 @@ public struct Interpreter: Sendable {
                 throw DecisionError(.forbiddenRole, "task '\(taskId)' is for role '\(task.role)'")
             }
             run.emit(.taskClaimed(TaskClaimed(taskId: taskId, assignee: user)))
-        case .releaseTask(let taskId, let user):
+        case .releaseTask(let taskId, let user, let overriding):
             let task = try openTask(taskId, in: state)
-            guard task.state == .claimed, task.assignee == user else {
+            guard task.state == .claimed, let assignee = task.assignee, assignee == user || overriding else {
                 throw DecisionError(.taskNotClaimedByYou, notHeldMessage(task, user: user))
             }
-            run.emit(.taskReleased(TaskReleased(taskId: taskId, assignee: user)))
+            let releasedBy = assignee == user ? nil : user
+            run.emit(.taskReleased(TaskReleased(taskId: taskId, assignee: assignee, releasedBy: releasedBy)))
         case .completeTask(let taskId, let user, let outputs, let checklist):
             let task = try openTask(taskId, in: state)
             guard task.state == .claimed, task.assignee == user else {
@@ -179,7 +180,7 @@ public struct Interpreter: Sendable {
                 let known =
                     awaited.isEmpty
                     ? "no step waits for a signal now" : "steps wait for: " + awaited.joined(separator: ", ")
-                throw DecisionError(.invalidInput, "no step is waiting for signal '\(name)' (\(known))")
+                throw DecisionError(.signalNotAwaited, "no step is waiting for signal '\(name)' (\(known))")
             }
             for step in waiting where run.state.status == .active {
                 run.receiveSignal(name, data: data, at: step.path)
@@ -265,7 +266,8 @@ public struct Interpreter: Sendable {
 
     private func requireActive(_ state: OnboardingState) throws(DecisionError) {
         guard state.status == .active else {
-            throw DecisionError(.invalidInput, "onboarding '\(state.onboardingId)' is \(state.status.rawValue)")
+            throw DecisionError(
+                .onboardingNotActive, "onboarding '\(state.onboardingId)' is \(state.status.rawValue)")
         }
     }
 

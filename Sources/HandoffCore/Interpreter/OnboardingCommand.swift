@@ -5,8 +5,9 @@ public enum OnboardingCommand: Hashable, Sendable {
     case start(onboardingId: String, inputs: [String: Value])
     /// Takes an open task; `roles` are the caller's, and must include the task's role.
     case claimTask(taskId: String, user: String, roles: Set<String>)
-    /// Gives a claimed task back; only its holder may.
-    case releaseTask(taskId: String, user: String)
+    /// Gives a claimed task back; only its holder may, unless `overriding` (an admin taking the claim away, which
+    /// the event records).
+    case releaseTask(taskId: String, user: String, overriding: Bool = false)
     /// Finishes a task its caller holds, with the outputs and the ids of the ticked checklist items.
     case completeTask(taskId: String, user: String, outputs: [String: Value], checklist: Set<String>)
     /// Delivers a named outside signal to every step waiting for it.
@@ -33,6 +34,9 @@ public struct DecisionError: Error, Hashable, Sendable, CustomStringConvertible 
             case invalidOutputs = "invalid_outputs"
             case checklistIncomplete = "checklist_incomplete"
             case invalidInput = "invalid_input"
+            case alreadyExists = "already_exists"
+            case onboardingNotActive = "onboarding_not_active"
+            case signalNotAwaited = "signal_not_awaited"
         }
 
         private let base: Base
@@ -57,6 +61,12 @@ public struct DecisionError: Error, Hashable, Sendable, CustomStringConvertible 
         public static let checklistIncomplete = Code(.checklistIncomplete)
         /// Bad start inputs, an onboarding that is not active, a signal nobody waits for, a timer not yet due…
         public static let invalidInput = Code(.invalidInput)
+        /// An onboarding with the id to start already exists.
+        public static let alreadyExists = Code(.alreadyExists)
+        /// The onboarding is completed, cancelled or failed, so it takes no more commands.
+        public static let onboardingNotActive = Code(.onboardingNotActive)
+        /// No step waits for the signal delivered.
+        public static let signalNotAwaited = Code(.signalNotAwaited)
 
         /// The contract's code, e.g. `task_not_open`.
         public var rawValue: String { base.rawValue }

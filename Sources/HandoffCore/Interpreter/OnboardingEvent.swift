@@ -239,12 +239,15 @@ public struct TaskClaimed: Codable, Hashable, Sendable {
 
 public struct TaskReleased: Codable, Hashable, Sendable {
     public var taskId: String
-    /// Who held the task and gave it back.
+    /// Who held the task.
     public var assignee: String
+    /// Who gave it back when that was not the holder (an admin taking a claim away); nil when the holder did.
+    public var releasedBy: String?
 
-    public init(taskId: String, assignee: String) {
+    public init(taskId: String, assignee: String, releasedBy: String? = nil) {
         self.taskId = taskId
         self.assignee = assignee
+        self.releasedBy = releasedBy
     }
 }
 

@@ -29,6 +29,9 @@ public struct WorkflowDefinition: Hashable, Sendable {
     public var blockOrder: [String]
     /// Variable names that some `set` step records, in file order.
     public var variableNames: [String]
+    /// The roles that may start, signal and cancel this workflow's onboardings through the HTTP API (`starters:`);
+    /// the `admin` role always may.
+    public var starters: [String] = []
 }
 
 /// One step of a workflow.

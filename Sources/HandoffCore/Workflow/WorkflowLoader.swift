@@ -194,7 +194,8 @@ private struct DefinitionBuilder {
         }
         guard let top = entries(root, what: "the workflow") else { return nil }
         checkFields(
-            top, allowed: ["id", "title", "version", "description", "roles", "inputs", "start", "steps", "blocks"],
+            top,
+            allowed: ["id", "title", "version", "description", "roles", "starters", "inputs", "start", "steps", "blocks"],
             in: "the workflow")
         let rootLocation = location(root)
 
@@ -220,6 +221,10 @@ private struct DefinitionBuilder {
             readRoles(entry.value)
         } else {
             error("the workflow is missing 'roles'", at: rootLocation)
+        }
+        var starters: [String] = []
+        if let entry = field(top, "starters") {
+            starters = readStarters(entry.value)
         }
         if let entry = field(top, "inputs") {
             inputs = readFields(entry.value, owner: "input", allowDefaultTemplate: false, scope: Scope())
@@ -279,7 +284,7 @@ private struct DefinitionBuilder {
             id: id, title: title, version: version, description: description,
             contentHash: WorkflowLoader.contentHash(of: data), file: file, source: source, roles: roles,
             inputs: inputs, start: start, topLevelSteps: topLevel, steps: steps, stepOrder: stepOrder,
-            blocks: blocks, blockOrder: blockOrder, variableNames: variableNames)
+            blocks: blocks, blockOrder: blockOrder, variableNames: variableNames, starters: starters)
     }
 
     mutating func reportYAMLError(_ yamlError: YamlError) {
@@ -316,6 +321,23 @@ private struct DefinitionBuilder {
                 roles.append(name)
             }
         }
+    }
+
+    /// Reads `starters`: role names, each once (they need not be task roles: `admin` or a role of the API's tokens).
+    mutating func readStarters(_ node: Node) -> [String] {
+        guard let items = list(node, what: "'starters'") else { return [] }
+        var starters: [String] = []
+        for item in items {
+            guard let name = string(item, what: "a starter role") else { continue }
+            if !Self.isName(name) {
+                error("starter role '\(name)' may only use letters, digits, '-' and '_'", at: location(item))
+            } else if starters.contains(name) {
+                error("starter role '\(name)' is listed twice", at: location(item))
+            } else {
+                starters.append(name)
+            }
+        }
+        return starters
     }
 
     /// Reads a mapping of field name → spec (inputs, outputs, params).
