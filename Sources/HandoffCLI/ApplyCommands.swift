@@ -24,22 +24,7 @@ struct Apply: AsyncParsableCommand {
     @Option(help: "How many onboardings to work on at once.")
     var concurrency = 4
 
-    struct Line: Decodable, Sendable {
-        var command: String
-        var commandId: String?
-        var workflow: String?
-        var id: String?
-        var inputs: [String: Value]?
-        var task: String?
-        var onboarding: String?
-        var `as`: String?
-        var roles: [String]?
-        var outputs: [String: Value]?
-        var checklist: [String]?
-        var name: String?
-        var data: Value?
-        var reason: String?
-    }
+    typealias Line = CommandRequest
 
     struct Acknowledgement: Encodable {
         var line: Int
@@ -111,8 +96,7 @@ struct Apply: AsyncParsableCommand {
 
     /// The onboarding a line works on, which keeps its lines in order.
     static func key(_ line: Line) -> String {
-        if let task = line.task { return (try? Engine.onboardingId(ofTask: task)) ?? task }
-        return line.onboarding ?? line.id ?? ""
+        (try? line.parsed().onboardingKey) ?? line.onboarding ?? line.id ?? ""
     }
 
     static func shard(_ key: String, count: Int) -> Int {
@@ -124,47 +108,8 @@ struct Apply: AsyncParsableCommand {
     }
 
     static func perform(_ line: Line, engine: Engine) async throws -> Value {
-        func required<T>(_ value: T?, _ name: String) throws -> T {
-            guard let value else {
-                throw CommandFailure(code: "invalid_input", message: "a \(line.command) command needs \"\(name)\"")
-            }
-            return value
-        }
-        let actor = line.as ?? CommandEngine.defaultActor
-        switch line.command {
-        case "start":
-            return try encode(
-                try await engine.start(
-                    workflow: try required(line.workflow, "workflow"), inputs: line.inputs ?? [:], id: line.id,
-                    actor: actor, commandId: line.commandId))
-        case "claim":
-            return try encode(
-                try await engine.claim(
-                    taskId: try required(line.task, "task"), user: try required(line.as, "as"),
-                    roles: Set(try required(line.roles, "roles")), commandId: line.commandId))
-        case "release":
-            return try encode(
-                try await engine.release(
-                    taskId: try required(line.task, "task"), user: try required(line.as, "as"),
-                    commandId: line.commandId))
-        case "complete":
-            return try encode(
-                try await engine.complete(
-                    taskId: try required(line.task, "task"), user: try required(line.as, "as"),
-                    outputs: line.outputs ?? [:], checklist: Set(line.checklist ?? []), commandId: line.commandId))
-        case "signal":
-            return try encode(
-                try await engine.signal(
-                    onboardingId: try required(line.onboarding, "onboarding"), name: try required(line.name, "name"),
-                    data: line.data ?? .null, actor: actor, commandId: line.commandId))
-        case "cancel":
-            return try encode(
-                try await engine.cancel(
-                    onboardingId: try required(line.onboarding, "onboarding"), user: try required(line.as, "as"),
-                    reason: try required(line.reason, "reason"), commandId: line.commandId))
-        default:
-            throw CommandFailure(code: "invalid_input", message: "unknown command '\(line.command)'")
-        }
+        let caller = Caller.operator(line.as ?? CommandEngine.defaultActor)
+        return try encode(try await engine.execute(try line.parsed(), by: caller, commandId: line.commandId))
     }
 
     static func encode(_ value: some Encodable) throws -> Value {

@@ -3,11 +3,6 @@ import Foundation
 import HandoffStore
 import Postgres
 
-extension StoreError: ReportableError {
-    var contractCode: String { code.rawValue }
-    var contractMessage: String { message }
-}
-
 /// `handoff db migrate | status`
 struct Database: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

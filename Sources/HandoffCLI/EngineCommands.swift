@@ -5,19 +5,13 @@ import HandoffService
 import HandoffStore
 import Postgres
 
-extension EngineError: ReportableError {
-    var contractCode: String { code.rawValue }
-    var contractMessage: String { message }
-}
-
 /// Opening the engine for one command: the database from the environment (migrated), the workflows folder.
 enum CommandEngine {
     /// Runs `body` with an engine on a small pool, closing the pool afterwards.
     static func run<T>(connections: Int = 2, _ body: (Engine) async throws -> T) async throws -> T {
-        let pool = try await HandoffStore.Database.open(
-            DatabaseSettings.fromEnvironment(), maximumConnections: connections)
-        defer { pool.close() }
-        return try await body(Engine(pool: pool, workflows: WorkflowLibrary.fromEnvironment()))
+        let engine = try await Engine.open(.fromEnvironment(maximumConnections: connections))
+        defer { engine.pool.close() }
+        return try await body(engine)
     }
 
     /// Who acts when `--as` is not given: the login name, else `cli`.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HandoffService
 
 /// A failure a command reports to its user: a stable contract code (`not_found`, `invalid_input`, …) and a message.
 struct CommandFailure: Error {
@@ -11,17 +12,6 @@ struct CommandFailure: Error {
 struct OutputOptions: ParsableArguments {
     @Flag(name: .long, help: "Print one JSON document on stdout (errors as JSON on stderr).")
     var json = false
-}
-
-/// Errors that know their contract code; the store and the core's error types conform in the CLI.
-protocol ReportableError: Error {
-    var contractCode: String { get }
-    var contractMessage: String { get }
-}
-
-extension CommandFailure: ReportableError {
-    var contractCode: String { code }
-    var contractMessage: String { message }
 }
 
 extension OutputOptions {
@@ -59,11 +49,14 @@ enum Output {
         }
     }
 
+    /// The contract code and message of any failure: the CLI's own argument checks, else the service's one
+    /// classification of every layer's errors.
     static func describe(_ error: any Error) -> (code: String, message: String) {
-        if let reportable = error as? any ReportableError {
-            return (reportable.contractCode, reportable.contractMessage)
+        if let failure = error as? CommandFailure {
+            return (failure.code, failure.message)
         }
-        return ("internal", String(describing: error))
+        let classified = EngineError.from(error)
+        return (classified.code.rawValue, classified.message)
     }
 
     /// Prints a value as one pretty JSON document on stdout.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HandoffCore
+import HandoffService
 
 /// `handoff workflows …`: check, list, show and draw the workflow definitions in `$HANDOFF_WORKFLOWS`.
 struct Workflows: AsyncParsableCommand {
@@ -204,109 +205,9 @@ struct WorkflowFolder {
     }
 }
 
-struct WorkflowSummary: Encodable {
-    var id: String
-    var title: String
-    var version: Int
-    var contentHash: String
-    var file: String
-    var roles: [String]
-
-    init(_ definition: WorkflowDefinition) {
-        id = definition.id
-        title = definition.title
-        version = definition.version
-        contentHash = definition.contentHash
-        file = definition.file
-        roles = definition.roles
-    }
-}
-
 struct ValidationReport: Encodable {
     var valid: Bool
     var files: [String]
     var problems: [Diagnostic]
     var workflows: [WorkflowSummary]
-}
-
-struct WorkflowDetail: Encodable {
-    struct Input: Encodable {
-        var name: String
-        var type: String
-        var required: Bool
-        var values: [String]?
-        var title: String?
-    }
-
-    struct StepLine: Encodable {
-        var id: String
-        var kind: String
-        var title: String?
-        /// The block or parallel branch the step belongs to.
-        var within: String?
-        var next: String?
-        var detail: String
-    }
-
-    var id: String
-    var title: String
-    var version: Int
-    var description: String?
-    var contentHash: String
-    var file: String
-    var roles: [String]
-    var inputs: [Input]
-    var start: String
-    var steps: [StepLine]
-    var blocks: [String]
-    var variables: [String]
-
-    init(_ definition: WorkflowDefinition) {
-        id = definition.id
-        title = definition.title
-        version = definition.version
-        description = definition.description
-        contentHash = definition.contentHash
-        file = definition.file
-        roles = definition.roles
-        inputs = definition.inputs.map {
-            Input(
-                name: $0.name, type: $0.type.rawValue, required: $0.required,
-                values: $0.type == .enum ? $0.values : nil, title: $0.title)
-        }
-        start = definition.start
-        blocks = definition.blockOrder
-        variables = definition.variableNames
-        steps = definition.stepOrder.compactMap { id in
-            guard let step = definition.steps[id] else { return nil }
-            var within: [String] = []
-            if let block = step.placement.block { within.append("block \(block)") }
-            if let parallel = step.placement.parallel, let branch = step.placement.branch {
-                within.append("\(parallel)/\(branch)")
-            }
-            let detail: String
-            switch step.kind {
-            case .task(let task): detail = "\(task.role): \(task.title.source)"
-            case .decision(let decision):
-                detail =
-                    (decision.branches.map { "\($0.condition.source) → \($0.next)" }
-                    + (decision.otherwise.map { ["otherwise → \($0)"] } ?? [])).joined(separator: "; ")
-            case .parallel(let parallel): detail = "branches " + parallel.branches.map(\.name).joined(separator: ", ")
-            case .wait(let wait): detail = "signal \(wait.signal)" + (wait.timeout.map { ", timeout \($0)" } ?? "")
-            case .timer(let timer):
-                switch timer {
-                case .duration(let span): detail = "for \(span)"
-                case .until(let source): detail = "until \(source)"
-                }
-            case .block(let call): detail = "runs \(call.block)"
-            case .set(let assignments): detail = assignments.map { "\($0.name) = \($0.value)" }.joined(separator: ", ")
-            case .end(let end): detail = end.outcome.rawValue
-            }
-            let condition = step.condition.map { " (if \($0.source))" } ?? ""
-            return StepLine(
-                id: id, kind: step.kindName, title: step.title,
-                within: within.isEmpty ? nil : within.joined(separator: ", "),
-                next: step.next, detail: detail + condition)
-        }
-    }
 }

@@ -47,9 +47,13 @@ public struct Engine: Sendable {
     /// Inputs may hold text for boolean and integer inputs. Without `id`, an id is made from the workflow's id.
     /// Throws `not_found` (no such workflow), `invalid_input` (bad inputs, an id already started).
     public func start(
-        workflow: String, inputs: [String: Value], id: String? = nil, actor: String, commandId: String? = nil
+        workflow: String, inputs: [String: Value], id: String? = nil, actor: String, commandId: String? = nil,
+        allowedRoles: Set<String>? = nil
     ) async throws(EngineError) -> OnboardingView {
         let definition = try workflows.definition(workflow)
+        if let allowedRoles {
+            try Self.authorizeStarter(allowedRoles, definition, doing: "start")
+        }
         let interpreter = Interpreter(definition: definition)
         definitions.remember(interpreter)
         let onboardingId = id ?? Self.makeId(workflow: definition.id)
@@ -123,14 +127,18 @@ public struct Engine: Sendable {
         }
     }
 
-    /// Gives a claimed task back to the queue; only its holder may. Throws `task_not_claimed_by_you`.
-    public func release(taskId: String, user: String, commandId: String? = nil) async throws(EngineError) -> TaskView {
+    /// Gives a claimed task back to the queue; only its holder may, or with `overriding` (an admin) anyone, which
+    /// the event records. Throws `task_not_claimed_by_you`.
+    public func release(
+        taskId: String, user: String, overriding: Bool = false, commandId: String? = nil
+    ) async throws(EngineError) -> TaskView {
         let onboardingId = try Self.onboardingId(ofTask: taskId)
-        let request = TaskRequest(taskId: taskId, user: user, roles: [])
+        let request = TaskRequest(taskId: taskId, user: user, roles: overriding ? ["admin"] : [])
         return try await perform(kind: "release", commandId: commandId, request: request, stream: onboardingId) {
             context in
             let loaded = try context.load(onboardingId, task: taskId)
-            let applied = try context.apply(loaded, command: .releaseTask(taskId: taskId, user: user), actor: user)
+            let applied = try context.apply(
+                loaded, command: .releaseTask(taskId: taskId, user: user, overriding: overriding), actor: user)
             return (try Self.taskView(taskId, in: applied.folded), applied)
         }
     }
@@ -138,15 +146,20 @@ public struct Engine: Sendable {
     /// Completes a task `user` holds with its outputs and ticked checklist items; the onboarding advances in the
     /// same transaction, so the next tasks are in the queue when this returns.
     ///
-    /// Throws `task_not_claimed_by_you`, `task_not_open`, `invalid_outputs`, `checklist_incomplete`.
+    /// With `roles`, the caller must hold the task's role (`forbidden_role` otherwise); nil checks no role (an
+    /// operator). Throws `task_not_claimed_by_you`, `task_not_open`, `invalid_outputs`, `checklist_incomplete`.
     public func complete(
-        taskId: String, user: String, outputs: [String: Value], checklist: Set<String>, commandId: String? = nil
+        taskId: String, user: String, outputs: [String: Value], checklist: Set<String>, commandId: String? = nil,
+        roles: Set<String>? = nil
     ) async throws(EngineError) -> TaskView {
         let onboardingId = try Self.onboardingId(ofTask: taskId)
         let request = CompleteRequest(taskId: taskId, user: user, outputs: outputs, checklist: checklist.sorted())
         return try await perform(kind: "complete", commandId: commandId, request: request, stream: onboardingId) {
             context in
             let loaded = try context.load(onboardingId, task: taskId)
+            if let roles, let task = loaded.folded?.state.task(taskId), !roles.contains(task.role) {
+                throw EngineError(.forbiddenRole, "task '\(taskId)' is for role '\(task.role)'")
+            }
             let applied = try context.apply(
                 loaded, command: .completeTask(taskId: taskId, user: user, outputs: outputs, checklist: checklist),
                 actor: user)
@@ -154,28 +167,37 @@ public struct Engine: Sendable {
         }
     }
 
-    /// Delivers a named signal to every step of the onboarding waiting for it. Throws `invalid_input` when none
-    /// waits.
+    /// Delivers a named signal to every step of the onboarding waiting for it. Throws `signal_not_awaited` when
+    /// none waits, `onboarding_not_active`. With `allowedRoles`, one of them must be `admin` or a starter of the
+    /// onboarding's pinned workflow (`forbidden_role`).
     public func signal(
-        onboardingId: String, name: String, data: Value = .null, actor: String, commandId: String? = nil
+        onboardingId: String, name: String, data: Value = .null, actor: String, commandId: String? = nil,
+        allowedRoles: Set<String>? = nil
     ) async throws(EngineError) -> OnboardingView {
         let request = SignalRequest(onboardingId: onboardingId, name: name, data: data, actor: actor)
         return try await perform(kind: "signal", commandId: commandId, request: request, stream: onboardingId) {
             context in
             let loaded = try context.load(onboardingId)
+            if let allowedRoles, let interpreter = loaded.interpreter {
+                try Self.authorizeStarter(allowedRoles, interpreter.definition, doing: "signal")
+            }
             let applied = try context.apply(loaded, command: .deliverSignal(name: name, data: data), actor: actor)
             return (Rows.view(applied.folded), applied)
         }
     }
 
-    /// Cancels an active onboarding, withdrawing its open tasks and timers. Needs a reason.
+    /// Cancels an active onboarding, withdrawing its open tasks and timers. Needs a reason. `allowedRoles` as for
+    /// `signal`.
     public func cancel(
-        onboardingId: String, user: String, reason: String, commandId: String? = nil
+        onboardingId: String, user: String, reason: String, commandId: String? = nil, allowedRoles: Set<String>? = nil
     ) async throws(EngineError) -> OnboardingView {
         let request = CancelRequest(onboardingId: onboardingId, user: user, reason: reason)
         return try await perform(kind: "cancel", commandId: commandId, request: request, stream: onboardingId) {
             context in
             let loaded = try context.load(onboardingId)
+            if let allowedRoles, let interpreter = loaded.interpreter {
+                try Self.authorizeStarter(allowedRoles, interpreter.definition, doing: "cancel")
+            }
             let applied = try context.apply(loaded, command: .cancel(user: user, reason: reason), actor: user)
             return (Rows.view(applied.folded), applied)
         }
@@ -325,6 +347,19 @@ public struct Engine: Sendable {
             throw EngineError(.notFound, "no task '\(taskId)' in onboarding '\(folded.state.onboardingId)'")
         }
         return Rows.view(task, onboardingId: folded.state.onboardingId)
+    }
+
+    /// The role that administers everything: starts, signals and cancels any onboarding, releases any claim.
+    public static let adminRole = "admin"
+
+    /// Refuses with `forbidden_role` unless `roles` holds `admin` or one of the workflow's starters.
+    static func authorizeStarter(_ roles: Set<String>, _ definition: WorkflowDefinition, doing what: String)
+        throws(EngineError)
+    {
+        guard !roles.contains(adminRole), roles.isDisjoint(with: definition.starters) else { return }
+        let allowed = ([adminRole] + definition.starters).joined(separator: ", ")
+        throw EngineError(
+            .forbiddenRole, "only the roles \(allowed) may \(what) onboardings of workflow '\(definition.id)'")
     }
 
     static func check(limit: Int) throws(EngineError) -> Int {

@@ -57,7 +57,19 @@ public enum Database {
     public static func open(_ settings: DatabaseSettings, maximumConnections: Int = 16) async throws -> ConnectionPool {
         let configuration = ConnectionConfiguration(try connectionString(settings))
         let pool = ConnectionPool(configuration, maximumConnections: maximumConnections)
-        try await Migrator(directory: settings.migrations).migrate(pool)
+        do {
+            try await Migrator(directory: settings.migrations).migrateIfBehind(pool)
+        } catch {
+            pool.close()
+            throw error
+        }
         return pool
+    }
+}
+
+extension Database {
+    /// Whether the server answers a trivial query on `connection`.
+    public static func ping(on connection: Connection) throws -> Bool {
+        try connection.query("SELECT 1").rows.count == 1
     }
 }

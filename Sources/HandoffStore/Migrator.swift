@@ -91,6 +91,20 @@ public struct Migrator: Sendable {
         }
     }
 
+    /// Applies what is pending only when the schema is behind: a current schema costs one read, without the
+    /// migration lock, so commands and servers that open the database often don't queue behind each other.
+    @discardableResult
+    public func migrateIfBehind(_ pool: ConnectionPool) async throws -> [Int] {
+        let migrations = migrations
+        let current = try await pool.run { connection -> Bool in
+            let exists = try connection.query("SELECT to_regclass('schema_migrations') IS NOT NULL")
+            guard try exists.first?.bool(0) == true else { return false }
+            let applied = try Self.appliedChecksums(connection)
+            return migrations.allSatisfy { applied[$0.version] == $0.checksum }
+        }
+        return current ? [] : try await migrate(pool)
+    }
+
     /// Every known migration with the time it was applied, or nil while pending.
     public func status(_ pool: ConnectionPool) async throws -> [State] {
         let migrations = migrations

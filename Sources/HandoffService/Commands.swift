@@ -1,0 +1,156 @@
+import Foundation
+import HandoffCore
+
+/// Who asks for a command: the name every event it appends records as its actor, and the roles that decide what it
+/// may do.
+///
+/// People and dashboards reach Handoff through the HTTP API with a token, whose name and roles make the caller.
+/// The local CLI, which holds the database's credentials, acts as an operator (like `psql`): it may do anything
+/// but claim a task for a role it does not name.
+public struct Caller: Sendable, Equatable {
+    public var name: String
+    public var roles: Set<String>
+    /// An operator's starts, signals, cancels and completions are not checked against roles.
+    public var isOperator: Bool
+
+    public init(name: String, roles: Set<String>, isOperator: Bool = false) {
+        self.name = name
+        self.roles = roles
+        self.isOperator = isOperator
+    }
+
+    /// The local CLI acting as `name`.
+    public static func `operator`(_ name: String) -> Caller {
+        Caller(name: name, roles: [], isOperator: true)
+    }
+
+    public var isAdmin: Bool { roles.contains(Engine.adminRole) }
+
+    /// The roles to check a role-bound command against; nil for an operator (nothing to check).
+    var checkedRoles: Set<String>? { isOperator ? nil : roles }
+}
+
+/// A write command, as every interface sends it: the CLI's `apply` lines, the HTTP API's routes and the
+/// dashboard's forms all become one of these and go through `Engine.execute`.
+public enum Command: Sendable, Equatable {
+    case start(workflow: String, inputs: [String: Value], id: String?)
+    /// Claims a task for the caller with the given roles (the HTTP API passes the token's roles).
+    case claim(task: String, roles: Set<String>)
+    case release(task: String)
+    case complete(task: String, outputs: [String: Value], checklist: Set<String>)
+    case signal(onboarding: String, name: String, data: Value)
+    case cancel(onboarding: String, reason: String)
+
+    /// The onboarding the command works on ("" for a start without an id): commands of one onboarding must run in
+    /// order, different onboardings may run at once.
+    public var onboardingKey: String {
+        switch self {
+        case .start(_, _, let id): id ?? ""
+        case .claim(let task, _), .release(let task), .complete(let task, _, _):
+            (try? Engine.onboardingId(ofTask: task)) ?? task
+        case .signal(let onboarding, _, _), .cancel(let onboarding, _): onboarding
+        }
+    }
+}
+
+/// What a command answers with: the onboarding or the task it changed.
+public enum CommandResult: Sendable, Equatable, Encodable {
+    case onboarding(OnboardingView)
+    case task(TaskView)
+
+    public func encode(to encoder: any Encoder) throws {
+        switch self {
+        case .onboarding(let view): try view.encode(to: encoder)
+        case .task(let view): try view.encode(to: encoder)
+        }
+    }
+}
+
+extension Engine {
+    /// Carries out `command` for `caller`, with `commandId` making it idempotent.
+    ///
+    /// Besides each command's own refusals: `forbidden_role` when the caller's roles don't allow it (starting,
+    /// signalling and cancelling need `admin` or one of the workflow's `starters`; claiming and completing need the
+    /// task's role; releasing someone else's claim needs `admin`).
+    public func execute(_ command: Command, by caller: Caller, commandId: String? = nil) async throws(EngineError)
+        -> CommandResult
+    {
+        let actor = caller.name
+        switch command {
+        case .start(let workflow, let inputs, let id):
+            return .onboarding(
+                try await start(
+                    workflow: workflow, inputs: inputs, id: id, actor: actor, commandId: commandId,
+                    allowedRoles: caller.checkedRoles))
+        case .claim(let task, let roles):
+            return .task(try await claim(taskId: task, user: actor, roles: roles, commandId: commandId))
+        case .release(let task):
+            return .task(try await release(taskId: task, user: actor, overriding: caller.isAdmin, commandId: commandId))
+        case .complete(let task, let outputs, let checklist):
+            return .task(
+                try await complete(
+                    taskId: task, user: actor, outputs: outputs, checklist: checklist, commandId: commandId,
+                    roles: caller.checkedRoles))
+        case .signal(let onboarding, let name, let data):
+            return .onboarding(
+                try await signal(
+                    onboardingId: onboarding, name: name, data: data, actor: actor, commandId: commandId,
+                    allowedRoles: caller.checkedRoles))
+        case .cancel(let onboarding, let reason):
+            return .onboarding(
+                try await cancel(
+                    onboardingId: onboarding, user: actor, reason: reason, commandId: commandId,
+                    allowedRoles: caller.checkedRoles))
+        }
+    }
+}
+
+/// One command as a JSON object, the form `handoff apply` reads line by line:
+/// `{"command": "start", "workflow": "mail-send", "id": "acme", "inputs": {...}, "as": "olivia", "commandId": "…"}`;
+/// `claim` (task, as, roles), `complete` (task, as, outputs, checklist), `release` (task, as), `signal`
+/// (onboarding, name, data, as), `cancel` (onboarding, as, reason).
+public struct CommandRequest: Decodable, Sendable {
+    public var command: String
+    public var commandId: String?
+    public var workflow: String?
+    public var id: String?
+    public var inputs: [String: Value]?
+    public var task: String?
+    public var onboarding: String?
+    public var `as`: String?
+    public var roles: [String]?
+    public var outputs: [String: Value]?
+    public var checklist: [String]?
+    public var name: String?
+    public var data: Value?
+    public var reason: String?
+
+    /// The command this line names. Throws `invalid_input` for an unknown command or a missing field.
+    public func parsed() throws(EngineError) -> Command {
+        func required<T>(_ value: T?, _ field: String) throws(EngineError) -> T {
+            guard let value else { throw EngineError(.invalidInput, "a \(command) command needs \"\(field)\"") }
+            return value
+        }
+        switch command {
+        case "start":
+            return .start(workflow: try required(workflow, "workflow"), inputs: inputs ?? [:], id: id)
+        case "claim":
+            _ = try required(self.as, "as")
+            return .claim(task: try required(task, "task"), roles: Set(try required(roles, "roles")))
+        case "release":
+            _ = try required(self.as, "as")
+            return .release(task: try required(task, "task"))
+        case "complete":
+            _ = try required(self.as, "as")
+            return .complete(
+                task: try required(task, "task"), outputs: outputs ?? [:], checklist: Set(checklist ?? []))
+        case "signal":
+            return .signal(onboarding: try required(onboarding, "onboarding"), name: try required(name, "name"), data: data ?? .null)
+        case "cancel":
+            _ = try required(self.as, "as")
+            return .cancel(onboarding: try required(onboarding, "onboarding"), reason: try required(reason, "reason"))
+        default:
+            throw EngineError(.invalidInput, "unknown command '\(command)'")
+        }
+    }
+}
