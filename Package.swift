@@ -11,6 +11,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-http-types", exact: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
     ],
     targets: [
         // The C shim: libpq as the system installs it (Debian: libpq-dev).
@@ -59,6 +67,24 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // The HTTP API on Hummingbird, and the long-running host (`handoff serve`) that runs it beside the
+        // background services under swift-service-lifecycle.
+        .target(
+            name: "HandoffHTTP",
+            dependencies: [
+                "HandoffCore",
+                "HandoffService",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            resources: [.copy("openapi.json")]
+        ),
         // `handoff bench`: the engine's code paths measured against raw SQL, interleaved.
         .target(
             name: "HandoffBench",
@@ -72,8 +98,10 @@ let package = Package(
                 "HandoffService",
                 "HandoffStore",
                 "HandoffBench",
+                "HandoffHTTP",
                 "Postgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Shared by the tests that need PostgreSQL: starts a throwaway cluster (or uses DATABASE_URL).
@@ -87,6 +115,15 @@ let package = Package(
         .testTarget(name: "HandoffStoreTests", dependencies: ["HandoffStore", "Postgres", "HandoffTestSupport"]),
         .testTarget(name: "HandoffBenchTests", dependencies: ["HandoffBench", "HandoffTestSupport"]),
         .testTarget(name: "HandoffCLITests", dependencies: ["Postgres", "HandoffTestSupport"]),
+        .testTarget(
+            name: "HandoffHTTPTests",
+            dependencies: [
+                "HandoffHTTP", "HandoffService", "HandoffCore", "HandoffStore", "Postgres", "HandoffTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
         .testTarget(
             name: "HandoffServiceTests",
             dependencies: ["HandoffService", "HandoffCore", "HandoffStore", "Postgres", "HandoffTestSupport"]

@@ -24,6 +24,8 @@ struct Handoff: AsyncParsableCommand {
             ProjectionsCommand.self,
             Verify.self,
             Apply.self,
+            Serve.self,
+            Tokens.self,
             BenchCommand.self,
         ]
     )

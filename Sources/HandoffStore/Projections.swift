@@ -502,3 +502,62 @@ public enum Projections {
             completedBy: row.optionalString(13), result: row.optionalString(14), checked: row.optionalString(15))
     }
 }
+
+/// Dashboard figures read from the projections.
+public struct StatsRecord: Sendable, Equatable {
+    public struct Onboardings: Sendable, Equatable {
+        public var workflow: String
+        public var state: String
+        /// A current step; nil for onboardings that wait on no step (ended ones).
+        public var step: String?
+        public var count: Int
+    }
+
+    public struct Tasks: Sendable, Equatable {
+        public var role: String
+        public var open: Int
+        public var claimed: Int
+        /// Open or claimed past their due time.
+        public var overdue: Int
+    }
+
+    public var onboardings: [Onboardings]
+    public var tasks: [Tasks]
+}
+
+extension Projections {
+    /// Onboardings by workflow, state and current step (one onboarding counts once per current step), and open,
+    /// claimed and overdue tasks per role, as of `now`.
+    public static func stats(on connection: Connection, now: Date) throws -> StatsRecord {
+        let onboardings = try connection.query(
+            """
+            SELECT o.workflow_id, o.state, s.step, count(*)
+              FROM onboardings o
+              LEFT JOIN LATERAL jsonb_array_elements_text(o.current_steps) AS s(step) ON true
+             GROUP BY 1, 2, 3
+             ORDER BY 1, 2, 3 NULLS FIRST
+            """
+        ).rows.map { row in
+            StatsRecord.Onboardings(
+                workflow: try row.string(0), state: try row.string(1), step: row.optionalString(2),
+                count: try row.int(3))
+        }
+        let tasks = try connection.query(
+            """
+            SELECT role,
+                   count(*) FILTER (WHERE state = 'open'),
+                   count(*) FILTER (WHERE state = 'claimed'),
+                   count(*) FILTER (WHERE due_at < $1)
+              FROM tasks
+             WHERE state IN ('open', 'claimed')
+             GROUP BY role
+             ORDER BY role
+            """,
+            [now]
+        ).rows.map { row in
+            StatsRecord.Tasks(
+                role: try row.string(0), open: try row.int(1), claimed: try row.int(2), overdue: try row.int(3))
+        }
+        return StatsRecord(onboardings: onboardings, tasks: tasks)
+    }
+}

@@ -11,6 +11,8 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
         /// The request itself is wrong (bad JSON, empty ids, too large); nothing was written.
         public static let invalidInput = Code("invalid_input")
         public static let notFound = Code("not_found")
+        /// Something with that name exists already (a live API token's name).
+        public static let alreadyExists = Code("already_exists")
         /// PostgreSQL could not be reached, or the connection broke.
         public static let databaseUnavailable = Code("database_unavailable")
         /// A migration failed or an applied one was changed.

@@ -1,0 +1,186 @@
+import Foundation
+import HTTPTypes
+import HandoffCore
+import HandoffService
+import Hummingbird
+import Logging
+import Metrics
+import NIOCore
+import Prometheus
+import ServiceLifecycle
+
+/// What every request carries through the middleware: Hummingbird's core context and, once the bearer token is
+/// checked, the caller it stands for.
+public struct HandoffRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// Set by `BearerAuthentication`; nil only on the routes that need no token.
+    public var caller: Caller?
+
+    public init(source: Source) {
+        coreContext = .init(source: source)
+        caller = nil
+    }
+
+    /// The authenticated caller; `unauthorized` if a route that needs one was reached without.
+    func requireCaller() throws(EngineError) -> Caller {
+        guard let caller else { throw EngineError(.unauthorized, "this route needs a bearer token") }
+        return caller
+    }
+}
+
+/// Builds the HTTP application on an engine: the very application `handoff serve` runs, which the tests build
+/// with their own settings. Background services (timers, outbox, projections) passed in run beside the server
+/// and stop with it.
+public func buildApplication(
+    engine: Engine, settings: ServerSettings, services: [any Service] = [], logger: Logger? = nil,
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) throws(EngineError) -> some ApplicationProtocol {
+    MetricsBootstrap.once()
+    var logger = logger ?? Logger(label: "handoff")
+    logger.logLevel = settings.logLevel
+    let openAPI = try OpenAPIDocument.load()
+
+    let router = Router(context: HandoffRequestContext.self)
+    // Outermost first: metrics and logs see the status the problem document went out with.
+    router.addMiddleware {
+        MetricsMiddleware()
+        LogRequestsMiddleware(.info)
+        ProblemMiddleware()
+    }
+    router.get("/healthz") { _, _ in try JSONBody.response(["status": "ok"]) }
+    router.get("/readyz") { _, _ in
+        guard await engine.isDatabaseReachable() else {
+            throw EngineError(.databaseUnavailable, "the database does not answer")
+        }
+        return try JSONBody.response(["status": "ready"])
+    }
+    let authenticated = router.group().add(middleware: BearerAuthentication(engine: engine))
+    authenticated.get("/openapi.json") { _, _ in
+        Response(
+            status: .ok, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: openAPI)))
+    }
+    authenticated.get("/metrics") { _, _ in
+        Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+            body: .init(byteBuffer: ByteBuffer(bytes: MetricsBootstrap.registry.emitToBuffer())))
+    }
+    Routes(engine: engine, maximumBodySize: settings.maximumBodySize).add(to: authenticated)
+
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "Handoff"),
+        services: services,
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? settings.port) },
+        logger: logger)
+}
+
+/// Checks `Authorization: Bearer <token>` and puts the caller it stands for in the context. Missing, unknown,
+/// revoked or expired tokens are refused with 401 before any handler runs.
+struct BearerAuthentication: RouterMiddleware {
+    typealias Context = HandoffRequestContext
+    let engine: Engine
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        guard let header = request.headers[.authorization] else {
+            throw EngineError(.unauthorized, "send Authorization: Bearer <token> (make one with `handoff tokens create`)")
+        }
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            throw EngineError(.unauthorized, "the Authorization header must be 'Bearer <token>'")
+        }
+        var context = context
+        let caller = try await engine.authenticate(token: String(parts[1]).trimmingCharacters(in: .whitespaces))
+        context.caller = caller
+        context.logger[metadataKey: "caller"] = .string(caller.name)
+        return try await next(request, context)
+    }
+}
+
+/// Prometheus metrics for the whole process, bootstrapped once however many applications are built (the tests
+/// build many).
+enum MetricsBootstrap {
+    static let registry = PrometheusCollectorRegistry()
+    private static let bootstrapped: Void = {
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+    }()
+
+    static func once() {
+        _ = bootstrapped
+    }
+}
+
+/// Request and response bodies as JSON, in the shapes of the CLI's `--json`, with times in ISO 8601 to the
+/// millisecond.
+enum JSONBody {
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(Timestamp.format(date))
+        }
+        return encoder
+    }()
+
+    static let decoder = JSONDecoder()
+
+    static func buffer(_ value: some Encodable) throws -> ByteBuffer {
+        ByteBuffer(bytes: try encoder.encode(value))
+    }
+
+    static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: try buffer(value)))
+    }
+
+    /// Reads a request body of at most `limit` bytes as `T`; an empty body reads as `{}`. Throws
+    /// `payload_too_large` and `invalid_input` (naming what is wrong).
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
+        var buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw EngineError(.payloadTooLarge, "the request body is larger than \(limit) bytes")
+        }
+        let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
+        let data = bytes.allSatisfy { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 } ? Data("{}".utf8) : Data(bytes)
+        do {
+            return try decoder.decode(T.self, from: data)
+        } catch let error as DecodingError {
+            throw EngineError(.invalidInput, "the request body is not valid: \(describe(error))")
+        } catch {
+            throw EngineError(.invalidInput, "the request body is not valid JSON")
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
+            return keys.isEmpty ? "the body" : "'" + keys.joined(separator: ".") + "'"
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            return "\(path(context) == "the body" ? "" : path(context) + " ")is missing '\(key.stringValue)'"
+        case .typeMismatch(let type, let context):
+            return "\(path(context)) must be \(typeName(type))"
+        case .valueNotFound(let type, let context):
+            return "\(path(context)) must be \(typeName(type)), not null"
+        case .dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "it is not JSON" : "\(path(context)) is not valid"
+        @unknown default:
+            return "it does not match the expected shape"
+        }
+    }
+
+    static func typeName(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Int.Type, is Int64.Type: "an integer"
+        case is Bool.Type: "a boolean"
+        case is [String].Type, is Array<Any>.Type: "an array"
+        default: String(describing: type).hasPrefix("Dictionary") ? "an object" : "\(type)"
+        }
+    }
+}

@@ -1,0 +1,202 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import HandoffCore
+import HandoffService
+import HandoffStore
+import Hummingbird
+
+/// The JSON API of the contract's HTTP table. Each handler parses the request, calls the engine once, and
+/// renders what it returns; every refusal is an `EngineError`, which `ProblemMiddleware` renders.
+struct Routes {
+    let engine: Engine
+    let maximumBodySize: Int
+
+    typealias Context = HandoffRequestContext
+
+    func add(to group: RouterGroup<Context>) {
+        group.post("/onboardings") { request, context in
+            let body = try await JSONBody.decode(StartBody.self, from: request, limit: maximumBodySize)
+            let command = Command.start(workflow: body.workflow, inputs: body.inputs ?? [:], id: body.id)
+            return try await write(command, request, context, status: .created)
+        }
+        group.get("/onboardings") { request, _ in
+            let query = Query(request)
+            if let state = query.single("state"), !["active", "completed", "cancelled", "failed"].contains(state) {
+                throw EngineError(.invalidInput, "state is active, completed, cancelled or failed, not '\(state)'")
+            }
+            let page = try await engine.onboardings(
+                OnboardingQuery(workflowId: query.single("workflow"), state: query.single("state"), step: query.single("step")),
+                limit: try query.limit(), after: query.single("after"))
+            return try JSONBody.response(Listing(key: "onboardings", items: page.items, next: page.next))
+        }
+        group.get("/onboardings/:id") { _, context in
+            try JSONBody.response(try await engine.onboarding(try Self.parameter("id", context)))
+        }
+        group.get("/onboardings/:id/events") { _, context in
+            try JSONBody.response(["events": try await engine.history(try Self.parameter("id", context))])
+        }
+        group.get("/onboardings/:id/state") { request, context in
+            let point: Engine.ReplayPoint
+            if let at = Query(request).single("at") {
+                if let version = Int64(at) {
+                    point = .version(version)
+                } else if let time = Timestamp.parse(at) {
+                    point = .time(time)
+                } else {
+                    throw EngineError(.invalidInput, "at is a version (1, 2, …) or an ISO 8601 time, not '\(at)'")
+                }
+            } else {
+                point = .latest
+            }
+            return try JSONBody.response(try await engine.replay(try Self.parameter("id", context), at: point))
+        }
+        group.post("/onboardings/:id/signals/:name") { request, context in
+            let body = try await JSONBody.decode(SignalBody.self, from: request, limit: maximumBodySize)
+            let command = Command.signal(
+                onboarding: try Self.parameter("id", context), name: try Self.parameter("name", context),
+                data: body.data ?? .null)
+            return try await write(command, request, context, status: .accepted)
+        }
+        group.post("/onboardings/:id/cancel") { request, context in
+            let body = try await JSONBody.decode(CancelBody.self, from: request, limit: maximumBodySize)
+            return try await write(.cancel(onboarding: try Self.parameter("id", context), reason: body.reason), request, context)
+        }
+        group.get("/tasks") { request, _ in
+            let query = Query(request)
+            let taskQuery = TaskQuery(
+                roles: query.all("role"), states: query.all("state"), onboardingId: query.single("onboarding"),
+                assignee: query.single("assignee"))
+            if let onboarding = taskQuery.onboardingId {
+                _ = try await engine.onboarding(onboarding)
+            }
+            let page = try await engine.tasks(taskQuery, limit: try query.limit(), after: query.single("after"))
+            return try JSONBody.response(Listing(key: "tasks", items: page.items, next: page.next))
+        }
+        group.get("/tasks/:id") { _, context in
+            try JSONBody.response(try await engine.task(try Self.parameter("id", context)))
+        }
+        group.post("/tasks/:id/claim") { request, context in
+            _ = try await JSONBody.decode(EmptyBody.self, from: request, limit: maximumBodySize)
+            let caller = try context.requireCaller()
+            return try await write(.claim(task: try Self.parameter("id", context), roles: caller.roles), request, context)
+        }
+        group.post("/tasks/:id/release") { request, context in
+            _ = try await JSONBody.decode(EmptyBody.self, from: request, limit: maximumBodySize)
+            return try await write(.release(task: try Self.parameter("id", context)), request, context)
+        }
+        group.post("/tasks/:id/complete") { request, context in
+            let body = try await JSONBody.decode(CompleteBody.self, from: request, limit: maximumBodySize)
+            let command = Command.complete(
+                task: try Self.parameter("id", context), outputs: body.outputs ?? [:], checklist: Set(body.checklist ?? []))
+            return try await write(command, request, context)
+        }
+        group.get("/workflows") { _, _ in
+            let (definitions, _) = try engine.workflows.load()
+            return try JSONBody.response(["workflows": definitions.map(WorkflowSummary.init)])
+        }
+        group.get("/workflows/:id") { _, context in
+            try JSONBody.response(WorkflowDetail(try engine.workflows.definition(try Self.parameter("id", context))))
+        }
+        group.get("/stats") { _, _ in
+            try JSONBody.response(try await engine.stats())
+        }
+    }
+
+    /// Runs a write for the authenticated caller; an `Idempotency-Key` makes it idempotent per caller (the same
+    /// key and body again: the first answer, nothing written; the same key with another body: 422).
+    func write(
+        _ command: Command, _ request: Request, _ context: Context, status: HTTPResponse.Status = .ok
+    ) async throws -> Response {
+        let caller = try context.requireCaller()
+        var commandId: String?
+        if let key = request.headers[.idempotencyKey] {
+            guard !key.isEmpty, key.utf8.count <= 200 else {
+                throw EngineError(.invalidInput, "an Idempotency-Key must have 1 to 200 characters")
+            }
+            // Keys are the caller's own: one caller's key can never answer for another's request.
+            let digest = SHA256.hash(data: Data((caller.name + "\u{0}" + key).utf8))
+            commandId = "http-" + digest.map { String(format: "%02x", $0) }.joined()
+        }
+        return try JSONBody.response(try await engine.execute(command, by: caller, commandId: commandId), status: status)
+    }
+
+    /// A path parameter, percent-decoded. Throws `invalid_input` when it does not decode.
+    static func parameter(_ name: String, _ context: Context) throws(EngineError) -> String {
+        guard let raw = context.parameters.get(name), let decoded = raw.removingPercentEncoding, !decoded.isEmpty else {
+            throw EngineError(.invalidInput, "the path's \(name) is not valid")
+        }
+        return decoded
+    }
+}
+
+extension HTTPField.Name {
+    static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
+}
+
+/// A request's query parameters, read strictly.
+struct Query {
+    let parameters: [(key: Substring, value: Substring)]
+
+    init(_ request: Request) {
+        parameters = request.uri.queryParameters.map { ($0.key, $0.value) }
+    }
+
+    func single(_ name: String) -> String? {
+        parameters.last { $0.key == name }.map { String($0.value) }
+    }
+
+    func all(_ name: String) -> [String] {
+        parameters.filter { $0.key == name }.flatMap { $0.value.split(separator: ",").map(String.init) }
+    }
+
+    /// `limit`, 100 when absent. Throws `invalid_input` for anything but a whole number (the engine checks its range).
+    func limit() throws(EngineError) -> Int {
+        guard let text = single("limit") else { return 100 }
+        guard let limit = Int(text) else { throw EngineError(.invalidInput, "limit is a whole number, not '\(text)'") }
+        return limit
+    }
+}
+
+/// One page of a listing: the items under `key` (`onboardings`, `tasks`) and `next`, null on the last page.
+struct Listing<Item: Encodable>: Encodable {
+    let key: String
+    let items: [Item]
+    let next: String?
+
+    private struct Key: CodingKey {
+        let stringValue: String
+        var intValue: Int? { nil }
+        init(_ name: String) { stringValue = name }
+        init?(stringValue: String) { self.init(stringValue) }
+        init?(intValue: Int) { nil }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(items, forKey: Key(key))
+        try container.encode(next, forKey: Key("next"))
+    }
+}
+
+struct StartBody: Decodable {
+    var workflow: String
+    var inputs: [String: Value]?
+    var id: String?
+}
+
+struct SignalBody: Decodable {
+    var data: Value?
+}
+
+struct CancelBody: Decodable {
+    var reason: String
+}
+
+struct CompleteBody: Decodable {
+    var outputs: [String: Value]?
+    var checklist: [String]?
+}
+
+/// Bodies of claim and release: nothing, or an empty object.
+struct EmptyBody: Decodable {}

@@ -1,0 +1,140 @@
+import Crypto
+import Foundation
+import HandoffStore
+import Postgres
+
+/// An API token as `tokens list` shows it: never the secret.
+public struct TokenView: Codable, Sendable, Equatable {
+    public var name: String
+    public var roles: [String]
+    public var createdAt: Date
+    public var expiresAt: Date?
+    public var revokedAt: Date?
+    /// `live`, `expired` or `revoked`.
+    public var state: String
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(roles, forKey: .roles)
+        try container.encode(createdAt, forKey: .createdAt)
+        try container.encode(expiresAt, forKey: .expiresAt)
+        try container.encode(revokedAt, forKey: .revokedAt)
+        try container.encode(state, forKey: .state)
+    }
+}
+
+/// A token just made: its record and the secret, which is shown this once and stored only as a hash.
+public struct CreatedToken: Codable, Sendable, Equatable {
+    public var name: String
+    public var roles: [String]
+    public var token: String
+    public var expiresAt: Date?
+}
+
+extension Engine {
+    /// What every token starts with, so a leaked one is easy to recognise (and to scan for).
+    public static let tokenPrefix = "hnd_"
+
+    /// Makes a token of 256 random bits for `name` with `roles`, valid for `lifetime` seconds (nil: until
+    /// revoked). Throws `invalid_input` (a bad name or role), `already_exists` (a live token has the name).
+    public func createToken(name: String, roles: [String], lifetime: TimeInterval? = nil) async throws(EngineError)
+        -> CreatedToken
+    {
+        try Self.checkActorName(name, what: "a token name")
+        guard !roles.isEmpty else { throw EngineError(.invalidInput, "a token needs at least one --role") }
+        for role in roles where !Self.isRoleName(role) {
+            throw EngineError(.invalidInput, "role '\(role)' may only use letters, digits, '-' and '_' (1 to 100)")
+        }
+        if let lifetime, !(lifetime > 0 && lifetime <= 10 * 365 * 86_400) {
+            throw EngineError(.invalidInput, "a token's lifetime must be more than 0 and at most 10 years")
+        }
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        let secret = Self.tokenPrefix + Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+        let uniqueRoles = roles.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        let expiresAt = lifetime.map { Stamp.normalized(clock().addingTimeInterval($0)) }
+        try await read { connection in
+            try TokenStore.insert(
+                on: connection, name: name, roles: uniqueRoles, hash: Self.tokenHash(secret), expiresAt: expiresAt)
+        }
+        return CreatedToken(name: name, roles: uniqueRoles, token: secret, expiresAt: expiresAt)
+    }
+
+    /// Every token, live ones first.
+    public func tokens() async throws(EngineError) -> [TokenView] {
+        let now = clock()
+        return try await read { connection in try TokenStore.all(on: connection) }.map { record in
+            let state =
+                record.revokedAt != nil ? "revoked" : (record.expiresAt.map { $0 <= now } == true ? "expired" : "live")
+            return TokenView(
+                name: record.name, roles: record.roles, createdAt: Stamp.normalized(record.createdAt),
+                expiresAt: record.expiresAt.map(Stamp.normalized), revokedAt: record.revokedAt.map(Stamp.normalized),
+                state: state)
+        }
+    }
+
+    /// Revokes the live token named `name`; requests with it are refused from now on. Throws `not_found`.
+    public func revokeToken(name: String) async throws(EngineError) {
+        let revoked = try await read { connection in try TokenStore.revoke(on: connection, name: name) }
+        guard revoked else { throw EngineError(.notFound, "no live token named '\(name)'") }
+    }
+
+    /// The caller a bearer token stands for. Throws `unauthorized` for a token that is unknown, revoked or
+    /// expired, without saying which; `database_unavailable` when it can't be checked.
+    public func authenticate(token: String) async throws(EngineError) -> Caller {
+        guard token.hasPrefix(Self.tokenPrefix), token.utf8.count <= 200 else {
+            throw EngineError(.unauthorized, "the bearer token is not a Handoff token")
+        }
+        let hash = Self.tokenHash(token)
+        let record = try await read { connection in try TokenStore.live(on: connection, hash: hash) }
+        // The lookup is by hash, so no secret is compared; the stored hash is still checked in constant time.
+        guard let record, Self.constantTimeEqual(Array(record.hash.utf8), Array(hash.utf8)) else {
+            throw EngineError(.unauthorized, "the bearer token is unknown, revoked or expired")
+        }
+        return Caller(name: record.name, roles: Set(record.roles))
+    }
+
+    static func tokenHash(_ token: String) -> String {
+        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Compares two byte strings in time that depends only on their lengths.
+    static func constantTimeEqual(_ left: [UInt8], _ right: [UInt8]) -> Bool {
+        guard left.count == right.count else { return false }
+        var difference: UInt8 = 0
+        for index in left.indices {
+            difference |= left[index] ^ right[index]
+        }
+        return difference == 0
+    }
+
+    static func isRoleName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 100
+            && name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" || $0 == "_") }
+    }
+
+    /// Refuses names that would forge or confuse a history: empty, over 200 characters, with control, invisible
+    /// or bidirectional-override characters. Throws `invalid_input`.
+    static func checkActorName(_ name: String, what: String) throws(EngineError) {
+        guard !name.isEmpty, name.count <= 200 else {
+            throw EngineError(.invalidInput, "\(what) must have 1 to 200 characters")
+        }
+        for scalar in name.unicodeScalars {
+            let category = scalar.properties.generalCategory
+            if [.control, .format, .lineSeparator, .paragraphSeparator, .unassigned, .privateUse, .surrogate]
+                .contains(category) || scalar == " " && name.unicodeScalars.first == scalar
+            {
+                throw EngineError(
+                    .invalidInput,
+                    "\(what) may not hold control, invisible or direction-changing characters (U+"
+                        + String(scalar.value, radix: 16, uppercase: true) + ")")
+            }
+        }
+        guard name.trimmingCharacters(in: .whitespaces) == name else {
+            throw EngineError(.invalidInput, "\(what) may not start or end with a space")
+        }
+    }
+}
