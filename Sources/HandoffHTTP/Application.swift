@@ -41,20 +41,23 @@ public func buildApplication(
     let openAPI = try OpenAPIDocument.load()
 
     let router = Router(context: HandoffRequestContext.self)
+    let methods = MethodTable()
     // Outermost first: metrics and logs see the status the problem document went out with.
     router.addMiddleware {
         MetricsMiddleware()
         LogRequestsMiddleware(.info)
-        ProblemMiddleware()
+        ProblemMiddleware(methods: methods)
     }
-    router.get("/healthz") { _, _ in try JSONBody.response(["status": "ok"]) }
-    router.get("/readyz") { _, _ in
+    let open = RecordingRoutes(base: router, table: methods)
+    open.get("/healthz") { _, _ in try JSONBody.response(["status": "ok"]) }
+    open.get("/readyz") { _, _ in
         guard await engine.isDatabaseReachable() else {
             throw EngineError(.databaseUnavailable, "the database does not answer")
         }
         return try JSONBody.response(["status": "ready"])
     }
-    let authenticated = router.group().add(middleware: BearerAuthentication(engine: engine))
+    let authenticated = RecordingRoutes(
+        base: router.group().add(middleware: BearerAuthentication(engine: engine)), table: methods)
     authenticated.get("/openapi.json") { _, _ in
         Response(
             status: .ok, headers: [.contentType: "application/json"],

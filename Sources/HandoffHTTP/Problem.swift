@@ -36,6 +36,8 @@ struct Problem: HTTPResponseError {
 /// The outermost middleware: every failure leaves as a problem document, whichever layer threw it (the engine, the
 /// router's 404 and 405, the body limit's 413), and unexpected errors are logged and answered with 500.
 struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    let methods: MethodTable
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
@@ -52,6 +54,16 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             let engineError: EngineError
             switch error.status.code {
             case 404:
+                if let allowed = methods.allowed(on: request.uri.path) {
+                    var response = try Problem(
+                        error: EngineError(
+                            .methodNotAllowed,
+                            "\(request.method) is not allowed on \(request.uri.path); it takes "
+                                + allowed.joined(separator: ", "))
+                    ).response(from: request, context: context)
+                    response.headers[.allow] = allowed.joined(separator: ", ")
+                    return response
+                }
                 engineError = EngineError(.notFound, "no route \(request.method) \(request.uri.path)")
             case 405:
                 engineError = EngineError(.methodNotAllowed, "\(request.method) is not allowed on \(request.uri.path)")

@@ -14,7 +14,7 @@ struct Routes {
 
     typealias Context = HandoffRequestContext
 
-    func add(to group: RouterGroup<Context>) {
+    func add(to group: RecordingRoutes<RouterGroup<Context>>) {
         group.post("/onboardings") { request, context in
             let body = try await JSONBody.decode(StartBody.self, from: request, limit: maximumBodySize)
             let command = Command.start(workflow: body.workflow, inputs: body.inputs ?? [:], id: body.id)
@@ -22,9 +22,6 @@ struct Routes {
         }
         group.get("/onboardings") { request, _ in
             let query = Query(request)
-            if let state = query.single("state"), !["active", "completed", "cancelled", "failed"].contains(state) {
-                throw EngineError(.invalidInput, "state is active, completed, cancelled or failed, not '\(state)'")
-            }
             let page = try await engine.onboardings(
                 OnboardingQuery(workflowId: query.single("workflow"), state: query.single("state"), step: query.single("step")),
                 limit: try query.limit(), after: query.single("after"))
@@ -65,7 +62,7 @@ struct Routes {
         group.get("/tasks") { request, _ in
             let query = Query(request)
             let taskQuery = TaskQuery(
-                roles: query.all("role"), states: query.all("state"), onboardingId: query.single("onboarding"),
+                roles: query.all("role").filter { !$0.isEmpty }, states: query.all("state"), onboardingId: query.single("onboarding"),
                 assignee: query.single("assignee"))
             if let onboarding = taskQuery.onboardingId {
                 _ = try await engine.onboarding(onboarding)
@@ -142,12 +139,16 @@ struct Query {
         parameters = request.uri.queryParameters.map { ($0.key, $0.value) }
     }
 
+    /// The parameter's last value, empty if given empty (`?state=`), which the engine refuses where it must not be.
     func single(_ name: String) -> String? {
         parameters.last { $0.key == name }.map { String($0.value) }
     }
 
+    /// Every value of a repeated or comma-separated parameter, empty ones kept so the engine can refuse them.
     func all(_ name: String) -> [String] {
-        parameters.filter { $0.key == name }.flatMap { $0.value.split(separator: ",").map(String.init) }
+        parameters.filter { $0.key == name }.flatMap {
+            $0.value.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        }
     }
 
     /// `limit`, 100 when absent. Throws `invalid_input` for anything but a whole number (the engine checks its range).
@@ -198,5 +199,16 @@ struct CompleteBody: Decodable {
     var checklist: [String]?
 }
 
-/// Bodies of claim and release: nothing, or an empty object.
-struct EmptyBody: Decodable {}
+/// Bodies of claim and release: nothing, or an object (whose members are ignored); an array or a string is refused.
+struct EmptyBody: Decodable {
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    init(from decoder: any Decoder) throws {
+        _ = try decoder.container(keyedBy: AnyKey.self)
+    }
+}

@@ -212,13 +212,21 @@ public struct Engine: Sendable {
         return view
     }
 
-    /// Onboardings by start time; pass a page's `next` as `after` for the following page.
+    /// Onboardings by start time; pass a page's `next` as `after` for the following page. Throws `invalid_input`
+    /// for an unknown state or cursor.
     public func onboardings(
         _ query: OnboardingQuery = OnboardingQuery(), limit: Int = 100, after: String? = nil
     ) async throws(EngineError) -> Page<OnboardingView> {
         let limit = try Self.check(limit: limit)
+        if let state = query.state, !["active", "completed", "cancelled", "failed"].contains(state) {
+            throw EngineError(.invalidInput, "an onboarding state is active, completed, cancelled or failed, not '\(state)'")
+        }
         let views = try await read { connection in
-            try Projections.onboardings(on: connection, matching: query, limit: limit, after: after).map(Rows.view)
+            let rows = try Projections.onboardings(on: connection, matching: query, limit: limit, after: after)
+            if rows.isEmpty, let after, try Projections.onboarding(on: connection, id: after) == nil {
+                throw EngineError(.invalidInput, Self.unknownCursor(after, of: "onboarding"))
+            }
+            return try rows.map(Rows.view)
         }
         return Page(items: views, next: views.count == limit ? views.last?.id : nil)
     }
@@ -244,7 +252,11 @@ public struct Engine: Sendable {
         }
         let finalQuery = query
         let views = try await read { connection in
-            try Projections.tasks(on: connection, matching: finalQuery, limit: limit, after: after).map(Rows.view)
+            let rows = try Projections.tasks(on: connection, matching: finalQuery, limit: limit, after: after)
+            if rows.isEmpty, let after, try Projections.task(on: connection, id: after) == nil {
+                throw EngineError(.invalidInput, Self.unknownCursor(after, of: "task"))
+            }
+            return try rows.map(Rows.view)
         }
         return Page(items: views, next: views.count == limit ? views.last?.id : nil)
     }
@@ -347,6 +359,11 @@ public struct Engine: Sendable {
             throw EngineError(.notFound, "no task '\(taskId)' in onboarding '\(folded.state.onboardingId)'")
         }
         return Rows.view(task, onboardingId: folded.state.onboardingId)
+    }
+
+    /// Why a listing refuses its cursor: a garbage cursor would otherwise look like an empty last page.
+    static func unknownCursor(_ after: String, of kind: String) -> String {
+        "the cursor '\(after)' is no \(kind) id: pass the `next` of the page before"
     }
 
     /// The role that administers everything: starts, signals and cancels any onboarding, releases any claim.

@@ -97,6 +97,15 @@ public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
             if error.isConnectionProblem {
                 return EngineError(.databaseUnavailable, "the database is unavailable: \(error.message)", cause: error)
             }
+            if error.kind == .invalidArgument {
+                // A value the caller sent that PostgreSQL cannot hold (a NUL byte in text): nothing was sent.
+                return EngineError(.invalidInput, error.message, cause: error)
+            }
+            if error.sqlState?.hasPrefix("22") == true {
+                // A data exception: a value the caller sent that the column can't hold (`\u0000` in JSON text, a
+                // number out of range); the statement and its transaction were refused whole.
+                return EngineError(.invalidInput, "a value can't be stored: \(error.message)", cause: error)
+            }
             return EngineError(.internal, "the database refused a statement: \(error)", cause: error)
         case let error as EventCodingError:
             return EngineError(.internal, "a stored event can't be read: \(error)", cause: error)

@@ -79,8 +79,19 @@ struct InterpreterTests {
             ])
     }
 
+    @Test func anOverridingReleaseTakesSomeoneElsesClaimAndRecordsWhoDid() throws {
+        #expect(refusal(state, .releaseTask(taskId: "ob-t1", user: "olivia", overriding: true))?.code
+            == .taskNotClaimedByYou, "an open task has no claim to take")
+        let held = try claimed(by: "ann")
+        let taken = try interpreter.decide(held, .releaseTask(taskId: "ob-t1", user: "olivia", overriding: true), now: t0)
+        #expect(taken == [.taskReleased(TaskReleased(taskId: "ob-t1", assignee: "ann", releasedBy: "olivia"))])
+        let own = try interpreter.decide(held, .releaseTask(taskId: "ob-t1", user: "ann", overriding: true), now: t0)
+        #expect(own == [.taskReleased(TaskReleased(taskId: "ob-t1", assignee: "ann"))])
+        #expect(try #require(interpreter.replay(given + taken)).task("ob-t1")?.state == .open)
+    }
+
     @Test func startTwiceIsRefused() {
-        #expect(refusal(state, .start(onboardingId: "ob", inputs: ["company": "Acme"]))?.code == .invalidInput)
+        #expect(refusal(state, .start(onboardingId: "ob", inputs: ["company": "Acme"]))?.code == .alreadyExists)
     }
 
     @Test func claimNeedsTheRole() {
@@ -207,7 +218,7 @@ struct InterpreterTests {
         let cancelled = try #require(interpreter.replay(given + events))
         #expect(cancelled.status == .cancelled)
         #expect(cancelled.openTasks.isEmpty)
-        #expect(refusal(cancelled, .cancel(user: "boss", reason: "again"))?.code == .invalidInput)
+        #expect(refusal(cancelled, .cancel(user: "boss", reason: "again"))?.code == .onboardingNotActive)
     }
 
     @Test func commandsBeforeStartAreNotFound() {
@@ -228,3 +239,4 @@ struct InterpreterTests {
         #expect(try interpreter.decide(held, command, now: t0) == (try interpreter.decide(held, command, now: t0)))
     }
 }
+

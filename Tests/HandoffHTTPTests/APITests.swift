@@ -98,6 +98,12 @@ struct APITests {
             try await expectRefusal(422, "invalid_input", fixture) {
                 try await api.post("/onboardings", as: "olivia", body: #"[]"#)
             }
+            // JSON text may hold \u0000; PostgreSQL's jsonb may not: refused whole, nothing written.
+            try await expectRefusal(422, "invalid_input", fixture) {
+                try await api.post(
+                    "/onboardings", as: "olivia",
+                    body: #"{"workflow":"mail-send","id":"nul","inputs":{"company":"A\u0000B","path":"standard"}}"#)
+            }
             // alice holds customer_admin, which mail-send's starters do not name.
             try await expectRefusal(403, "forbidden_role", fixture) {
                 try await api.post(
@@ -153,7 +159,9 @@ struct APITests {
             }
             for path in ["/onboardings/l1/state?at=99", "/onboardings/l1/state?at=soon", "/onboardings/l1/state?at=0",
                          "/onboardings/l1/state?at=2001-01-01T00:00:00Z", "/onboardings?limit=0",
-                         "/onboardings?limit=many", "/onboardings?limit=1001", "/onboardings?state=asleep"] {
+                         "/onboardings?limit=many", "/onboardings?limit=1001", "/onboardings?state=asleep",
+                         "/onboardings?after=no-such-cursor", "/onboardings?workflow=mail%00send",
+                         "/onboardings/l1%00/events", "/onboardings?state=", "/onboardings?limit="] {
                 try await expectRefusal(422, "invalid_input", fixture) { try await api.get(path, as: "pat") }
             }
         }
@@ -211,11 +219,17 @@ struct APITests {
             }
             try await expectRefusal(404, "not_found", fixture) { try await api.get("/tasks/q1-t9", as: "pat") }
             try await expectRefusal(404, "not_found", fixture) { try await api.get("/tasks?onboarding=nope", as: "pat") }
-            try await expectRefusal(422, "invalid_input", fixture) { try await api.get("/tasks?state=sleeping", as: "pat") }
+            for path in ["/tasks?state=sleeping", "/tasks?state=&state=", "/tasks?after=no-such-cursor",
+                         "/tasks?role=customer%00admin", "/tasks?limit=-1"] {
+                try await expectRefusal(422, "invalid_input", fixture) { try await api.get(path, as: "pat") }
+            }
 
             try await expectRefusal(403, "forbidden_role", fixture) { try await api.post("/tasks/q1-t1/claim", as: "pat") }
             try await expectRefusal(403, "forbidden_role", fixture) { try await api.post("/tasks/q1-t1/claim", as: "olivia") }
             try await expectRefusal(404, "not_found", fixture) { try await api.post("/tasks/q1-t9/claim", as: "alice") }
+            try await expectRefusal(422, "invalid_input", fixture) {
+                try await api.post("/tasks/q1-t1/claim", as: "alice", body: "[null, null]")
+            }
             try await expectRefusal(409, "task_not_claimed_by_you", fixture) {
                 try await api.post("/tasks/q1-t1/complete", as: "alice", body: completionBody(for: task.json))
             }
@@ -309,6 +323,17 @@ struct APITests {
                 #expect(paths.contains(path), "the document describes \(path)")
             }
             try await expectRefusal(404, "not_found", fixture) { try await api.get("/no/such/route", as: "pat") }
+            for (method, path, allowed) in [
+                (HTTPRequest.Method.delete, "/tasks", "GET"), (.put, "/onboardings/w1", "GET"),
+                (.get, "/tasks/w1-t1/claim", "POST"), (.patch, "/onboardings", "GET, POST"),
+            ] {
+                let before = try await fixture.contents()
+                let reply = try await api.send(method, path, as: "olivia")
+                #expect(reply.status == 405, "\(method) \(path): \(reply.text)")
+                #expect(reply.code == "method_not_allowed")
+                #expect(reply.headers[.allow] == allowed, "\(method) \(path)")
+                #expect(try await fixture.contents() == before)
+            }
         }
     }
 }
