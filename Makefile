@@ -2,21 +2,25 @@
 SWIFT ?= swift
 HANDOFF := .build/debug/handoff
 
-.PHONY: run test build dependencies clean
+.PHONY: run test build dependencies test-tools clean
 
 dependencies:
 	@./scripts/install-dependencies.sh
 
+## wrk and a virtualenv (.venv/) with schemathesis, for the HTTP tests and benchmarks.
+test-tools:
+	@./scripts/install-test-tools.sh
+
 build: dependencies
 	$(SWIFT) build --product handoff
 
-## Starts Handoff on its embedded default (a private PostgreSQL cluster under .handoff/, migrated), starts a
-## demo Mail.Send onboarding and prints its open tasks with the next commands to try.
+## Starts `handoff serve` on its embedded default (a private PostgreSQL cluster under .handoff/, migrated) with a
+## demo Mail.Send onboarding, and prints the URL, a token per demo role and curl lines to try. Ctrl-C stops it.
 run: build
-	$(HANDOFF) demo
+	$(HANDOFF) serve --demo
 
 ## Builds and runs every test; tests start their own throwaway PostgreSQL (or use DATABASE_URL).
-test: dependencies
+test: dependencies test-tools
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 
