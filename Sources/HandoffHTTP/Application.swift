@@ -8,6 +8,7 @@ import Metrics
 import NIOCore
 import Prometheus
 import ServiceLifecycle
+import Synchronization
 
 /// What every request carries through the middleware: Hummingbird's core context and, once the bearer token is
 /// checked, the caller it stands for.
@@ -83,6 +84,7 @@ public func buildApplication(
 struct BearerAuthentication: RouterMiddleware {
     typealias Context = HandoffRequestContext
     let engine: Engine
+    let cache = CallerCache(lifetime: .seconds(1))
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
@@ -95,10 +97,52 @@ struct BearerAuthentication: RouterMiddleware {
             throw EngineError(.unauthorized, "the Authorization header must be 'Bearer <token>'")
         }
         var context = context
-        let caller = try await engine.authenticate(token: String(parts[1]).trimmingCharacters(in: .whitespaces))
+        let token = String(parts[1]).trimmingCharacters(in: .whitespaces)
+        let caller: Caller
+        if let known = cache.caller(for: token) {
+            caller = known
+        } else {
+            caller = try await engine.authenticate(token: token)
+            cache.remember(caller, for: token)
+        }
         context.caller = caller
         context.logger[metadataKey: "caller"] = .string(caller.name)
         return try await next(request, context)
+    }
+}
+
+/// Callers of tokens checked in the last `lifetime`, so a busy client's requests don't each cost a query: a
+/// revoked or expired token is refused by every server within `lifetime` of it ending. Keyed by the token's SHA-256,
+/// never the token; bounded (emptied when full).
+final class CallerCache: Sendable {
+    private let lifetime: Duration
+    private let entries = Mutex<[String: (caller: Caller, until: ContinuousClock.Instant)]>([:])
+    private static let capacity = 10_000
+
+    init(lifetime: Duration) {
+        self.lifetime = lifetime
+    }
+
+    func caller(for token: String) -> Caller? {
+        let key = Engine.tokenHash(token)
+        let now = ContinuousClock.now
+        return entries.withLock { entries in
+            guard let entry = entries[key] else { return nil }
+            guard entry.until > now else {
+                entries[key] = nil
+                return nil
+            }
+            return entry.caller
+        }
+    }
+
+    func remember(_ caller: Caller, for token: String) {
+        let key = Engine.tokenHash(token)
+        let until = ContinuousClock.now + lifetime
+        entries.withLock { entries in
+            if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
+            entries[key] = (caller, until)
+        }
     }
 }
 
@@ -130,8 +174,12 @@ enum JSONBody {
 
     static let decoder = JSONDecoder()
 
+    /// The value's JSON: written by hand for the views that can (`JSONWritable`), else by `JSONEncoder`.
     static func buffer(_ value: some Encodable) throws -> ByteBuffer {
-        ByteBuffer(bytes: try encoder.encode(value))
+        if let writable = value as? any JSONWritable {
+            return ByteBuffer(bytes: writable.jsonBytes)
+        }
+        return ByteBuffer(bytes: try encoder.encode(value))
     }
 
     static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import HTTPTypes
 import HandoffCore
@@ -25,7 +24,7 @@ struct Routes {
             let page = try await engine.onboardings(
                 OnboardingQuery(workflowId: query.single("workflow"), state: query.single("state"), step: query.single("step")),
                 limit: try query.limit(), after: query.single("after"))
-            return try JSONBody.response(Listing(key: "onboardings", items: page.items, next: page.next))
+            return try JSONBody.response(page.listing("onboardings"))
         }
         group.get("/onboardings/:id") { _, context in
             try JSONBody.response(try await engine.onboarding(try Self.parameter("id", context)))
@@ -68,7 +67,7 @@ struct Routes {
                 _ = try await engine.onboarding(onboarding)
             }
             let page = try await engine.tasks(taskQuery, limit: try query.limit(), after: query.single("after"))
-            return try JSONBody.response(Listing(key: "tasks", items: page.items, next: page.next))
+            return try JSONBody.response(page.listing("tasks"))
         }
         group.get("/tasks/:id") { _, context in
             try JSONBody.response(try await engine.task(try Self.parameter("id", context)))
@@ -112,8 +111,7 @@ struct Routes {
                 throw EngineError(.invalidInput, "an Idempotency-Key must have 1 to 200 characters")
             }
             // Keys are the caller's own: one caller's key can never answer for another's request.
-            let digest = SHA256.hash(data: Data((caller.name + "\u{0}" + key).utf8))
-            commandId = "http-" + digest.map { String(format: "%02x", $0) }.joined()
+            commandId = "http-" + Hex.sha256(Data((caller.name + "\u{0}" + key).utf8))
         }
         return try JSONBody.response(try await engine.execute(command, by: caller, commandId: commandId), status: status)
     }
@@ -156,27 +154,6 @@ struct Query {
         guard let text = single("limit") else { return 100 }
         guard let limit = Int(text) else { throw EngineError(.invalidInput, "limit is a whole number, not '\(text)'") }
         return limit
-    }
-}
-
-/// One page of a listing: the items under `key` (`onboardings`, `tasks`) and `next`, null on the last page.
-struct Listing<Item: Encodable>: Encodable {
-    let key: String
-    let items: [Item]
-    let next: String?
-
-    private struct Key: CodingKey {
-        let stringValue: String
-        var intValue: Int? { nil }
-        init(_ name: String) { stringValue = name }
-        init?(stringValue: String) { self.init(stringValue) }
-        init?(intValue: Int) { nil }
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: Key.self)
-        try container.encode(items, forKey: Key(key))
-        try container.encode(next, forKey: Key("next"))
     }
 }
 

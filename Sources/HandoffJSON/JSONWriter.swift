@@ -1,4 +1,4 @@
-/// Writes compact JSON text into a string, value by value.
+/// Writes compact JSON text into a byte buffer, value by value.
 ///
 /// Use it on paths that run for every event or projection row, where `JSONEncoder`'s generic machinery costs more
 /// than the work around it. It writes what it is told in the order it is told: callers that need sorted keys
@@ -14,44 +14,49 @@
 /// writer.text  // {"path":"sign-in","attempts":2}
 /// ```
 public struct JSONWriter: Sendable {
-    public private(set) var text: String
+    /// The UTF-8 written so far. Bytes, not a `String`: appending to an array is a copy, appending to a string
+    /// re-checks its encoding and storage on every call (most of the cost of writing a long listing).
+    public private(set) var utf8: [UInt8]
     /// True after a value inside an open container: the next key or element needs a comma first.
     private var needsComma = false
 
     public init(capacity: Int = 256) {
-        text = ""
-        text.reserveCapacity(capacity)
+        utf8 = []
+        utf8.reserveCapacity(capacity)
     }
+
+    /// The JSON written so far, as text.
+    public var text: String { String(decoding: utf8, as: UTF8.self) }
 
     // MARK: Containers
 
     public mutating func beginObject() {
         separate()
-        text.append("{")
+        utf8.append(UInt8(ascii: "{"))
         needsComma = false
     }
 
     public mutating func endObject() {
-        text.append("}")
+        utf8.append(UInt8(ascii: "}"))
         needsComma = true
     }
 
     public mutating func beginArray() {
         separate()
-        text.append("[")
+        utf8.append(UInt8(ascii: "["))
         needsComma = false
     }
 
     public mutating func endArray() {
-        text.append("]")
+        utf8.append(UInt8(ascii: "]"))
         needsComma = true
     }
 
     /// An object member's key; write its value next.
     public mutating func key(_ key: String) {
         separate()
-        Self.appendQuoted(key, to: &text)
-        text.append(":")
+        Self.appendQuoted(key, to: &utf8)
+        utf8.append(UInt8(ascii: ":"))
         needsComma = false
     }
 
@@ -59,13 +64,13 @@ public struct JSONWriter: Sendable {
 
     public mutating func string(_ value: String) {
         separate()
-        Self.appendQuoted(value, to: &text)
+        Self.appendQuoted(value, to: &utf8)
         needsComma = true
     }
 
     public mutating func integer(_ value: some BinaryInteger) {
         separate()
-        text.append(String(value))
+        utf8.append(contentsOf: String(value).utf8)
         needsComma = true
     }
 
@@ -73,26 +78,26 @@ public struct JSONWriter: Sendable {
     /// infinity: those are written as `null`.
     public mutating func number(_ value: Double) {
         separate()
-        text.append(Self.format(value))
+        utf8.append(contentsOf: Self.format(value).utf8)
         needsComma = true
     }
 
     public mutating func boolean(_ value: Bool) {
         separate()
-        text.append(value ? "true" : "false")
+        utf8.append(contentsOf: (value ? "true" : "false").utf8)
         needsComma = true
     }
 
     public mutating func null() {
         separate()
-        text.append("null")
+        utf8.append(contentsOf: "null".utf8)
         needsComma = true
     }
 
     /// JSON text written by someone else, spliced in unchanged. It must be one complete JSON value.
     public mutating func raw(_ json: String) {
         separate()
-        text.append(json)
+        utf8.append(contentsOf: json.utf8)
         needsComma = true
     }
 
@@ -109,7 +114,7 @@ public struct JSONWriter: Sendable {
     }
 
     private mutating func separate() {
-        if needsComma { text.append(",") }
+        if needsComma { utf8.append(UInt8(ascii: ",")) }
     }
 
     // MARK: Escaping
@@ -122,27 +127,39 @@ public struct JSONWriter: Sendable {
         return text
     }
 
-    /// Appends `value` as a JSON string literal. Text that needs no escaping (the usual case) is copied whole.
+    /// Appends `value` as a JSON string literal. Runs of text that need no escaping (usually all of it) are copied
+    /// whole; only `"`, `\` and control characters are written escaped.
     public static func appendQuoted(_ value: String, to text: inout String) {
-        text.append("\"")
-        if value.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x22 && $0 != 0x5C }) {
-            text.append(value)
-        } else {
-            for scalar in value.unicodeScalars {
-                switch scalar {
-                case "\"": text.append("\\\"")
-                case "\\": text.append("\\\\")
-                case "\n": text.append("\\n")
-                case "\r": text.append("\\r")
-                case "\t": text.append("\\t")
-                case _ where scalar.value < 0x20:
-                    let hex = String(scalar.value, radix: 16)
-                    text.append("\\u" + String(repeating: "0", count: 4 - hex.count) + hex)
-                default: text.unicodeScalars.append(scalar)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(value.utf8.count + 2)
+        appendQuoted(value, to: &bytes)
+        text.append(String(decoding: bytes, as: UTF8.self))
+    }
+
+    /// Appends `value` as a JSON string literal to UTF-8 bytes. Every byte that needs escaping is ASCII, so the runs
+    /// copied whole between them are whole characters.
+    public static func appendQuoted(_ value: String, to bytes: inout [UInt8]) {
+        bytes.append(UInt8(ascii: "\""))
+        var value = value
+        value.withUTF8 { source in
+            var runStart = 0
+            for (index, byte) in source.enumerated() where byte < 0x20 || byte == 0x22 || byte == 0x5C {
+                if runStart != index { bytes.append(contentsOf: source[runStart..<index]) }
+                switch byte {
+                case 0x22: bytes.append(contentsOf: #"\""#.utf8)
+                case 0x5C: bytes.append(contentsOf: #"\\"#.utf8)
+                case 0x0A: bytes.append(contentsOf: #"\n"#.utf8)
+                case 0x0D: bytes.append(contentsOf: #"\r"#.utf8)
+                case 0x09: bytes.append(contentsOf: #"\t"#.utf8)
+                default:
+                    let hex = String(byte, radix: 16)
+                    bytes.append(contentsOf: ("\\u" + String(repeating: "0", count: 4 - hex.count) + hex).utf8)
                 }
+                runStart = index + 1
             }
+            if runStart != source.count { bytes.append(contentsOf: source[runStart...]) }
         }
-        text.append("\"")
+        bytes.append(UInt8(ascii: "\""))
     }
 
     /// A number as JSON writes it: whole numbers below 10^15 without a fraction, non-finite ones as `null`.

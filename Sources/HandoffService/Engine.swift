@@ -421,7 +421,7 @@ extension Engine {
         if commandId != nil {
             do {
                 let data = try Stamp.encoder.encode(request)
-                fingerprint = SHA256.hash(data: Data(kind.utf8) + data).map { String(format: "%02x", $0) }.joined()
+                fingerprint = Hex.sha256(Data(kind.utf8) + data)
             } catch {
                 throw EngineError(.invalidInput, "the request can't be encoded: \(error)")
             }

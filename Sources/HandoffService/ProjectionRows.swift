@@ -2,6 +2,7 @@ import Foundation
 import HandoffCore
 import HandoffJSON
 import HandoffStore
+import Postgres
 
 /// An onboarding's folded stream with the times the log recorded for its first and last events.
 struct FoldedOnboarding: Sendable, Equatable {
@@ -122,28 +123,96 @@ enum Rows {
             completedBy: task.completedBy, result: task.completedOutputs, checked: task.checkedItems)
     }
 
+    // Rows back to views: the JSON columns are read with the hand-written parser (`Value(parsing:)`), which reading
+    // a listing spends most of its time in; `JSONDecoder` took several times as long.
+
     static func view(_ record: OnboardingRecord) throws -> OnboardingView {
         OnboardingView(
             id: record.id, workflow: record.workflowId, workflowVersion: record.workflowVersion,
             contentHash: record.contentHash, state: record.state, reason: record.reason,
-            currentSteps: try decode([String].self, record.currentSteps),
-            openTasks: try decode([OnboardingView.TaskSummary].self, record.openTasks),
-            variables: try decode([String: Value].self, record.variables),
-            inputs: try decode([String: Value].self, record.inputs),
-            timers: try decode([OnboardingView.TimerSummary].self, record.timers),
-            awaitedSignals: try decode([String].self, record.signals),
+            currentSteps: try strings(record.currentSteps, "current_steps"),
+            openTasks: try objects(record.openTasks, "open_tasks").map { task in
+                OnboardingView.TaskSummary(
+                    id: try string(task, "id"), step: try string(task, "step"), path: try string(task, "path"),
+                    role: try string(task, "role"), title: try string(task, "title"), state: try string(task, "state"),
+                    assignee: task["assignee"]?.stringValue)
+            },
+            variables: try object(record.variables, "variables"), inputs: try object(record.inputs, "inputs"),
+            timers: try objects(record.timers, "timers").map { timer in
+                let due = try string(timer, "dueAt")
+                guard let dueAt = PostgresTimestamp.parse(due) else {
+                    throw EngineError(.internal, "a projection row's timer is due at '\(due)', which is not a time")
+                }
+                return OnboardingView.TimerSummary(
+                    id: try string(timer, "id"), path: try string(timer, "path"), dueAt: dueAt,
+                    purpose: try string(timer, "purpose"))
+            },
+            awaitedSignals: try strings(record.signals, "signals"),
             startedAt: Stamp.normalized(record.startedAt), updatedAt: Stamp.normalized(record.updatedAt),
             version: record.version)
     }
 
     static func view(_ record: TaskRecord) throws -> TaskView {
-        TaskView(
+        let checklist: [ChecklistItem]
+        let outputs: [OutputField]
+        do {
+            checklist = try ChecklistItem.list(parsing: record.checklist)
+            outputs = try OutputField.list(parsing: record.outputs)
+        } catch {
+            throw EngineError(.internal, "task row '\(record.id)' does not read back: \(error)")
+        }
+        return TaskView(
             id: record.id, onboardingId: record.onboardingId, step: record.step, path: record.path, role: record.role,
             title: record.title, instructions: record.instructions, state: record.state, assignee: record.assignee,
-            checklist: try decode([ChecklistItem].self, record.checklist),
-            outputs: try decode([TaskView.Output].self, record.outputs),
+            checklist: checklist, outputs: outputs.map(TaskView.Output.init),
             dueAt: record.dueAt.map(Stamp.normalized), createdAt: Stamp.normalized(record.createdAt),
-            completedBy: record.completedBy, result: try record.result.map { try decode([String: Value].self, $0) },
-            checked: try record.checked.map { try decode([String].self, $0) })
+            completedBy: record.completedBy, result: try record.result.map { try object($0, "result") },
+            checked: try record.checked.map { try strings($0, "checked") })
+    }
+
+    private static func parse(_ text: String, _ column: String) throws -> Value {
+        do {
+            return try Value(parsing: text)
+        } catch {
+            throw EngineError(.internal, "the projection column \(column) holds text that is not JSON")
+        }
+    }
+
+    private static func object(_ text: String, _ column: String) throws -> [String: Value] {
+        guard case .object(let members) = try parse(text, column) else {
+            throw EngineError(.internal, "the projection column \(column) does not hold an object")
+        }
+        return members
+    }
+
+    private static func objects(_ text: String, _ column: String) throws -> [[String: Value]] {
+        guard case .list(let items) = try parse(text, column) else {
+            throw EngineError(.internal, "the projection column \(column) does not hold a list")
+        }
+        return try items.map { item in
+            guard case .object(let members) = item else {
+                throw EngineError(.internal, "the projection column \(column) holds a list of something but objects")
+            }
+            return members
+        }
+    }
+
+    private static func strings(_ text: String, _ column: String) throws -> [String] {
+        guard case .list(let items) = try parse(text, column) else {
+            throw EngineError(.internal, "the projection column \(column) does not hold a list")
+        }
+        return try items.map { item in
+            guard let string = item.stringValue else {
+                throw EngineError(.internal, "the projection column \(column) holds a list of something but strings")
+            }
+            return string
+        }
+    }
+
+    private static func string(_ members: [String: Value], _ key: String) throws -> String {
+        guard let string = members[key]?.stringValue else {
+            throw EngineError(.internal, "a projection row's '\(key)' is missing or not text")
+        }
+        return string
     }
 }

@@ -1,5 +1,5 @@
-import Crypto
 import Foundation
+import HandoffCore
 import HandoffStore
 import Postgres
 
@@ -97,8 +97,9 @@ extension Engine {
         return Caller(name: record.name, roles: Set(record.roles))
     }
 
-    static func tokenHash(_ token: String) -> String {
-        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+    /// SHA-256 of a token, lowercase hex: how tokens are stored and looked up.
+    public static func tokenHash(_ token: String) -> String {
+        Hex.sha256(Data(token.utf8))
     }
 
     /// Compares two byte strings in time that depends only on their lengths.

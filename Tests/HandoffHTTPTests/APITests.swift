@@ -68,6 +68,18 @@ struct APITests {
         }
     }
 
+    @Test func aTokenRevokedWhileTheServerRunsIsRefusedWithinASecond() async throws {
+        let fixture = try await HTTPFixture.make()
+        try await fixture.withServer { api in
+            #expect(try await api.get("/tasks", as: "pat").status == 200)
+            try await fixture.engine.revokeToken(name: "pat")
+            let revokedAt = ContinuousClock.now
+            #expect(try await eventually(within: 5) { try await api.get("/tasks", as: "pat").status == 401 })
+            #expect(ContinuousClock.now - revokedAt < .seconds(3), "refused once the server's short cache lapses")
+            #expect(try await api.get("/tasks", as: "alice").status == 200, "other tokens go on working")
+        }
+    }
+
     @Test func startingAnOnboarding() async throws {
         let fixture = try await HTTPFixture.make()
         try await fixture.withServer { api in

@@ -583,3 +583,32 @@ extension OutputField {
         writer.endObject()
     }
 }
+
+// MARK: - Lists as projection rows hold them
+
+extension ChecklistItem {
+    /// Reads a JSON array of items as `write(to:)` writes them (a task row's checklist).
+    public static func list(parsing json: String) throws(EventCodingError) -> [ChecklistItem] {
+        try objects(parsing: json, of: "checklist") { (fields) throws(EventCodingError) in try ChecklistItem(fields) }
+    }
+}
+
+extension OutputField {
+    /// Reads a JSON array of fields as `write(to:nullDefault:)` writes them (a task row's outputs).
+    public static func list(parsing json: String) throws(EventCodingError) -> [OutputField] {
+        try objects(parsing: json, of: "outputs") { (fields) throws(EventCodingError) in try OutputField(fields) }
+    }
+}
+
+/// A JSON array of objects, each read with `element`; `what` names the array in errors.
+func objects<Element>(
+    parsing json: String, of what: String, _ element: (Fields) throws(EventCodingError) -> Element
+) throws(EventCodingError) -> [Element] {
+    let value: Value
+    do {
+        value = try Value(parsing: json)
+    } catch {
+        throw EventCodingError(type: what, reason: "is not JSON")
+    }
+    return try Fields(["items": value], type: what, path: "").objects("items", element)
+}

@@ -61,7 +61,7 @@ public enum WorkflowLoader {
 
     /// SHA-256 of `data` as lowercase hex: a definition's content hash.
     public static func contentHash(of data: Data) -> String {
-        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        Hex.sha256(data)
     }
 }
 
