@@ -74,6 +74,7 @@ let package = Package(
             dependencies: [
                 "HandoffCore",
                 "HandoffService",
+                "HandoffStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

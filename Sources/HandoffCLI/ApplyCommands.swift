@@ -18,6 +18,8 @@ struct Apply: AsyncParsableCommand {
             """
     )
 
+    @OptionGroup var output: OutputOptions
+
     @Argument(help: "The file of JSON lines (default: stdin).")
     var file: String?
 
@@ -35,7 +37,7 @@ struct Apply: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await Output.run(OutputOptions()) {
+        try await Output.run(output) {
             guard concurrency >= 1, concurrency <= 64 else {
                 throw CommandFailure(code: "invalid_input", message: "--concurrency must be between 1 and 64")
             }

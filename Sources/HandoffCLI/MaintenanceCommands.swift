@@ -104,21 +104,25 @@ struct Demo: AsyncParsableCommand {
     @Option(help: "standard or mail_send_only.")
     var path = "standard"
 
+    /// Starts a Mail.Send onboarding under the first free id of `demo`, `demo-2`, `demo-3`, …
+    static func startDemo(_ engine: Engine, company: String, path: String) async throws -> OnboardingView {
+        var id = "demo"
+        var attempt = 1
+        while (try? await engine.onboarding(id)) != nil {
+            attempt += 1
+            id = "demo-\(attempt)"
+        }
+        return try await engine.start(
+            workflow: "mail-send", inputs: ["company": .string(company), "path": .string(path)], id: id, actor: "demo")
+    }
+
     func run() async throws {
         try await Output.run(output) {
             let settings = DatabaseSettings.fromEnvironment()
             let (onboarding, workflows, task) = try await CommandEngine.run { engine in
                 let (definitions, _) = try engine.workflows.load()
-                var id = "demo"
-                var attempt = 1
-                while (try? await engine.onboarding(id)) != nil {
-                    attempt += 1
-                    id = "demo-\(attempt)"
-                }
-                let onboarding = try await engine.start(
-                    workflow: "mail-send", inputs: ["company": .string(company), "path": .string(path)], id: id,
-                    actor: "demo")
-                let task = try await engine.task("\(id)-t1")
+                let onboarding = try await Self.startDemo(engine, company: company, path: path)
+                let task = try await engine.task("\(onboarding.id)-t1")
                 return (onboarding, definitions, task)
             }
             if output.json {

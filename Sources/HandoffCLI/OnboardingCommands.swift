@@ -80,7 +80,7 @@ struct Status: AsyncParsableCommand {
                     after: page.after)
             }
             if output.json {
-                try Output.printJSON(Listing(key: "onboardings", items: result.items, next: result.next))
+                try Output.printJSON(result.listing("onboardings"))
                 return
             }
             Output.printTable(

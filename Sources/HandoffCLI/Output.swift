@@ -85,25 +85,3 @@ enum Output {
         }
     }
 }
-
-/// One page of a list command's JSON: the items under `key` (`onboardings`, `tasks`) and `next`, the cursor for
-/// `--after`, written as null on the last page so scripts always find the field.
-struct Listing<Item: Encodable>: Encodable {
-    let key: String
-    let items: [Item]
-    let next: String?
-
-    private struct Key: CodingKey {
-        let stringValue: String
-        var intValue: Int? { nil }
-        init(_ name: String) { stringValue = name }
-        init?(stringValue: String) { self.init(stringValue) }
-        init?(intValue: Int) { nil }
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: Key.self)
-        try container.encode(items, forKey: Key(key))
-        try container.encode(next, forKey: Key("next"))
-    }
-}

@@ -17,11 +17,13 @@ struct Serve: AsyncParsableCommand {
             """
     )
 
+    @OptionGroup var output: OutputOptions
+
     @Flag(help: "Start a demo onboarding and make demo tokens first (what `make run` does).")
     var demo = false
 
     func run() async throws {
-        try await Output.run(OutputOptions()) {
+        try await Output.run(output) {
             let settings = try ServerSettings.fromEnvironment()
             LoggingSystem.bootstrap { label in
                 var handler = StreamLogHandler.standardError(label: label)
@@ -58,14 +60,7 @@ struct DemoSetup {
     /// the same names from an earlier run.
     static func prepare() async throws -> DemoSetup {
         try await CommandEngine.run { engine in
-            var id = "demo"
-            var attempt = 1
-            while (try? await engine.onboarding(id)) != nil {
-                attempt += 1
-                id = "demo-\(attempt)"
-            }
-            let onboarding = try await engine.start(
-                workflow: "mail-send", inputs: ["company": "Contoso", "path": "standard"], id: id, actor: "demo")
+            let onboarding = try await Demo.startDemo(engine, company: "Contoso", path: "standard")
             var tokens: [CreatedToken] = []
             for person in people {
                 do {

@@ -32,7 +32,7 @@ struct Tasks: AsyncParsableCommand {
                     limit: page.limit, after: page.after)
             }
             if output.json {
-                try Output.printJSON(Listing(key: "tasks", items: result.items, next: result.next))
+                try Output.printJSON(result.listing("tasks"))
                 return
             }
             if result.items.isEmpty {

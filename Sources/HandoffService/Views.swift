@@ -225,6 +225,35 @@ public struct Page<Item: Codable & Sendable & Equatable>: Codable, Sendable, Equ
     }
 }
 
+/// A page as list commands and routes print it: the items under `key` (`onboardings`, `tasks`) and `next`, the
+/// cursor for `after`, written as null on the last page so scripts always find the field.
+public struct Listing<Item: Encodable & Sendable>: Encodable, Sendable {
+    public let key: String
+    public let items: [Item]
+    public let next: String?
+
+    private struct Key: CodingKey {
+        let stringValue: String
+        var intValue: Int? { nil }
+        init(_ name: String) { stringValue = name }
+        init?(stringValue: String) { self.init(stringValue) }
+        init?(intValue: Int) { nil }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(items, forKey: Key(key))
+        try container.encode(next, forKey: Key("next"))
+    }
+}
+
+extension Page {
+    /// This page with its items under `key`.
+    public func listing(_ key: String) -> Listing<Item> {
+        Listing(key: key, items: items, next: next)
+    }
+}
+
 /// One projection's position and lag, for `projections status`.
 public struct ProjectionStatusView: Codable, Sendable, Equatable {
     public var name: String

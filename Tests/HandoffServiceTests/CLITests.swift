@@ -207,6 +207,28 @@ struct CLITests {
     }
 }
 
+@Suite("handoff apply's errors")
+struct ApplyErrorTests {
+    @Test func applyErrorsAreCodedErrorsNotAnArgumentParserCrash() async throws {
+        let database = try await TestDatabase.make()
+        let handoff = EngineCommandLine(database: database)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("apply-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let missing = try await handoff.run(["apply", folder.appendingPathComponent("none.ndjson").path])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.hasPrefix("error: not_found: can't read"), "\(missing.stderr)")
+        let broken = folder.appendingPathComponent("broken.ndjson")
+        try Data("{\"command\": \"start\"\n".utf8).write(to: broken)
+        let notJSON = try await handoff.run(["apply", broken.path, "--json"])
+        #expect(notJSON.status == 1)
+        let error = try JSONSerialization.jsonObject(with: Data(notJSON.stderr.utf8)) as? [String: [String: String]]
+        #expect(error?["error"]?["code"] == "invalid_input", "\(notJSON.stderr)")
+        let bad = try await handoff.run(["apply", broken.path, "--concurrency", "0"])
+        #expect(bad.stderr.hasPrefix("error: invalid_input: --concurrency"), "\(bad.stderr)")
+        #expect(try await database.column("SELECT count(*) FROM events") == ["0"])
+    }
+}
+
 extension Value {
     var object: [String: Value]? {
         if case .object(let members) = self { return members }
