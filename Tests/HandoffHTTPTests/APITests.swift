@@ -80,6 +80,20 @@ struct APITests {
         }
     }
 
+    @Test func everyWriteRefusesABodyOverOneMebibyteAndWritesNothing() async throws {
+        let fixture = try await HTTPFixture.make()
+        try await fixture.start("b1")
+        let large = "{\"reason\":\"" + String(repeating: "x", count: 1_100_000) + "\"}"
+        try await fixture.withServer { api in
+            for path in ["/onboardings", "/onboardings/b1/signals/go", "/onboardings/b1/cancel", "/tasks/b1-t1/claim",
+                         "/tasks/b1-t1/release", "/tasks/b1-t1/complete"] {
+                try await expectRefusal(413, "payload_too_large", fixture) {
+                    try await api.post(path, as: "olivia", body: large)
+                }
+            }
+        }
+    }
+
     @Test func startingAnOnboarding() async throws {
         let fixture = try await HTTPFixture.make()
         try await fixture.withServer { api in
