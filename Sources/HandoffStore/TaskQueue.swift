@@ -8,15 +8,17 @@ import Postgres
 /// transaction holds: it skips that onboarding, so workers draining one role's queue do not queue up behind each
 /// other, and never take a task row's lock before its stream's.
 public enum TaskQueue {
-    /// The first key of every stream lock ("HAND" in ASCII); the second is `hashtext(stream id)`.
-    static let lockSpace: Int32 = 1_212_239_428
+    /// The seed of every stream lock's key, `hashtextextended(stream id, 1212239428)` ("HAND" in ASCII): one
+    /// 64-bit key per onboarding, so unrelated onboardings collide once in 2^64, not once in 2^32 as with `hashtext`
+    /// (whose collisions made one onboarding's writers wait on another's, and `claim --next` skip it).
+    static let lockSpace: Int64 = 1_212_239_428
 
     /// Takes the onboarding's stream lock until the caller's transaction ends, waiting for its holder.
     public static func lockStream(on connection: Connection, _ streamId: String) throws {
         try connection.query(lockStreamSQL, [lockSpace, streamId])
     }
 
-    static let lockStreamSQL = "SELECT pg_advisory_xact_lock($1::integer, hashtext($2))"
+    static let lockStreamSQL = "SELECT pg_advisory_xact_lock(hashtextextended($2, $1::bigint))"
 
     /// What a write needs to know before it decides, asked with its `BEGIN` in one round trip.
     public enum Preamble: Sendable {
@@ -50,7 +52,8 @@ public enum TaskQueue {
         let lookup: Statement? = commandId.map { (CommandLog.findSQL, [$0]) }
         switch preamble {
         case .stream(let streamId, let version):
-            statements.append(("SELECT now(), pg_advisory_xact_lock($1::integer, hashtext($2))", [lockSpace, streamId]))
+            statements.append(
+                ("SELECT now(), pg_advisory_xact_lock(hashtextextended($2, $1::bigint))", [lockSpace, streamId]))
             statements += [lookup].compactMap { $0 }
             statements.append((EventStore.readSQL, [streamId, version, Int(Int32.max)]))
         case .queue(let roles):
@@ -113,7 +116,7 @@ public enum TaskQueue {
                      ORDER BY created_at, due_at, id
                      LIMIT $2
                 ) q
-                WHERE pg_try_advisory_xact_lock($3::integer, hashtext(q.onboarding_id))
+                WHERE pg_try_advisory_xact_lock(hashtextextended(q.onboarding_id, $3::bigint))
                 LIMIT 1
             ) c ON true
             """,

@@ -151,6 +151,51 @@ struct TaskQueueTests {
     }
 }
 
+@Suite("Stream locks")
+struct StreamLockTests {
+    /// Regression: stream locks were keyed by the 32-bit `hashtext`, so two onboardings whose ids collide shared a
+    /// lock: one's writers waited on the other's, and `claim --next` skipped a task it could have had.
+    @Test func onboardingsWhoseIdsCollideInHashtextDoNotShareALock() async throws {
+        let fixture = try await Fixture.make()
+        // Two ids with one 32-bit hashtext: about 77,000 candidates give a collision by the birthday bound.
+        let pair = try await fixture.database.column(
+            """
+            SELECT min(id) || ' ' || max(id) FROM (SELECT 'ob' || g AS id FROM generate_series(1, 400000) g) ids
+             GROUP BY hashtext(id) HAVING count(*) > 1 ORDER BY 1 LIMIT 1
+            """)
+        let ids = try #require(pair.first??.split(separator: " ").map(String.init))
+        try #require(ids.count == 2)
+        let collide = try await fixture.database.column("SELECT (hashtext($1) = hashtext($2))::text", [ids[0], ids[1]])
+        #expect(collide == ["true"], "the pair collides in hashtext")
+        let engine = fixture.engine
+        for id in ids {
+            _ = try await engine.start(
+                workflow: "mail-send", inputs: ["company": "Contoso", "path": "standard"], id: id, actor: "olivia")
+        }
+        // A writer in the middle of a command on the first onboarding holds its stream lock.
+        let blocker = try fixture.database.connect()
+        try blocker.execute("BEGIN")
+        try TaskQueue.lockStream(on: blocker, ids[0])
+        // The second onboarding's next task is free to claim, and a write to it does not wait.
+        let next = try await engine.nextTask(roles: ["customer_admin"], user: "alice")
+        #expect(next?.id == "\(ids[1])-t1")
+        let taskId = "\(ids[1])-t1"
+        let state = try await withThrowingTaskGroup(of: String?.self) { group in
+            group.addTask { try await engine.release(taskId: taskId, user: "alice").state }
+            group.addTask {
+                try await Task.sleep(for: .seconds(20))
+                return nil  // still waiting: the lock is shared after all
+            }
+            let first = try await group.next() ?? nil
+            try blocker.execute("ROLLBACK")  // lets a waiting release finish, so the group can end
+            group.cancelAll()
+            return first
+        }
+        #expect(state == "open", "the release did not wait on the other onboarding's lock")
+        try await fixture.expectInvariants()
+    }
+}
+
 /// Every row of both projections, as stored.
 func projectionRows(_ database: TestDatabase) async throws -> ([OnboardingRecord], [TaskRecord]) {
     try await database.pool.withConnection { connection in
