@@ -29,7 +29,8 @@ public enum CivilTime {
               bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"),
               let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
               let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
-              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
+              (1...12).contains(month), (1...daysInMonth(month, year: year)).contains(day), hour < 24, minute < 60,
+              second < 61
         else { return nil }
         var index = 19
         var micros: Int64 = 0
@@ -113,6 +114,15 @@ public enum CivilTime {
             text.append(String(repeating: "0", count: digits - decimal.utf8.count))
         }
         text.append(decimal)
+    }
+
+    /// 28 to 31: the proleptic Gregorian calendar's length of `month` (1 to 12) in `year`.
+    static func daysInMonth(_ month: Int64, year: Int64) -> Int64 {
+        switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
     }
 
     // Howard Hinnant's days-from-civil algorithms: exact for the proleptic Gregorian calendar.

@@ -256,3 +256,37 @@ import Testing
         try cluster.stop()
     }
 }
+
+@Suite("Times read by hand, against PostgreSQL")
+struct CivilTimeTests {
+    /// Regression: `CivilTime` read `2026-02-31` as 3 March. Every date PostgreSQL refuses is refused, and every one
+    /// it accepts reads as the same instant.
+    @Test func civilTimeRefusesInvalidCalendarDatesAsPostgreSQLDoes() async throws {
+        let database = try await TestDatabase.make(maximumConnections: 1)
+        let texts = [
+            "2026-02-31 10:00:00+00", "2026-02-29 00:00:00+00", "2024-02-29 00:00:00+00", "2100-02-29 00:00:00+00",
+            "2000-02-29 12:00:00+00", "2026-04-31 00:00:00+00", "2026-06-30 23:59:59+00", "2026-09-31 08:00:00+00",
+            "2026-11-31 00:00:00+00", "2026-12-31 23:59:59.999999+00", "2026-13-01 00:00:00+00", "2026-00-10 00:00:00+00",
+            "2026-01-00 00:00:00+00", "2026-01-32 00:00:00+00", "2026-01-01 25:00:00+00", "2026-01-01 10:60:00+00",
+        ]
+        for text in texts {
+            // PostgreSQL's answer: the instant, or nil when it refuses the text (22008, 22007).
+            let postgres: String?
+            do {
+                postgres = try await database.column("SELECT extract(epoch FROM $1::text::timestamptz)::text", [text])
+                    .first ?? nil
+            } catch let error as PostgresError where error.sqlState?.hasPrefix("22") == true {
+                postgres = nil
+            }
+            let mine = PostgresTimestamp.parse(text)
+            if let postgres {
+                let expected = try #require(Double(postgres), "\(text)")
+                #expect(mine.map { abs($0.timeIntervalSince1970 - expected) < 1e-6 } == true, "\(text): \(String(describing: mine))")
+            } else {
+                #expect(mine == nil, "\(text) is refused by PostgreSQL but read as \(String(describing: mine))")
+            }
+        }
+        #expect(PostgresTimestamp.parse("2026-02-31 10:00:00+00") == nil)
+        #expect(PostgresTimestamp.parse("2026-02-28T10:00:00Z") != nil)
+    }
+}
