@@ -41,6 +41,9 @@ public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let payloadTooLarge = Code("payload_too_large", 413, "The request body is too large")
         public static let methodNotAllowed = Code("method_not_allowed", 405, "The method is not allowed here")
         public static let databaseUnavailable = Code("database_unavailable", 503, "The database is unavailable")
+        /// A lock stayed held by another session past the lock timeout, or a statement ran past its limit; nothing
+        /// was written, and the same request may be sent again.
+        public static let timeout = Code("timeout", 503, "The database did not answer in time; try again")
         /// A migration failed, or an applied one was changed.
         public static let migrationFailed = Code("migration_failed", 500, "A migration failed")
         /// A fault of Handoff itself or of stored data (an event that does not decode); the message says which.
@@ -50,7 +53,7 @@ public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
             .notFound, .versionConflict, .taskAlreadyClaimed, .taskNotClaimedByYou, .taskNotOpen, .alreadyExists,
             .onboardingNotActive, .signalNotAwaited, .forbiddenRole, .unauthorized, .invalidOutputs,
             .checklistIncomplete, .invalidWorkflow, .invalidInput, .payloadTooLarge, .methodNotAllowed,
-            .databaseUnavailable, .migrationFailed, .internal,
+            .databaseUnavailable, .timeout, .migrationFailed, .internal,
         ]
 
         /// The code with this contract name; `internal` for a name the engine does not know.
@@ -92,6 +95,10 @@ public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case let error as DecisionError:
             return EngineError(.named(error.code.rawValue), error.message, problems: error.problems, cause: error)
         case let error as StoreError:
+            // A store error that only wraps what the server said (`database_error`) is classified by that.
+            if error.code == .databaseError, let cause = error.cause {
+                return from(cause)
+            }
             return EngineError(.named(error.code.rawValue), error.message, cause: error)
         case let error as PostgresError:
             if error.isConnectionProblem {
@@ -100,6 +107,10 @@ public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
             if error.kind == .invalidArgument {
                 // A value the caller sent that PostgreSQL cannot hold (a NUL byte in text): nothing was sent.
                 return EngineError(.invalidInput, error.message, cause: error)
+            }
+            if error.sqlState == "55P03" || error.sqlState == "57014" {
+                let what = error.sqlState == "55P03" ? "another session held a lock it needs" : "it ran too long"
+                return EngineError(.timeout, "the database gave up on the request (\(what)); try again", cause: error)
             }
             if error.sqlState?.hasPrefix("22") == true {
                 // A data exception: a value the caller sent that the column can't hold (`\u0000` in JSON text, a

@@ -10,11 +10,15 @@ public struct DatabaseSettings: Sendable {
     public var home: URL
     /// The folder of numbered SQL migrations.
     public var migrations: URL
+    /// How long a command waits for a lock another session holds before it fails with `timeout`
+    /// (`HANDOFF_LOCK_TIMEOUT_MS`, default 5000).
+    public var lockTimeoutMilliseconds: Int
 
-    public init(databaseURL: String?, home: URL, migrations: URL) {
+    public init(databaseURL: String?, home: URL, migrations: URL, lockTimeoutMilliseconds: Int = 5_000) {
         self.databaseURL = databaseURL
         self.home = home
         self.migrations = migrations
+        self.lockTimeoutMilliseconds = lockTimeoutMilliseconds
     }
 
     /// Reads `DATABASE_URL`, `HANDOFF_HOME` and `HANDOFF_MIGRATIONS` (default `./db/migrations`, else the
@@ -33,7 +37,13 @@ public struct DatabaseSettings: Sendable {
             migrations = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
                 .deletingLastPathComponent().appendingPathComponent("db/migrations", isDirectory: true)
         }
-        return DatabaseSettings(databaseURL: url, home: home.standardizedFileURL, migrations: migrations)
+        // A value that is not a whole number of milliseconds from 1 to 10 minutes keeps the default.
+        let lockTimeout = environment["HANDOFF_LOCK_TIMEOUT_MS"].flatMap(Int.init).flatMap {
+            (1...600_000).contains($0) ? $0 : nil
+        }
+        return DatabaseSettings(
+            databaseURL: url, home: home.standardizedFileURL, migrations: migrations,
+            lockTimeoutMilliseconds: lockTimeout ?? 5_000)
     }
 
     /// The private cluster these settings use when `databaseURL` is nil.
@@ -55,7 +65,8 @@ public enum Database {
 
     /// A pool on the database with every migration applied.
     public static func open(_ settings: DatabaseSettings, maximumConnections: Int = 16) async throws -> ConnectionPool {
-        let configuration = ConnectionConfiguration(try connectionString(settings))
+        let configuration = ConnectionConfiguration(
+            try connectionString(settings), lockTimeoutMilliseconds: settings.lockTimeoutMilliseconds)
         let pool = ConnectionPool(configuration, maximumConnections: maximumConnections)
         do {
             try await Migrator(directory: settings.migrations).migrateIfBehind(pool)

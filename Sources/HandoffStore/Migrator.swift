@@ -55,6 +55,10 @@ public struct Migrator: Sendable {
     public func migrate(_ pool: ConnectionPool) async throws -> [Int] {
         let migrations = migrations
         return try await pool.run { connection in
+            // Another process's migrations may take longer than the session's lock and statement timeouts: wait
+            // for them, and let a long migration run, then restore the session's limits.
+            try connection.execute("SET lock_timeout = 0; SET statement_timeout = 0")
+            defer { _ = try? connection.execute("RESET lock_timeout; RESET statement_timeout") }
             try connection.query("SELECT pg_advisory_lock($1)", [Self.lockKey])
             defer { _ = try? connection.query("SELECT pg_advisory_unlock($1)", [Self.lockKey]) }
             try Self.createHistoryTable(connection)

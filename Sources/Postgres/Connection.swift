@@ -11,6 +11,11 @@ public struct ConnectionConfiguration: Sendable {
     /// Sessions that sit idle inside a transaction longer than this are ended by the server, so a stuck client
     /// cannot hold back readers of the global log for long.
     public var idleInTransactionTimeoutMilliseconds: Int
+    /// How long a statement waits for a lock (a stream lock, a row another session holds) before it is refused with
+    /// SQLSTATE 55P03, so one stuck session cannot block everyone else's commands indefinitely.
+    public var lockTimeoutMilliseconds: Int
+    /// How long one statement may run before the server cancels it (SQLSTATE 57014).
+    public var statementTimeoutMilliseconds: Int
     public var connectTimeoutSeconds: Int
 
     public init(
@@ -18,12 +23,16 @@ public struct ConnectionConfiguration: Sendable {
         database: String? = nil,
         applicationName: String = "handoff",
         idleInTransactionTimeoutMilliseconds: Int = 60_000,
+        lockTimeoutMilliseconds: Int = 5_000,
+        statementTimeoutMilliseconds: Int = 120_000,
         connectTimeoutSeconds: Int = 10
     ) {
         self.connectionString = connectionString
         self.database = database
         self.applicationName = applicationName
         self.idleInTransactionTimeoutMilliseconds = idleInTransactionTimeoutMilliseconds
+        self.lockTimeoutMilliseconds = lockTimeoutMilliseconds
+        self.statementTimeoutMilliseconds = statementTimeoutMilliseconds
         self.connectTimeoutSeconds = connectTimeoutSeconds
     }
 }
@@ -58,6 +67,8 @@ public final class Connection: @unchecked Sendable {
     /// Opens a connection; throws `.connectionFailed` with libpq's reason.
     public init(_ configuration: ConnectionConfiguration) throws {
         let options = "-c idle_in_transaction_session_timeout=\(configuration.idleInTransactionTimeoutMilliseconds)"
+            + " -c lock_timeout=\(configuration.lockTimeoutMilliseconds)"
+            + " -c statement_timeout=\(configuration.statementTimeoutMilliseconds)"
             + " -c TimeZone=UTC -c DateStyle=ISO,YMD -c client_min_messages=warning"
         // The first dbname is expanded as a whole connection string; a later one is a plain database name.
         var keywords = ["dbname", "application_name", "connect_timeout", "options"]

@@ -15,7 +15,9 @@ struct ServeProcessTests {
     @Test func sigtermDuringFiftyWritesFinishesOrRefusesEachAndHalfAppliesNone() async throws {
         let fixture = try await HTTPFixture.make()
         for index in 0..<60 { try await fixture.start("t\(index)") }
-        let server = try await ServerProcess.start(databaseURL: fixture.database.connectionString)
+        // Claims wait on the held locks for as long as the test needs, however loaded the machine is.
+        let server = try await ServerProcess.start(
+            databaseURL: fixture.database.connectionString, extra: ["HANDOFF_LOCK_TIMEOUT_MS": "120000"])
         let client = HTTPClient.forTests()
         let token = fixture.tokens["alice"]!
         // Hold the stream locks of t0…t9 from another session, as a slow writer would: their claims are provably
@@ -33,7 +35,7 @@ struct ServeProcessTests {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<50 { group.addTask { await claim(index) } }
             // The 40 unblocked claims finish; then SIGTERM with the other 10 waiting on their locks.
-            #expect(try await eventually(within: 30) { outcomes.all.count == 40 })
+            #expect(try await eventually(within: 60) { outcomes.all.count == 40 })
             let waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
             #expect(try await fixture.database.column(waiting) == ["10"])
             kill(server.pid, SIGTERM)
@@ -57,9 +59,11 @@ struct ServeProcessTests {
                 // In flight at SIGTERM or before it: finished, answered, and in history once.
                 #expect(results[index] == 200, "t\(index): \(results[index] ?? 0)")
                 #expect(claims.count == 1 && claims.first?.actor == "alice", "t\(index) is claimed once, by alice")
+            } else if results[index] == 200 {
+                // Sent after SIGTERM on a connection the server still had open: finished, and in history once.
+                #expect(claims.count == 1, "t\(index) answered 200 and is in history once")
             } else {
-                // Sent after SIGTERM: refused cleanly, nothing written.
-                #expect(results[index] != 200, "t\(index) was accepted after SIGTERM")
+                // Sent after SIGTERM and refused (no connection, or an error): nothing written.
                 #expect(claims.isEmpty, "t\(index) was refused, yet written")
             }
         }

@@ -153,6 +153,35 @@ struct TaskQueueTests {
 
 @Suite("Stream locks")
 struct StreamLockTests {
+    /// Regression: a stray session holding an onboarding's lock blocked claims on it indefinitely.
+    @Test func aLockHeldByAStraySessionIsACodedRetryableTimeoutNotAHang() async throws {
+        let fixture = try await Fixture.make()
+        _ = try await fixture.engine.start(
+            workflow: "mail-send", inputs: ["company": "Contoso", "path": "standard"], id: "held", actor: "olivia")
+        var configuration = fixture.database.configuration
+        configuration.lockTimeoutMilliseconds = 300
+        let pool = ConnectionPool(configuration, maximumConnections: 2)
+        defer { pool.close() }
+        let engine = Engine(pool: pool, workflows: WorkflowLibrary(folder: Repository.workflows))
+        let blocker = try fixture.database.connect()
+        try blocker.execute("BEGIN")
+        try TaskQueue.lockStream(on: blocker, "held")
+        let before = try await fixture.version("held")
+        let started = ContinuousClock.now
+        do {
+            _ = try await engine.claim(taskId: "held-t1", user: "alice", roles: ["customer_admin"])
+            Issue.record("the claim went through a held lock")
+        } catch {
+            #expect(error.code == .timeout, "\(error)")
+            #expect(error.code.status == 503)
+        }
+        #expect(ContinuousClock.now - started < .seconds(10), "refused after the lock timeout, not left waiting")
+        try blocker.execute("ROLLBACK")
+        #expect(try await fixture.version("held") == before, "nothing was written")
+        // Once the lock is free, the same request succeeds.
+        #expect(try await engine.claim(taskId: "held-t1", user: "alice", roles: ["customer_admin"]).assignee == "alice")
+    }
+
     /// Regression: stream locks were keyed by the 32-bit `hashtext`, so two onboardings whose ids collide shared a
     /// lock: one's writers waited on the other's, and `claim --next` skipped a task it could have had.
     @Test func onboardingsWhoseIdsCollideInHashtextDoNotShareALock() async throws {
