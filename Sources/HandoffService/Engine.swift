@@ -57,6 +57,7 @@ public struct Engine: Sendable {
         let interpreter = Interpreter(definition: definition)
         definitions.remember(interpreter)
         let onboardingId = id ?? Self.makeId(workflow: definition.id)
+        try Self.checkActorName(actor, what: "the acting user")
         let request = StartRequest(workflow: workflow, inputs: inputs, id: id, actor: actor)
         let storeDefinition = !definitions.isStored(definition.contentHash)
         let view: OnboardingView = try await perform(
@@ -87,6 +88,7 @@ public struct Engine: Sendable {
         taskId: String, user: String, roles: Set<String>, commandId: String? = nil
     ) async throws(EngineError) -> TaskView {
         let onboardingId = try Self.onboardingId(ofTask: taskId)
+        try Self.checkActorName(user, what: "the acting user")
         let request = TaskRequest(taskId: taskId, user: user, roles: roles.sorted())
         return try await perform(kind: "claim", commandId: commandId, request: request, stream: onboardingId) {
             context in
@@ -103,6 +105,7 @@ public struct Engine: Sendable {
         -> TaskView?
     {
         guard !roles.isEmpty else { throw EngineError(.invalidInput, "claiming the next task needs a role") }
+        try Self.checkActorName(user, what: "the acting user")
         let request = TaskRequest(taskId: nil, user: user, roles: roles.sorted())
         return try await perform(
             kind: "next", commandId: commandId, request: request, stream: nil, queue: roles.sorted()
@@ -133,6 +136,7 @@ public struct Engine: Sendable {
         taskId: String, user: String, overriding: Bool = false, commandId: String? = nil
     ) async throws(EngineError) -> TaskView {
         let onboardingId = try Self.onboardingId(ofTask: taskId)
+        try Self.checkActorName(user, what: "the acting user")
         let request = TaskRequest(taskId: taskId, user: user, roles: overriding ? ["admin"] : [])
         return try await perform(kind: "release", commandId: commandId, request: request, stream: onboardingId) {
             context in
@@ -153,6 +157,7 @@ public struct Engine: Sendable {
         roles: Set<String>? = nil
     ) async throws(EngineError) -> TaskView {
         let onboardingId = try Self.onboardingId(ofTask: taskId)
+        try Self.checkActorName(user, what: "the acting user")
         let request = CompleteRequest(taskId: taskId, user: user, outputs: outputs, checklist: checklist.sorted())
         return try await perform(kind: "complete", commandId: commandId, request: request, stream: onboardingId) {
             context in
@@ -174,6 +179,7 @@ public struct Engine: Sendable {
         onboardingId: String, name: String, data: Value = .null, actor: String, commandId: String? = nil,
         allowedRoles: Set<String>? = nil
     ) async throws(EngineError) -> OnboardingView {
+        try Self.checkActorName(actor, what: "the acting user")
         let request = SignalRequest(onboardingId: onboardingId, name: name, data: data, actor: actor)
         return try await perform(kind: "signal", commandId: commandId, request: request, stream: onboardingId) {
             context in
@@ -191,6 +197,7 @@ public struct Engine: Sendable {
     public func cancel(
         onboardingId: String, user: String, reason: String, commandId: String? = nil, allowedRoles: Set<String>? = nil
     ) async throws(EngineError) -> OnboardingView {
+        try Self.checkActorName(user, what: "the acting user")
         let request = CancelRequest(onboardingId: onboardingId, user: user, reason: reason)
         return try await perform(kind: "cancel", commandId: commandId, request: request, stream: onboardingId) {
             context in

@@ -107,6 +107,34 @@ struct CommandErrorTests {
         try await fixture.expectInvariants()
     }
 
+    /// Regression: a newline in `--as` forged a line of `handoff history`; invisible and direction-changing
+    /// characters made one name look like another.
+    @Test func actorNamesThatCouldForgeOrConfuseAHistoryAreRefusedAndWriteNothing() async throws {
+        let fixture = try await Fixture.make()
+        let engine = fixture.engine
+        _ = try await engine.start(
+            workflow: "mail-send", inputs: ["company": "Contoso", "path": "standard"], id: "a1", actor: "olivia")
+        for name in ["", "alice\n12  OnboardingCancelled  mallory", "ali\u{202E}ecila", "al\u{200B}ice", " alice",
+                     "alice\u{0}", String(repeating: "a", count: 201)] {
+            try await expectRefusal(.invalidInput, fixture, stream: "a1") {
+                _ = try await engine.claim(taskId: "a1-t1", user: name, roles: ["customer_admin"])
+            }
+            try await expectRefusal(.invalidInput, fixture, stream: "a1") {
+                _ = try await engine.cancel(onboardingId: "a1", user: name, reason: "no")
+            }
+            try await expectRefusal(.invalidInput, fixture, stream: "a1") {
+                _ = try await engine.signal(onboardingId: "a1", name: "go", actor: name)
+            }
+            try await expectRefusal(.invalidInput, fixture, stream: "a2") {
+                _ = try await engine.start(
+                    workflow: "mail-send", inputs: ["company": "Contoso", "path": "standard"], id: "a2", actor: name)
+            }
+        }
+        // Names people really have still work.
+        #expect(try await engine.claim(taskId: "a1-t1", user: "Zoë O'Brien-Łukasz", roles: ["customer_admin"]).assignee
+            == "Zoë O'Brien-Łukasz")
+    }
+
     @Test func aCancelledOnboardingWithdrawsItsTasks() async throws {
         let fixture = try await Fixture.make()
         let engine = fixture.engine
