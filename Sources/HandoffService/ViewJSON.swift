@@ -31,22 +31,9 @@ extension JSONWriter {
 
 extension TaskView.Output: JSONWritable {
     public func write(to writer: inout JSONWriter) {
-        writer.beginObject()
-        writer.key("default")
-        if let value = self.default { value.write(to: &writer) } else { writer.null() }
-        writer.key("name"); writer.string(name)
-        if let pattern {
-            writer.key("pattern"); writer.string(pattern)
-        }
-        writer.key("required"); writer.boolean(required)
-        if let title {
-            writer.key("title"); writer.string(title)
-        }
-        writer.key("type"); writer.string(type)
-        if let values {
-            writer.key("values"); writer.strings(values)
-        }
-        writer.endObject()
+        OutputField.write(
+            name: name, type: type, required: required, title: title, values: values, pattern: pattern,
+            default: self.default, nullDefault: true, to: &writer)
     }
 }
 
@@ -98,14 +85,7 @@ extension OnboardingView: JSONWritable {
         writer.key("state"); writer.string(state)
         writer.key("timers")
         writer.beginArray()
-        for timer in timers {
-            writer.beginObject()
-            writer.key("dueAt"); writer.time(timer.dueAt)
-            writer.key("id"); writer.string(timer.id)
-            writer.key("path"); writer.string(timer.path)
-            writer.key("purpose"); writer.string(timer.purpose)
-            writer.endObject()
-        }
+        for timer in timers { timer.write(to: &writer, time: Timestamp.format) }
         writer.endArray()
         writer.key("updatedAt"); writer.time(updatedAt)
         writer.key("variables"); Value.write(variables, to: &writer)

@@ -47,10 +47,11 @@ public struct OnboardingView: Codable, Sendable, Equatable {
         public var dueAt: Date
         public var purpose: String
 
-        /// The same object as `encode(to:)` writes, keys sorted, for projection rows.
-        func write(to writer: inout JSONWriter) {
+        /// The same object as `encode(to:)` writes, keys sorted, the time as `time` writes it (PostgreSQL's form
+        /// for projection rows).
+        func write(to writer: inout JSONWriter, time: (Date) -> String = PostgresTimestamp.format) {
             writer.beginObject()
-            writer.key("dueAt"); writer.string(PostgresTimestamp.format(dueAt))
+            writer.key("dueAt"); writer.string(time(dueAt))
             writer.key("id"); writer.string(id)
             writer.key("path"); writer.string(path)
             writer.key("purpose"); writer.string(purpose)

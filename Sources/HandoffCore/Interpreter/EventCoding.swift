@@ -562,8 +562,18 @@ extension OutputField {
     /// Writes the field as a JSON object, keys sorted and nil fields left out; with `nullDefault` a missing
     /// default is written as `"default": null` (the task view's shape) instead.
     public func write(to writer: inout JSONWriter, nullDefault: Bool = false) {
+        Self.write(
+            name: name, type: type.rawValue, required: required, title: title, values: values, pattern: pattern,
+            default: self.default, nullDefault: nullDefault, to: &writer)
+    }
+
+    /// Writes a field's members as `write(to:nullDefault:)` does, for views that hold them with the type as text.
+    public static func write(
+        name: String, type: String, required: Bool, title: String?, values: [String]?, pattern: String?,
+        default: Value?, nullDefault: Bool, to writer: inout JSONWriter
+    ) {
         writer.beginObject()
-        if let value = self.default {
+        if let value = `default` {
             writer.key("default"); value.write(to: &writer)
         } else if nullDefault {
             writer.key("default"); writer.null()
@@ -576,7 +586,7 @@ extension OutputField {
         if let title {
             writer.key("title"); writer.string(title)
         }
-        writer.key("type"); writer.string(type.rawValue)
+        writer.key("type"); writer.string(type)
         if let values {
             writer.key("values"); writer.strings(values)
         }
