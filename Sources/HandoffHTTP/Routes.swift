@@ -63,9 +63,6 @@ struct Routes {
             let taskQuery = TaskQuery(
                 roles: query.all("role").filter { !$0.isEmpty }, states: query.all("state"), onboardingId: query.single("onboarding"),
                 assignee: query.single("assignee"))
-            if let onboarding = taskQuery.onboardingId {
-                _ = try await engine.onboarding(onboarding)
-            }
             let page = try await engine.tasks(taskQuery, limit: try query.limit(), after: query.single("after"))
             return try JSONBody.response(page.listing("tasks"))
         }

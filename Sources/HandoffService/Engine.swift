@@ -247,7 +247,8 @@ public struct Engine: Sendable {
 
     /// Tasks oldest first, then by due time; pass a page's `next` as `after` for the following page.
     ///
-    /// With no states in the query, open and claimed tasks are listed (the work not done yet).
+    /// With no states in the query, open and claimed tasks are listed (the work not done yet). Throws `not_found`
+    /// for an onboarding that does not exist, `invalid_input` for an unknown state or cursor.
     public func tasks(
         _ query: TaskQuery = TaskQuery(), limit: Int = 100, after: String? = nil
     ) async throws(EngineError) -> Page<TaskView> {
@@ -260,6 +261,11 @@ public struct Engine: Sendable {
         let finalQuery = query
         let views = try await read { connection in
             let rows = try Projections.tasks(on: connection, matching: finalQuery, limit: limit, after: after)
+            if rows.isEmpty, let onboardingId = finalQuery.onboardingId,
+                try Projections.onboarding(on: connection, id: onboardingId) == nil
+            {
+                throw EngineError(.notFound, "no onboarding '\(onboardingId)'")
+            }
             if rows.isEmpty, let after, try Projections.task(on: connection, id: after) == nil {
                 throw EngineError(.invalidInput, Self.unknownCursor(after, of: "task"))
             }

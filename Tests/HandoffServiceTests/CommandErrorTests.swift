@@ -47,6 +47,10 @@ struct CommandErrorTests {
         try await expectRefusal(.notFound, fixture, stream: "nope") {
             _ = try await engine.onboarding("nope")
         }
+        // Regression: the tasks of an onboarding that does not exist were an empty list ("No tasks.").
+        try await expectRefusal(.notFound, fixture, stream: "nope") {
+            _ = try await engine.tasks(TaskQuery(onboardingId: "nope"))
+        }
         try await expectRefusal(.notFound, fixture, stream: "e1") {
             _ = try await engine.start(workflow: "no-such-workflow", inputs: [:], actor: "olivia")
         }
