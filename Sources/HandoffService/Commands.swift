@@ -30,6 +30,30 @@ public struct Caller: Sendable, Equatable {
     var checkedRoles: Set<String>? { isOperator ? nil : roles }
 }
 
+extension Engine {
+    /// Refuses names that would forge or confuse a history: empty, over 200 characters, with control, invisible
+    /// or bidirectional-override characters. Throws `invalid_input`.
+    static func checkActorName(_ name: String, what: String) throws(EngineError) {
+        guard !name.isEmpty, name.count <= 200 else {
+            throw EngineError(.invalidInput, "\(what) must have 1 to 200 characters")
+        }
+        for scalar in name.unicodeScalars {
+            let category = scalar.properties.generalCategory
+            if [.control, .format, .lineSeparator, .paragraphSeparator, .unassigned, .privateUse, .surrogate]
+                .contains(category)
+            {
+                throw EngineError(
+                    .invalidInput,
+                    "\(what) may not hold control, invisible or direction-changing characters (U+"
+                        + String(scalar.value, radix: 16, uppercase: true) + ")")
+            }
+        }
+        guard name.trimmingCharacters(in: .whitespaces) == name else {
+            throw EngineError(.invalidInput, "\(what) may not start or end with a space")
+        }
+    }
+}
+
 /// A write command, as every interface sends it: the CLI's `apply` lines, the HTTP API's routes and the
 /// dashboard's forms all become one of these and go through `Engine.execute`.
 public enum Command: Sendable, Equatable {

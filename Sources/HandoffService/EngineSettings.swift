@@ -43,4 +43,14 @@ extension Engine {
             throw EngineError.from(error)
         }
     }
+
+    /// Whether the database answers a trivial query now; for readiness probes. A broken pooled connection is
+    /// replaced on its next use, so this turns true again by itself once the database is back.
+    public func isDatabaseReachable() async -> Bool {
+        do {
+            return try await pool.withConnection { connection in try Database.ping(on: connection) }
+        } catch {
+            return false
+        }
+    }
 }

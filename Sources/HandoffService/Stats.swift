@@ -44,14 +44,4 @@ extension Engine {
                 StatsView.Tasks(role: $0.role, open: $0.open, claimed: $0.claimed, overdue: $0.overdue)
             })
     }
-
-    /// Whether the database answers a trivial query now; for readiness probes. A broken pooled connection is
-    /// replaced on its next use, so this turns true again by itself once the database is back.
-    public func isDatabaseReachable() async -> Bool {
-        do {
-            return try await pool.withConnection { connection in try Database.ping(on: connection) }
-        } catch {
-            return false
-        }
-    }
 }

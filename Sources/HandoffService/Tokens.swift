@@ -43,7 +43,7 @@ extension Engine {
     {
         try Self.checkActorName(name, what: "a token name")
         guard !roles.isEmpty else { throw EngineError(.invalidInput, "a token needs at least one --role") }
-        for role in roles where !Self.isRoleName(role) {
+        for role in roles where !WorkflowLoader.isName(role) || role.count > 100 {
             throw EngineError(.invalidInput, "role '\(role)' may only use letters, digits, '-' and '_' (1 to 100)")
         }
         if let lifetime, !(lifetime > 0 && lifetime <= 10 * 365 * 86_400) {
@@ -110,32 +110,5 @@ extension Engine {
             difference |= left[index] ^ right[index]
         }
         return difference == 0
-    }
-
-    static func isRoleName(_ name: String) -> Bool {
-        !name.isEmpty && name.utf8.count <= 100
-            && name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" || $0 == "_") }
-    }
-
-    /// Refuses names that would forge or confuse a history: empty, over 200 characters, with control, invisible
-    /// or bidirectional-override characters. Throws `invalid_input`.
-    static func checkActorName(_ name: String, what: String) throws(EngineError) {
-        guard !name.isEmpty, name.count <= 200 else {
-            throw EngineError(.invalidInput, "\(what) must have 1 to 200 characters")
-        }
-        for scalar in name.unicodeScalars {
-            let category = scalar.properties.generalCategory
-            if [.control, .format, .lineSeparator, .paragraphSeparator, .unassigned, .privateUse, .surrogate]
-                .contains(category) || scalar == " " && name.unicodeScalars.first == scalar
-            {
-                throw EngineError(
-                    .invalidInput,
-                    "\(what) may not hold control, invisible or direction-changing characters (U+"
-                        + String(scalar.value, radix: 16, uppercase: true) + ")")
-            }
-        }
-        guard name.trimmingCharacters(in: .whitespaces) == name else {
-            throw EngineError(.invalidInput, "\(what) may not start or end with a space")
-        }
     }
 }

@@ -65,6 +65,16 @@ public enum WorkflowLoader {
     }
 }
 
+extension WorkflowLoader {
+    /// Whether `text` is a name a workflow may use for a role, step or field: letters, digits, `-` and `_`.
+    public static func isName(_ text: String) -> Bool {
+        !text.isEmpty
+            && text.unicodeScalars.allSatisfy { scalar in
+                scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || scalar == "-" || scalar == "_"
+            }
+    }
+}
+
 extension WorkflowDefinition {
     /// Where the `id` field is written (line 1 when it could not be found).
     var idLocation: SourcePosition {
@@ -1364,10 +1374,7 @@ private struct DefinitionBuilder {
     }
 
     static func isName(_ text: String) -> Bool {
-        !text.isEmpty
-            && text.unicodeScalars.allSatisfy { scalar in
-                scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || scalar == "-" || scalar == "_"
-            }
+        WorkflowLoader.isName(text)
     }
 
     /// The allowed name closest to a misspelt one (edit distance with transpositions), when it is likely a typo.
