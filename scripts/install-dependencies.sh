@@ -13,18 +13,6 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
-if command -v apt-get >/dev/null 2>&1; then
-    echo "Installing ${missing[*]} ..."
-    sudo=""
-    if [ "$(id -u)" -ne 0 ]; then
-        command -v sudo >/dev/null 2>&1 || { echo "error: need root (or sudo) to install ${missing[*]}" >&2; exit 1; }
-        sudo="sudo"
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    $sudo apt-get update -qq
-    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-else
-    echo "error: please install ${missing[*]} (libpq headers and the PostgreSQL server programs)," >&2
-    echo "       or set DATABASE_URL to a PostgreSQL server you already run." >&2
-    exit 1
-fi
+# shellcheck source=apt-install.sh
+. "$(dirname "$0")/apt-install.sh"
+apt_install "libpq headers and the PostgreSQL server programs, or set DATABASE_URL to a server you run" "${missing[@]}"

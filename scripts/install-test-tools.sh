@@ -38,20 +38,9 @@ if ! schemathesis_installed && ! venv_works; then
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then
-    if command -v apt-get >/dev/null 2>&1; then
-        echo "Installing ${missing[*]} ..."
-        sudo=""
-        if [ "$(id -u)" -ne 0 ]; then
-            command -v sudo >/dev/null 2>&1 || { echo "error: need root (or sudo) to install ${missing[*]}" >&2; exit 1; }
-            sudo="sudo"
-        fi
-        export DEBIAN_FRONTEND=noninteractive
-        $sudo apt-get update -qq
-        $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-    else
-        echo "error: please install ${missing[*]} (wrk, and a python3 that can make virtualenvs)" >&2
-        exit 1
-    fi
+    # shellcheck source=apt-install.sh
+    . scripts/apt-install.sh
+    apt_install "wrk, and a python3 that can make virtualenvs" "${missing[@]}"
 fi
 
 # Python 3.11's ast.parse can fail with "AST constructor recursion depth mismatch" deep inside hypothesis (a
