@@ -2,7 +2,7 @@
 SWIFT ?= swift
 HANDOFF := .build/debug/handoff
 
-.PHONY: run test build dependencies test-tools clean
+.PHONY: run test build dependencies test-tools fuzz clean
 
 dependencies:
 	@./scripts/install-dependencies.sh
@@ -19,10 +19,15 @@ build: dependencies
 run: build
 	$(HANDOFF) serve --demo
 
-## Builds and runs every test; tests start their own throwaway PostgreSQL (or use DATABASE_URL).
+## Builds and runs every test; tests start their own throwaway PostgreSQL (or use DATABASE_URL). Then fuzzes.
 test: dependencies test-tools
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
+	@SWIFT=$(SWIFT) ./scripts/fuzz.sh
+
+## libFuzzer on the loader, the expression parser, caller JSON and patterns: 30 s each (HANDOFF_FUZZ_SECONDS).
+fuzz: dependencies
+	@SWIFT=$(SWIFT) ./scripts/fuzz.sh
 
 clean:
 	-$(HANDOFF) dev stop

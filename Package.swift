@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "handoff", targets: ["HandoffCLI"]),
+        .executable(name: "handoff-fuzz", targets: ["HandoffFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -105,13 +106,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // What the fuzzer and the property tests feed the loader, the parsers and the interpreter.
+        .target(name: "HandoffFuzzing", dependencies: ["HandoffCore"]),
+        // `handoff-fuzz`: libFuzzer's entry point on those targets (`make fuzz`), or a replayer of saved inputs.
+        .executableTarget(name: "HandoffFuzz", dependencies: ["HandoffFuzzing"]),
         // Shared by the tests that need PostgreSQL: starts a throwaway cluster (or uses DATABASE_URL).
         .target(
             name: "HandoffTestSupport",
             dependencies: ["Postgres", "HandoffStore"],
             path: "Tests/HandoffTestSupport"
         ),
-        .testTarget(name: "HandoffCoreTests", dependencies: ["HandoffCore", "HandoffJSON"]),
+        .testTarget(name: "HandoffCoreTests", dependencies: ["HandoffCore", "HandoffJSON", "HandoffFuzzing"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "HandoffTestSupport"]),
         .testTarget(name: "HandoffStoreTests", dependencies: ["HandoffStore", "Postgres", "HandoffTestSupport"]),
         .testTarget(name: "HandoffBenchTests", dependencies: ["HandoffBench", "HandoffTestSupport"]),

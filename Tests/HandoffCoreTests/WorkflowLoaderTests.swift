@@ -183,7 +183,7 @@ struct WorkflowLoaderTests {
     @Test func invalidPattern() {
         let source = Self.valid.replacingOccurrences(
             of: "name: { type: string, required: true }", with: "name: { type: string, pattern: \"[a-z\" }")
-        #expect(problems(source) == ["14:40: output 'name' has an invalid pattern: expected ']'"])
+        #expect(problems(source) == ["14:40: output 'name' has an invalid pattern: has a '[' without its ']' at character 1"])
     }
 
     @Test func badDurationAndUnknownType() {

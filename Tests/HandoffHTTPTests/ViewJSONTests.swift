@@ -34,7 +34,7 @@ struct ViewJSONTests {
                 try expectSame(claimed)
                 try expectSame(CommandResult.task(claimed))
                 var outputs: [String: Value] = [:]
-                if claimed.step == "client-synced" { outputs["client_id"] = "C-\"/\\\u{1}é" }
+                if claimed.step == "client-synced" { outputs["client_id"] = "C-\"/\\\té" }
                 if claimed.step == "read-upn" { outputs["upn"] = "mailer@contoso.com" }
                 try expectSame(
                     try await engine.complete(

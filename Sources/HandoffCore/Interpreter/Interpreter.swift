@@ -9,8 +9,13 @@ import Foundation
 public struct Interpreter: Sendable {
     public let definition: WorkflowDefinition
 
-    /// The most steps one decision may pass through before the run is failed as looping.
-    public static let stepBudget = 1_000
+    /// The most events one decision may write while running the flow before the onboarding is failed as
+    /// looping. The store takes at most 1,000 events in one append; the rest is room for withdrawing what is open
+    /// (the loader keeps that to `WorkflowLoader.maximumWidth` tasks and timers) and the failure itself.
+    public static let eventBudget = 600
+
+    /// The longest onboarding id (task and timer ids add a few characters to it).
+    public static let maximumIdLength = 200
 
     public init(definition: WorkflowDefinition) {
         self.definition = definition
@@ -211,8 +216,17 @@ public struct Interpreter: Sendable {
     private func start(onboardingId: String, inputs: [String: Value], now: Date) throws(DecisionError)
         -> [OnboardingEvent]
     {
-        guard !onboardingId.isEmpty, !onboardingId.contains(where: { $0.isWhitespace || $0 == "/" }) else {
-            throw DecisionError(.invalidInput, "an onboarding id must be non-empty, without spaces or '/'")
+        guard !onboardingId.isEmpty, onboardingId.count <= Self.maximumIdLength,
+            !onboardingId.contains(where: { $0.isWhitespace || $0 == "/" })
+        else {
+            throw DecisionError(
+                .invalidInput, "an onboarding id must have 1 to \(Self.maximumIdLength) characters, without spaces or '/'")
+        }
+        if let scalar = PlainText.firstForbiddenInName(onboardingId) {
+            throw DecisionError(
+                .invalidInput,
+                "an onboarding id may not hold control, invisible or direction-changing characters "
+                    + "(\(PlainText.codePoint(scalar)))")
         }
         var problems: [FieldProblem] = []
         var values: [String: Value] = [:]
@@ -289,11 +303,7 @@ public struct Interpreter: Sendable {
                 }
                 continue
             }
-            let spec =
-                specs[field.name]
-                ?? FieldSpec(
-                    name: field.name, type: field.type, required: field.required, values: field.values ?? [],
-                    pattern: field.pattern, location: .start)
+            let spec = specs[field.name] ?? field.spec
             switch spec.check(candidate) {
             case .success(let value): values[field.name] = value
             case .failure(let problem): outputProblems.append(problem)
@@ -313,6 +323,17 @@ public struct Interpreter: Sendable {
                 problems: problems)
         }
         return values
+    }
+
+    /// What is wrong with the given values alone (their types, formats and patterns), checked against a task's
+    /// fields as they were when it opened. The engine runs this before it takes any lock when the values are
+    /// long, so that checking them never holds others up; a completion checks everything again.
+    public static func problems(ofGiven outputs: [String: Value], for fields: [OutputField]) -> [FieldProblem] {
+        fields.compactMap { field in
+            guard let value = outputs[field.name], !value.isNull else { return nil }
+            if case .failure(let problem) = field.spec.check(value) { return problem }
+            return nil
+        }
     }
 
     private func outputSpecs(of task: OnboardingTask) -> [String: FieldSpec] {
@@ -336,5 +357,13 @@ extension OnboardingState {
         for index in tasks.indices where tasks[index].state == .open || tasks[index].state == .claimed {
             tasks[index].state = .cancelled
         }
+    }
+}
+
+extension OutputField {
+    /// The field as a spec to check values with.
+    var spec: FieldSpec {
+        FieldSpec(
+            name: name, type: type, required: required, values: values ?? [], pattern: pattern, location: .start)
     }
 }

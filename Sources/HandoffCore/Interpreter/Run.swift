@@ -7,6 +7,15 @@ struct Run {
     let now: Date
     var events: [OnboardingEvent] = []
     var stepsEntered = 0
+    /// Steps to enter and leave, last first. The flow runs from this list instead of by recursion, so a long
+    /// chain of automatic steps costs no stack.
+    private var moves: [Move] = []
+    private var moving = false
+
+    private enum Move {
+        case enter(String, prefix: String)
+        case leave(Step, prefix: String, to: String?)
+    }
 
     init(interpreter: Interpreter, state: OnboardingState, now: Date) {
         self.interpreter = interpreter
@@ -23,15 +32,40 @@ struct Run {
 
     // MARK: Entering steps
 
-    /// Runs step `id` at `prefix` (empty at the top, `call/` inside the block that step `call` runs).
+    /// Runs step `id` at `prefix` (empty at the top, `call/` inside the block that step `call` runs), and the
+    /// flow on from it.
     mutating func enter(_ id: String, prefix: String) {
+        move(.enter(id, prefix: prefix))
+    }
+
+    /// Goes on after `step` (at `prefix`) to `target`, or, at the end of a branch or a block, joins or returns.
+    mutating func leave(_ step: Step, prefix: String, to target: String?) {
+        move(.leave(step, prefix: prefix, to: target))
+    }
+
+    /// Queues `next`; the outermost call runs the queue dry, depth first, as the recursion it replaces would.
+    private mutating func move(_ next: Move) {
+        moves.append(next)
+        guard !moving else { return }
+        moving = true
+        defer { moving = false }
+        while let move = moves.popLast() {
+            switch move {
+            case .enter(let id, let prefix): perform(enter: id, prefix: prefix)
+            case .leave(let step, let prefix, let target): perform(leave: step, prefix: prefix, to: target)
+            }
+        }
+    }
+
+    private mutating func perform(enter id: String, prefix: String) {
         guard state.status == .active, let step = definition.steps[id] else { return }
         let path = prefix + id
         stepsEntered += 1
-        guard stepsEntered <= Interpreter.stepBudget else {
+        guard events.count <= Interpreter.eventBudget else {
             fail(
                 path: path,
-                reason: "the flow passed through \(Interpreter.stepBudget) steps without waiting; it loops")
+                reason: "the flow passed through \(stepsEntered - 1) steps and wrote \(events.count) events "
+                    + "without waiting; it loops, or its automatic steps run on too long")
             return
         }
         let lookup = values(prefix: prefix)
@@ -60,8 +94,8 @@ struct Run {
             emit(.stepCompleted(StepCompleted(path: path, step: id, outputs: [:])))
             enter(target, prefix: prefix)
         case .parallel(let parallel):
-            for branch in parallel.branches {
-                guard state.status == .active else { return }
+            // Queued last first, so the first branch runs first.
+            for branch in parallel.branches.reversed() {
                 if let first = branch.steps.first {
                     enter(first, prefix: prefix)
                 }
@@ -154,8 +188,7 @@ struct Run {
 
     // MARK: Leaving steps
 
-    /// Goes on after `step` (at `prefix`) to `target`, or, at the end of a branch or a block, joins or returns.
-    mutating func leave(_ step: Step, prefix: String, to target: String?) {
+    private mutating func perform(leave step: Step, prefix: String, to target: String?) {
         guard state.status == .active else { return }
         if let target {
             enter(target, prefix: prefix)

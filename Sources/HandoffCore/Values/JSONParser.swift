@@ -25,14 +25,36 @@ extension Value {
     }
 
     public init(parsing json: String) throws(JSONSyntaxError) {
-        var json = json
-        let result: Result<Value, JSONSyntaxError> = json.withUTF8 { bytes in
+        self = try Self.parse(json, strict: false)
+    }
+
+    /// The deepest a value from a caller may nest. The readers take `JSONParser.maximumDepth` (512); stored
+    /// events wrap a caller's value in a few levels of their own, and the margin keeps every such value readable.
+    public static let maximumInputDepth = 64
+
+    /// Parses JSON from a caller (a request body, `--data`, an `apply` line), more strictly than stored JSON is
+    /// read: numbers must keep their exact value (`12345678901234567890` does not fit an integer and would
+    /// change as a fraction, so it is refused), strings must be valid UTF-8, and nesting is at most
+    /// `maximumInputDepth` levels.
+    public init(parsingInput json: some Collection<UInt8>) throws(JSONSyntaxError) {
+        let result: Result<Value, JSONSyntaxError> = Array(json).withUnsafeBufferPointer { bytes in
             Result { () throws(JSONSyntaxError) in
-                var parser = JSONParser(bytes)
+                var parser = JSONParser(bytes, strict: true)
                 return try parser.document()
             }
         }
         self = try result.get()
+    }
+
+    private static func parse(_ json: String, strict: Bool) throws(JSONSyntaxError) -> Value {
+        var json = json
+        let result: Result<Value, JSONSyntaxError> = json.withUTF8 { bytes in
+            Result { () throws(JSONSyntaxError) in
+                var parser = JSONParser(bytes, strict: strict)
+                return try parser.document()
+            }
+        }
+        return try result.get()
     }
 }
 
@@ -41,10 +63,14 @@ private struct JSONParser {
     private let bytes: UnsafeBufferPointer<UInt8>
     private var index = 0
     private var depth = 0
+    private let strict: Bool
+    private let maximumDepth: Int
     private static let maximumDepth = 512
 
-    init(_ bytes: UnsafeBufferPointer<UInt8>) {
+    init(_ bytes: UnsafeBufferPointer<UInt8>, strict: Bool = false) {
         self.bytes = bytes
+        self.strict = strict
+        maximumDepth = strict ? Value.maximumInputDepth : Self.maximumDepth
     }
 
     mutating func document() throws(JSONSyntaxError) -> Value {
@@ -99,7 +125,7 @@ private struct JSONParser {
 
     private mutating func enter() throws(JSONSyntaxError) {
         depth += 1
-        guard depth <= Self.maximumDepth else { throw error("nested deeper than \(Self.maximumDepth) levels") }
+        guard depth <= maximumDepth else { throw error("nested deeper than \(maximumDepth) levels") }
         index += 1
     }
 
@@ -166,7 +192,7 @@ private struct JSONParser {
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
-                let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+                let text = try text(UnsafeBufferPointer(rebasing: bytes[start..<index]), at: start)
                 index += 1
                 return text
             }
@@ -180,7 +206,9 @@ private struct JSONParser {
             switch byte {
             case UInt8(ascii: "\""):
                 index += 1
-                return String(decoding: unescaped, as: UTF8.self)
+                return try unescaped.withUnsafeBufferPointer { bytes throws(JSONSyntaxError) in
+                    try text(bytes, at: start)
+                }
             case UInt8(ascii: "\\"):
                 index += 1
                 guard index < bytes.count else { throw error("unexpected end of text") }
@@ -204,6 +232,15 @@ private struct JSONParser {
             }
         }
         throw error("unterminated string")
+    }
+
+    /// The bytes as text: in strict mode refused when they are not valid UTF-8, else with bad bytes replaced.
+    private func text(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int) throws(JSONSyntaxError) -> String {
+        guard strict else { return String(decoding: bytes, as: UTF8.self) }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw JSONSyntaxError(offset: start, reason: "a string that is not valid UTF-8")
+        }
+        return text
     }
 
     /// The scalar of a `\uXXXX` escape (a surrogate pair takes two), as UTF-8; `index` is just past the `u`.
@@ -268,12 +305,60 @@ private struct JSONParser {
         }
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
         if whole, let integer = Int(text) { return .integer(integer) }
+        if strict, whole {
+            throw JSONSyntaxError(offset: start, reason: "the integer \(text) does not fit in 64 bits")
+        }
         guard let number = Double(text), number.isFinite else { throw error("a number out of range") }
-        if let integer = Int(exactly: number) { return .integer(integer) }
-        return .number(number)
+        let value: Value = Int(exactly: number).map { .integer($0) } ?? .number(number)
+        if strict, DecimalText.canonical(text) != DecimalText.canonical(value.jsonText) {
+            throw JSONSyntaxError(
+                offset: start, reason: "the number \(text) can't be kept exactly (it would be \(value.jsonText))")
+        }
+        return value
     }
 
     private func isDigit(_ byte: UInt8) -> Bool {
         byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
+    }
+}
+
+/// A number's text reduced to its sign, significant digits and exponent, so that `1.50`, `15e-1` and `1.5` compare
+/// equal and `12345678901234567890` and `1.2345678901234567e+19` do not.
+private enum DecimalText {
+    struct Canonical: Equatable {
+        var negative: Bool
+        var digits: [UInt8]
+        var exponent: Int
+    }
+
+    static func canonical(_ text: String) -> Canonical {
+        var bytes = Array(text.utf8)[...]
+        var negative = false
+        if bytes.first == UInt8(ascii: "-") {
+            negative = true
+            bytes = bytes.dropFirst()
+        }
+        var digits: [UInt8] = []
+        var exponent = 0
+        var afterPoint = false
+        while let byte = bytes.first, byte != UInt8(ascii: "e"), byte != UInt8(ascii: "E") {
+            bytes = bytes.dropFirst()
+            if byte == UInt8(ascii: ".") {
+                afterPoint = true
+            } else {
+                digits.append(byte)
+                if afterPoint { exponent -= 1 }
+            }
+        }
+        if !bytes.isEmpty {
+            exponent += Int(String(decoding: bytes.dropFirst(), as: UTF8.self).replacingOccurrences(of: "+", with: "")) ?? 0
+        }
+        while digits.first == UInt8(ascii: "0") { digits.removeFirst() }
+        while digits.last == UInt8(ascii: "0") {
+            digits.removeLast()
+            exponent += 1
+        }
+        if digits.isEmpty { return Canonical(negative: false, digits: [], exponent: 0) }
+        return Canonical(negative: negative, digits: digits, exponent: exponent)
     }
 }

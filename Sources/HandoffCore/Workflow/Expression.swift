@@ -180,12 +180,19 @@ private struct ExpressionParser {
         scalars = Array(source.unicodeScalars)
     }
 
+    /// The deepest an expression's tree may be (each operator, `not` and pair of parentheses adds a level), so
+    /// that checking and evaluating it stay well inside any thread's stack.
+    static let maximumDepth = 64
+
+    /// A node and the depth of the tree under it.
+    private typealias Parsed = (node: ExpressionNode, depth: Int)
+
     mutating func parseWhole() throws(ExpressionSyntaxError) -> ExpressionNode {
         tokens = try tokenize()
         if tokens.count == 1 {
             throw ExpressionSyntaxError(message: "the expression is empty", offset: 0)
         }
-        let node = try parseOr()
+        let node = try parseOr().node
         let (token, offset) = tokens[position]
         if token != .end {
             throw ExpressionSyntaxError(message: "unexpected \(token.display)", offset: offset)
@@ -196,36 +203,61 @@ private struct ExpressionParser {
     private var current: Token { tokens[position].0 }
     private var currentOffset: Int { tokens[position].1 }
 
-    private mutating func parseOr() throws(ExpressionSyntaxError) -> ExpressionNode {
+    /// `depth` for a node over children of the given depths; throws when that is too deep.
+    private func level(over depths: Int..., at offset: Int) throws(ExpressionSyntaxError) -> Int {
+        let depth = (depths.max() ?? 0) + 1
+        guard depth <= Self.maximumDepth else {
+            throw ExpressionSyntaxError(
+                message: "the expression nests deeper than \(Self.maximumDepth) levels; split it with 'set' steps",
+                offset: offset)
+        }
+        return depth
+    }
+
+    private mutating func parseOr() throws(ExpressionSyntaxError) -> Parsed {
         var left = try parseAnd()
         while current == .name("or") {
             let at = currentOffset
             position += 1
-            left = .or(left, try parseAnd(), at: at)
+            let right = try parseAnd()
+            left = (.or(left.node, right.node, at: at), try level(over: left.depth, right.depth, at: at))
         }
         return left
     }
 
-    private mutating func parseAnd() throws(ExpressionSyntaxError) -> ExpressionNode {
+    private mutating func parseAnd() throws(ExpressionSyntaxError) -> Parsed {
         var left = try parseNot()
         while current == .name("and") {
             let at = currentOffset
             position += 1
-            left = .and(left, try parseNot(), at: at)
+            let right = try parseNot()
+            left = (.and(left.node, right.node, at: at), try level(over: left.depth, right.depth, at: at))
         }
         return left
     }
 
-    private mutating func parseNot() throws(ExpressionSyntaxError) -> ExpressionNode {
+    /// How many `not`s and parentheses the parser is inside: checked before going deeper, so that a deep text
+    /// is refused before it can exhaust the parser's own stack.
+    private var nesting = 0
+
+    private mutating func deeper(at offset: Int) throws(ExpressionSyntaxError) {
+        nesting += 1
+        _ = try level(over: nesting - 1, at: offset)
+    }
+
+    private mutating func parseNot() throws(ExpressionSyntaxError) -> Parsed {
         if current == .name("not") {
             let at = currentOffset
             position += 1
-            return .not(try parseNot(), at: at)
+            try deeper(at: at)
+            let operand = try parseNot()
+            nesting -= 1
+            return (.not(operand.node, at: at), try level(over: operand.depth, at: at))
         }
         return try parseComparison()
     }
 
-    private mutating func parseComparison() throws(ExpressionSyntaxError) -> ExpressionNode {
+    private mutating func parseComparison() throws(ExpressionSyntaxError) -> Parsed {
         let left = try parseCoalesce()
         if case .symbol(let symbol) = current, let op = ComparisonOperator(rawValue: symbol) {
             let at = currentOffset
@@ -235,47 +267,50 @@ private struct ExpressionParser {
                 throw ExpressionSyntaxError(
                     message: "comparisons can't be chained; use 'and' between them", offset: currentOffset)
             }
-            return .compare(op, left, right, at: at)
+            return (.compare(op, left.node, right.node, at: at), try level(over: left.depth, right.depth, at: at))
         }
         return left
     }
 
-    private mutating func parseCoalesce() throws(ExpressionSyntaxError) -> ExpressionNode {
+    private mutating func parseCoalesce() throws(ExpressionSyntaxError) -> Parsed {
         var left = try parsePrimary()
         while current == .symbol("??") {
             let at = currentOffset
             position += 1
-            left = .coalesce(left, try parsePrimary(), at: at)
+            let right = try parsePrimary()
+            left = (.coalesce(left.node, right.node, at: at), try level(over: left.depth, right.depth, at: at))
         }
         return left
     }
 
-    private mutating func parsePrimary() throws(ExpressionSyntaxError) -> ExpressionNode {
+    private mutating func parsePrimary() throws(ExpressionSyntaxError) -> Parsed {
         let (token, at) = tokens[position]
         switch token {
         case .string(let string):
             position += 1
-            return .literal(.string(string), at: at)
+            return (.literal(.string(string), at: at), 1)
         case .integer(let integer):
             position += 1
-            return .literal(.integer(integer), at: at)
+            return (.literal(.integer(integer), at: at), 1)
         case .symbol("("):
             position += 1
+            try deeper(at: at)
             let inner = try parseOr()
+            nesting -= 1
             guard current == .symbol(")") else {
                 throw ExpressionSyntaxError(message: "expected ')' but found \(current.display)", offset: currentOffset)
             }
             position += 1
-            return inner
+            return (inner.node, try level(over: inner.depth, at: at))
         case .name("true"):
             position += 1
-            return .literal(.boolean(true), at: at)
+            return (.literal(.boolean(true), at: at), 1)
         case .name("false"):
             position += 1
-            return .literal(.boolean(false), at: at)
+            return (.literal(.boolean(false), at: at), 1)
         case .name("null"):
             position += 1
-            return .literal(.null, at: at)
+            return (.literal(.null, at: at), 1)
         case .name(let name) where !["and", "or", "not"].contains(name):
             guard let root = PathRoot(rawValue: name) else {
                 throw ExpressionSyntaxError(
@@ -295,7 +330,7 @@ private struct ExpressionParser {
             if segments.isEmpty {
                 throw ExpressionSyntaxError(message: "'\(name)' must be followed by '.' and a name", offset: at)
             }
-            return .path(ValuePath(root: root, segments: segments), at: at)
+            return (.path(ValuePath(root: root, segments: segments), at: at), 1)
         default:
             throw ExpressionSyntaxError(message: "expected a value but found \(token.display)", offset: at)
         }

@@ -67,8 +67,20 @@ public struct FieldSpec: Hashable, Sendable {
             guard case .string(let string) = value else {
                 return .failure(FieldProblem(field: name, reason: "must be a string, not \(describe(value))"))
             }
+            if let scalar = PlainText.firstForbiddenInText(string, lines: type == .text || type == .string) {
+                let what = scalar == "\n" || scalar == "\r" ? "a line break" : "the control character"
+                return .failure(FieldProblem(field: name, reason: "may not hold \(what) \(PlainText.codePoint(scalar))"))
+            }
+            if required, string.allSatisfy(\.isWhitespace) {
+                return .failure(FieldProblem(field: name, reason: "is required and may not be empty"))
+            }
             if let reason = formatProblem(string) {
                 return .failure(FieldProblem(field: name, reason: reason))
+            }
+            if pattern != nil, string.unicodeScalars.count > Self.maximumPatternedLength {
+                return .failure(
+                    FieldProblem(
+                        field: name, reason: "is longer than \(Self.maximumPatternedLength) characters, the most a pattern checks"))
             }
             if let pattern, !Self.matches(string, pattern: pattern) {
                 return .failure(FieldProblem(field: name, reason: "must match the pattern \(pattern)"))
@@ -125,20 +137,23 @@ public struct FieldSpec: Hashable, Sendable {
         return true
     }
 
+    /// The longest value checked against a pattern: matching costs its length times the pattern's size.
+    public static let maximumPatternedLength = 10_000
+
     /// Whether the whole of `string` matches `pattern`; a pattern that does not compile matches nothing
     /// (the loader rejects such patterns, so this only happens for hand-built specs).
     static func matches(_ string: String, pattern: String) -> Bool {
-        guard let regex = try? Regex(pattern) else { return false }
-        return (try? regex.wholeMatch(in: string)) != nil
+        guard let pattern = try? Pattern(pattern) else { return false }
+        return pattern.matches(string)
     }
 
-    /// Why `pattern` is not a valid regular expression, or nil.
+    /// Why `pattern` is not a pattern Handoff runs (see `Pattern`), or nil.
     static func patternProblem(_ pattern: String) -> String? {
         do {
-            _ = try Regex(pattern)
+            _ = try Pattern(pattern)
             return nil
         } catch {
-            return String(describing: error)
+            return error.description
         }
     }
 }
@@ -167,7 +182,27 @@ public struct TimeSpan: Hashable, Sendable, CustomStringConvertible {
         description = "\(seconds)s"
     }
 
-    /// Parses the written form; nil when it is not one.
+    /// The longest span a workflow may give: about a hundred years, so that any time it leads to stays a
+    /// four-digit year that every reader (and PostgreSQL) takes.
+    public static let maximumSeconds = 36_500 * 86_400
+
+    /// Whether `text` is written as a span (`2d`, `1d12h`), however long.
+    public static func isWritten(_ text: String) -> Bool {
+        guard let last = text.last, "wdhms".contains(last) else { return false }
+        var previousWasDigit = false
+        for character in text {
+            if character.isASCII, character.isNumber {
+                previousWasDigit = true
+            } else if "wdhms".contains(character), previousWasDigit {
+                previousWasDigit = false
+            } else {
+                return false
+            }
+        }
+        return true
+    }
+
+    /// Parses the written form; nil when it is not one or is longer than `maximumSeconds`.
     public init?(_ text: String) {
         let units: [Character: Int] = ["w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1]
         var total = 0
@@ -177,8 +212,9 @@ public struct TimeSpan: Hashable, Sendable, CustomStringConvertible {
                 digits.append(character)
             } else if let unit = units[character], let amount = Int(digits) {
                 let (product, overflow) = amount.multipliedReportingOverflow(by: unit)
-                guard !overflow else { return nil }
+                guard !overflow, product <= Self.maximumSeconds else { return nil }
                 total += product
+                guard total <= Self.maximumSeconds else { return nil }
                 digits = ""
             } else {
                 return nil

@@ -96,7 +96,7 @@ public struct Template: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The template as text: each expression's value shown as people read it (`null` as nothing).
-    func render(_ lookup: (ValuePath) -> Value) -> String {
+    public func render(_ lookup: (ValuePath) -> Value) -> String {
         parts.map { part in
             switch part {
             case .text(let text): text

@@ -60,6 +60,9 @@ public enum WorkflowLoader {
     }
 
     /// SHA-256 of `data` as lowercase hex: a definition's content hash.
+    /// The most steps a flow may wait in at once (see `checkWidth`).
+    public static let maximumWidth = 100
+
     public static func contentHash(of data: Data) -> String {
         Hex.sha256(data)
     }
@@ -140,7 +143,7 @@ private struct PendingReference {
     var target: String
     var location: SourcePosition
     /// The ids of the list the target must belong to.
-    var list: [String]
+    var list: Set<String>
     var listName: String
 }
 
@@ -276,7 +279,7 @@ private struct DefinitionBuilder {
             start = name
             pendingReferences.append(
                 PendingReference(
-                    from: nil, target: name, location: location(entry.value), list: topLevel,
+                    from: nil, target: name, location: location(entry.value), list: Set(topLevel),
                     listName: "the workflow's steps"))
         }
 
@@ -286,6 +289,7 @@ private struct DefinitionBuilder {
         checkExpressions()
         if referenceProblems == 0 {
             checkReachability(start: start, topLevel: topLevel)
+            checkWidth(topLevel: topLevel, at: field(top, "steps")?.keyLocation ?? rootLocation)
         }
 
         guard let id, let title, let version else { return nil }
@@ -876,14 +880,21 @@ private struct DefinitionBuilder {
 
     /// Fills each step's `next` (explicit, or the following step of its list) and queues the references to check.
     mutating func resolveNext() {
-        for (listName, ids, isTopLevel) in lists {
+        var members: [Set<String>] = []
+        var listOfStep: [String: Int] = [:]
+        for (listIndex, (listName, ids, isTopLevel)) in lists.enumerated() {
+            let ids = ids
+            members.append(Set(ids))
             for (index, id) in ids.enumerated() {
+                listOfStep[id] = listIndex
                 guard var step = steps[id] else { continue }
                 let following = index + 1 < ids.count ? ids[index + 1] : nil
                 if let (target, location) = explicitNext[id] {
                     step.next = target
                     pendingReferences.append(
-                        PendingReference(from: id, target: target, location: location, list: ids, listName: listName))
+                        PendingReference(
+                            from: id, target: target, location: location, list: members[listIndex],
+                            listName: listName))
                 } else {
                     step.next = following
                     let needsNext: Bool
@@ -899,12 +910,12 @@ private struct DefinitionBuilder {
                 }
                 steps[id] = step
             }
-            // References written inside steps of this list (decision branches, on_timeout) belong to it.
-            for index in pendingReferences.indices where pendingReferences[index].list.isEmpty {
-                if let from = pendingReferences[index].from, ids.contains(from) {
-                    pendingReferences[index].list = ids
-                    pendingReferences[index].listName = listName
-                }
+        }
+        // References written inside steps (decision branches, on_timeout) belong to the list of their step.
+        for index in pendingReferences.indices where pendingReferences[index].listName.isEmpty {
+            if let from = pendingReferences[index].from, let listIndex = listOfStep[from] {
+                pendingReferences[index].list = members[listIndex]
+                pendingReferences[index].listName = lists[listIndex].name
             }
         }
     }
@@ -1155,28 +1166,39 @@ private struct DefinitionBuilder {
             error("step '\(id)' is unreachable", at: step.location)
         }
 
-        // A step can end if it ends the run, leaves its list (join or return), or leads to one that can.
+        // A step can end if it ends the run, leaves its list (join or return), or leads to one that can. Worked
+        // backwards from the steps that end: each step is looked at again only when one it leads to can end.
         var canEnd = Set<String>()
-        var changed = true
-        while changed {
-            changed = false
-            for id in stepOrder where !canEnd.contains(id) {
-                guard let step = steps[id] else { continue }
-                var ends = false
-                switch step.kind {
-                case .end:
-                    ends = true
-                case .decision(let decision):
-                    ends = decision.otherwise == nil || step.successors.contains(where: canEnd.contains)
-                case .parallel(let parallel):
-                    let branchesEnd = parallel.branches.allSatisfy { $0.steps.first.map(canEnd.contains) ?? true }
-                    ends = branchesEnd && (step.next == nil || canEnd.contains(step.next ?? ""))
-                default:
-                    ends = step.next == nil || step.successors.contains(where: canEnd.contains)
-                }
-                if ends {
-                    canEnd.insert(id)
-                    changed = true
+        var dependents: [String: [String]] = [:]
+        for id in stepOrder {
+            guard let step = steps[id] else { continue }
+            var leadsTo = step.successors
+            if case .parallel(let parallel) = step.kind {
+                leadsTo += parallel.branches.compactMap(\.steps.first)
+            }
+            for target in leadsTo {
+                dependents[target, default: []].append(id)
+            }
+        }
+        func ends(_ step: Step) -> Bool {
+            switch step.kind {
+            case .end:
+                return true
+            case .decision(let decision):
+                return decision.otherwise == nil || step.successors.contains(where: canEnd.contains)
+            case .parallel(let parallel):
+                let branchesEnd = parallel.branches.allSatisfy { $0.steps.first.map(canEnd.contains) ?? true }
+                return branchesEnd && (step.next == nil || canEnd.contains(step.next ?? ""))
+            default:
+                return step.next == nil || step.successors.contains(where: canEnd.contains)
+            }
+        }
+        var ready = stepOrder.filter { id in steps[id].map(ends) ?? false }
+        while let id = ready.popLast() {
+            guard canEnd.insert(id).inserted else { continue }
+            for dependent in dependents[id] ?? [] where !canEnd.contains(dependent) {
+                if let step = steps[dependent], ends(step) {
+                    ready.append(dependent)
                 }
             }
         }
@@ -1194,6 +1216,36 @@ private struct DefinitionBuilder {
                     ? "step '\(id)' can never reach an end: every path from it loops"
                     : "steps \(names) can never reach an end: every path from them loops",
                 at: step.location)
+        }
+    }
+
+    /// Refuses a flow that could wait in more than `WorkflowLoader.maximumWidth` steps at once (parallel branches
+    /// and the blocks they run, multiplied out), so that what one command opens or withdraws fits in one append.
+    mutating func checkWidth(topLevel: [String], at location: SourcePosition) {
+        var blockWidths: [String: Int] = [:]
+        func width(of list: [String]) -> Int {
+            list.reduce(1) { widest, id in max(widest, width(ofStep: id)) }
+        }
+        func width(ofStep id: String) -> Int {
+            switch steps[id]?.kind {
+            case .parallel(let parallel):
+                // Capped as it is summed, so that a huge fan-out can't overflow.
+                return parallel.branches.reduce(0) { min($0 + width(of: $1.steps), WorkflowLoader.maximumWidth + 1) }
+            case .block(let call):
+                if let known = blockWidths[call.block] { return known }
+                let known = width(of: blocks[call.block]?.steps ?? [])
+                blockWidths[call.block] = known
+                return known
+            default:
+                return 1
+            }
+        }
+        let widest = width(of: topLevel)
+        if widest > WorkflowLoader.maximumWidth {
+            error(
+                "the flow can wait in more than \(WorkflowLoader.maximumWidth) steps at once (its parallel branches "
+                    + "and the blocks they run); split it into several workflows",
+                at: location)
         }
     }
 
@@ -1283,7 +1335,11 @@ private struct DefinitionBuilder {
     mutating func timeSpan(_ node: Node, what: String) -> TimeSpan? {
         guard let text = string(node, what: what) else { return nil }
         guard let span = TimeSpan(text) else {
-            error("\(what) must be a duration such as 30m, 4h, 2d or 1d12h, not '\(text)'", at: location(node))
+            if TimeSpan.isWritten(text) {
+                error("\(what) is longer than 36500d (about a hundred years): '\(text)'", at: location(node))
+            } else {
+                error("\(what) must be a duration such as 30m, 4h, 2d or 1d12h, not '\(text)'", at: location(node))
+            }
             return nil
         }
         return span
