@@ -51,9 +51,17 @@ struct Apply: AsyncParsableCommand {
                 data = FileHandle.standardInput.readDataToEndOfFile()
             }
             var lines: [(number: Int, line: Line)] = []
-            for (index, text) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated() {
+            guard let text = String(validating: data, as: UTF8.self) else {
+                throw CommandFailure(code: "invalid_input", message: "the commands are not valid UTF-8 text")
+            }
+            for (index, text) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
                 let trimmed = text.trimmingCharacters(in: .whitespaces)
                 if trimmed.isEmpty { continue }
+                do {
+                    _ = try Value(parsingInput: Array(trimmed.utf8))
+                } catch {
+                    throw CommandFailure(code: "invalid_input", message: "line \(index + 1) is not valid JSON: \(error)")
+                }
                 do {
                     lines.append((index + 1, try JSONDecoder().decode(Line.self, from: Data(trimmed.utf8))))
                 } catch {

@@ -41,9 +41,9 @@ enum KeyValues {
     /// A JSON document given on the command line.
     static func json(_ text: String, option: String) throws -> Value {
         do {
-            return try JSONDecoder().decode(Value.self, from: Data(text.utf8))
+            return try Value(parsingInput: Array(text.utf8))
         } catch {
-            throw CommandFailure(code: "invalid_input", message: "\(option) is not valid JSON: \(text.prefix(60))")
+            throw CommandFailure(code: "invalid_input", message: "\(option) is not valid JSON: \(error)")
         }
     }
 }

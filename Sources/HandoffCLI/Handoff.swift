@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// The `handoff` command: every subcommand parses its arguments, calls the store or the core, and renders.
 @main
@@ -6,6 +7,7 @@ struct Handoff: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "handoff",
         abstract: "An event-sourced workflow engine for onboardings, on PostgreSQL.",
+        version: "handoff \(version)",
         subcommands: [
             Database.self,
             Dev.self,
@@ -29,4 +31,37 @@ struct Handoff: AsyncParsableCommand {
             BenchCommand.self,
         ]
     )
+
+    static let version = "0.5.0"
+
+    /// Parses and runs the command. Unlike the default entry point, it refuses arguments that are not valid
+    /// UTF-8 (decoding would replace their bytes, and two different arguments would name one onboarding), and
+    /// with `--json` it reports a parse failure as the JSON error document every other failure is.
+    static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        let json = arguments.contains("--json")
+        for index in 1..<Int(CommandLine.argc) {
+            if let raw = CommandLine.unsafeArgv[index], String(validatingCString: raw) == nil {
+                Output.report(
+                    code: "invalid_input", message: "argument \(index) is not valid UTF-8 text", json: json)
+                Foundation.exit(1)
+            }
+        }
+        do {
+            var command = try parseAsRoot(arguments)
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let status = exitCode(for: error)
+            if json, !(error is ExitCode), status != .success {
+                let message = message(for: error).split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+                Output.report(code: "invalid_input", message: message, json: true)
+                Foundation.exit(status.rawValue)
+            }
+            exit(withError: error)
+        }
+    }
 }

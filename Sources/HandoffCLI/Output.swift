@@ -38,14 +38,19 @@ enum Output {
             // One line, as the contract promises: libpq's messages carry newlines and tabs.
             let message = rawMessage.split(whereSeparator: \.isNewline)
                 .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: "; ")
-            if options.json {
-                let document = ["error": ["code": code, "message": message]]
-                let data = (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])) ?? Data()
-                FileHandle.standardError.write(data + Data("\n".utf8))
-            } else {
-                FileHandle.standardError.write(Data("error: \(code): \(message)\n".utf8))
-            }
+            report(code: code, message: message, json: options.json)
             throw ExitCode(1)
+        }
+    }
+
+    /// Writes one failure on stderr: `error: <code>: <message>`, or `{"error":{"code","message"}}` as JSON.
+    static func report(code: String, message: String, json: Bool) {
+        if json {
+            let document = ["error": ["code": code, "message": message]]
+            let data = (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])) ?? Data()
+            FileHandle.standardError.write(data + Data("\n".utf8))
+        } else {
+            FileHandle.standardError.write(Data("error: \(code): \(message)\n".utf8))
         }
     }
 

@@ -198,6 +198,13 @@ enum JSONBody {
         let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
         let data = bytes.allSatisfy { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 } ? Data("{}".utf8) : Data(bytes)
         do {
+            // Read strictly first: numbers that can't be kept exactly, invalid UTF-8 and deep nesting are
+            // refused here, before `JSONDecoder` (which would round or repair them) sees the body.
+            _ = try Value(parsingInput: data)
+        } catch {
+            throw EngineError(.invalidInput, "the request body is not valid JSON: \(error)")
+        }
+        do {
             return try decoder.decode(T.self, from: data)
         } catch let error as DecodingError {
             throw EngineError(.invalidInput, "the request body is not valid: \(describe(error))")

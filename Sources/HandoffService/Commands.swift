@@ -33,20 +33,43 @@ public struct Caller: Sendable, Equatable {
 extension Engine {
     /// Refuses names that would forge or confuse a history: empty, over 200 characters, with control, invisible
     /// or bidirectional-override characters. Throws `invalid_input`.
+    /// Refuses a caller's value that nests deeper than `Value.maximumInputDepth`: the edge's limit, with a margin
+    /// below what the readers of stored events take (events wrap the value in levels of their own).
+    static func checkInputDepth(_ values: [String: Value], what: String) throws(EngineError) {
+        for (name, value) in values {
+            try checkInputDepth(value, what: "\(what) '\(name)'", base: 1)
+        }
+    }
+
+    static func checkInputDepth(_ value: Value, what: String, base: Int = 0) throws(EngineError) {
+        var pending: [(Value, Int)] = [(value, base)]
+        while let (value, depth) = pending.popLast() {
+            switch value {
+            case .list(let items):
+                guard depth < Value.maximumInputDepth else { throw tooDeep(what) }
+                pending.append(contentsOf: items.map { ($0, depth + 1) })
+            case .object(let members):
+                guard depth < Value.maximumInputDepth else { throw tooDeep(what) }
+                pending.append(contentsOf: members.values.map { ($0, depth + 1) })
+            default:
+                continue
+            }
+        }
+    }
+
+    private static func tooDeep(_ what: String) -> EngineError {
+        EngineError(.invalidInput, "\(what) nests deeper than \(Value.maximumInputDepth) levels")
+    }
+
     static func checkActorName(_ name: String, what: String) throws(EngineError) {
         guard !name.isEmpty, name.count <= 200 else {
             throw EngineError(.invalidInput, "\(what) must have 1 to 200 characters")
         }
-        for scalar in name.unicodeScalars {
-            let category = scalar.properties.generalCategory
-            if [.control, .format, .lineSeparator, .paragraphSeparator, .unassigned, .privateUse, .surrogate]
-                .contains(category)
-            {
-                throw EngineError(
-                    .invalidInput,
-                    "\(what) may not hold control, invisible or direction-changing characters (U+"
-                        + String(scalar.value, radix: 16, uppercase: true) + ")")
-            }
+        if let scalar = PlainText.firstForbiddenInName(name) {
+            throw EngineError(
+                .invalidInput,
+                "\(what) may not hold control, invisible or direction-changing characters "
+                    + "(\(PlainText.codePoint(scalar)))")
         }
         guard name.trimmingCharacters(in: .whitespaces) == name else {
             throw EngineError(.invalidInput, "\(what) may not start or end with a space")

@@ -58,6 +58,7 @@ public struct Engine: Sendable {
         definitions.remember(interpreter)
         let onboardingId = id ?? Self.makeId(workflow: definition.id)
         try Self.checkActorName(actor, what: "the acting user")
+        try Self.checkInputDepth(inputs, what: "input")
         let request = StartRequest(workflow: workflow, inputs: inputs, id: id, actor: actor)
         let storeDefinition = !definitions.isStored(definition.contentHash)
         let view: OnboardingView = try await perform(
@@ -158,6 +159,8 @@ public struct Engine: Sendable {
     ) async throws(EngineError) -> TaskView {
         let onboardingId = try Self.onboardingId(ofTask: taskId)
         try Self.checkActorName(user, what: "the acting user")
+        try Self.checkInputDepth(outputs, what: "output")
+        try await precheck(outputs, of: taskId)
         let request = CompleteRequest(taskId: taskId, user: user, outputs: outputs, checklist: checklist.sorted())
         return try await perform(kind: "complete", commandId: commandId, request: request, stream: onboardingId) {
             context in
@@ -172,6 +175,26 @@ public struct Engine: Sendable {
         }
     }
 
+    /// Values longer than this are checked against the task's fields before the write takes any lock.
+    static let precheckedLength = 256
+
+    /// Refuses long output values that don't fit their fields before any lock is taken: a pattern's cost grows
+    /// with the value's length, and a stream lock must not wait on it. Short values are checked in the write.
+    private func precheck(_ outputs: [String: Value], of taskId: String) async throws(EngineError) {
+        guard outputs.values.contains(where: { ($0.stringValue?.utf8.count ?? 0) > Self.precheckedLength }) else {
+            return
+        }
+        let record = try await read { connection in try Projections.task(on: connection, id: taskId) }
+        guard let record, let fields = try? OutputField.list(parsing: record.outputs) else { return }
+        let problems = Interpreter.problems(ofGiven: outputs, for: fields)
+        guard problems.isEmpty else {
+            throw EngineError(
+                .invalidOutputs,
+                "task '\(taskId)' can't be completed: " + problems.map(\.description).joined(separator: "; "),
+                problems: problems)
+        }
+    }
+
     /// Delivers a named signal to every step of the onboarding waiting for it. Throws `signal_not_awaited` when
     /// none waits, `onboarding_not_active`. With `allowedRoles`, one of them must be `admin` or a starter of the
     /// onboarding's pinned workflow (`forbidden_role`).
@@ -180,6 +203,7 @@ public struct Engine: Sendable {
         allowedRoles: Set<String>? = nil
     ) async throws(EngineError) -> OnboardingView {
         try Self.checkActorName(actor, what: "the acting user")
+        try Self.checkInputDepth(data, what: "the signal's data")
         let request = SignalRequest(onboardingId: onboardingId, name: name, data: data, actor: actor)
         return try await perform(kind: "signal", commandId: commandId, request: request, stream: onboardingId) {
             context in

@@ -93,6 +93,9 @@ public final class Connection: @unchecked Sendable {
             PQfinish(connection)
             throw PostgresError(.connectionFailed, message: message)
         }
+        // libpq's default prints every notice and warning the server sends (`WARNING: …`) straight to stderr, in
+        // the middle of a command's output; Handoff reports what matters through its own errors instead.
+        PQsetNoticeProcessor(connection, { _, _ in }, nil)
         handle = connection
     }
 

@@ -80,6 +80,31 @@ struct APITests {
         }
     }
 
+    @Test func aBodyWithAnInexactNumberInvalidUTF8OrDeepNestingIsRefusedAndWritesNothing() async throws {
+        let fixture = try await HTTPFixture.make()
+        try await fixture.start("b2")
+        let deep = String(repeating: "[", count: 70) + String(repeating: "]", count: 70)
+        try await fixture.withServer { api in
+            for body in [
+                #"{"workflow":"mail-send","inputs":{"company":"A","path":"standard","n":12345678901234567890}}"#,
+                #"{"workflow":"mail-send","inputs":{"company":"A","path":"standard"},"x":1e400}"#,
+                #"{"workflow":"mail-send","inputs":{"company":"#  + deep + #","path":"standard"}}"#,
+            ] {
+                try await expectRefusal(422, "invalid_input", fixture) {
+                    try await api.post("/onboardings", as: "olivia", body: body)
+                }
+            }
+            try await expectRefusal(422, "invalid_input", fixture) {
+                try await api.post("/onboardings/b2/signals/go", as: "olivia", body: #"{"data":"# + deep + "}")
+            }
+            try await expectRefusal(422, "invalid_input", fixture) {
+                try await api.send(
+                    .post, "/onboardings", as: "olivia",
+                    bytes: Array(#"{"workflow":"mail-send","id":"a"#.utf8) + [0xFF] + Array(#"b","inputs":{}}"#.utf8))
+            }
+        }
+    }
+
     @Test func everyWriteRefusesABodyOverOneMebibyteAndWritesNothing() async throws {
         let fixture = try await HTTPFixture.make()
         try await fixture.start("b1")

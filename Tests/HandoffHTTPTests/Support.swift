@@ -117,6 +117,15 @@ struct API: Sendable {
         return Reply(status: Int(response.status.code), headers: response.headers, text: String(buffer: response.body))
     }
 
+    /// Sends a body of raw bytes (which need not be valid UTF-8).
+    func send(_ method: HTTPRequest.Method, _ path: String, as person: String, bytes: [UInt8]) async throws -> Reply {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let bearer = tokens[person] { headers[.authorization] = "Bearer \(bearer)" }
+        let response = try await client.executeRequest(
+            uri: path, method: method, headers: headers, body: ByteBuffer(bytes: bytes))
+        return Reply(status: Int(response.status.code), headers: response.headers, text: String(buffer: response.body))
+    }
+
     func get(_ path: String, as person: String) async throws -> Reply {
         try await send(.get, path, as: person)
     }

@@ -1,0 +1,82 @@
+import Foundation
+import HandoffCore
+import HandoffTestSupport
+import Postgres
+import Testing
+
+/// Every failure of the command line is a coded error, and no argument can smuggle in what a caller can't write.
+@Suite("The command line refuses what it can't keep")
+struct CLIHardeningTests {
+    @Test func argumentsThatAreNotValidUTF8AreRefusedAndWriteNothing() async throws {
+        let database = try await TestDatabase.make()
+        let handoff = EngineCommandLine(database: database)
+        // The id's bytes `a\377b` decode to "a\u{FFFD}b", as would `a\376b`: two ids that would name one onboarding.
+        let assignments = handoff.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        let script = #""$0" start mail-send --id "$(printf 'a\377b')" --input company=A --input path=standard"#
+        let result = try await offload {
+            try ChildProcess.runSeparately(
+                "/usr/bin/env", assignments + ["/bin/sh", "-c", script, HandoffProcess.executable.path])
+        }
+        #expect(result.status == 1)
+        #expect(result.stderr == "error: invalid_input: argument 4 is not valid UTF-8 text\n")
+        #expect(try await database.column("SELECT count(*) FROM events") == ["0"])
+    }
+
+    @Test func argumentParserFailuresUnderJSONAreJSONErrorDocuments() async throws {
+        let outcome = try await HandoffProcess.run(["status", "--limit", "lots", "--json"])
+        #expect(outcome.status == 64)
+        #expect(outcome.stdout.isEmpty)
+        let document = try JSONSerialization.jsonObject(with: Data(outcome.stderr.utf8)) as? [String: [String: String]]
+        #expect(document?["error"]?["code"] == "invalid_input", "\(outcome.stderr)")
+        #expect(document?["error"]?["message"] == "The value 'lots' is invalid for '--limit <limit>'")
+
+        let unknown = try await HandoffProcess.run(["tasks", "--colour", "red", "--json"])
+        let unknownDocument = try JSONSerialization.jsonObject(with: Data(unknown.stderr.utf8)) as? [String: [String: String]]
+        #expect(unknownDocument?["error"]?["code"] == "invalid_input", "\(unknown.stderr)")
+    }
+
+    @Test func versionPrintsTheVersion() async throws {
+        let outcome = try await HandoffProcess.run(["--version"])
+        #expect(outcome.status == 0)
+        #expect(outcome.stdout.hasPrefix("handoff 0."))
+    }
+
+    @Test func applyRefusesAnInexactNumberAndInvalidUTF8NamingTheLineAndWritesNothing() async throws {
+        let database = try await TestDatabase.make()
+        let handoff = EngineCommandLine(database: database)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("apply-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+
+        let inexact = folder.appendingPathComponent("inexact.ndjson")
+        try Data(
+            (#"{"command":"start","workflow":"mail-send","inputs":{"company":"A","path":"standard"}}"# + "\n\n"
+                + #"{"command":"signal","onboarding":"x","name":"go","data":{"n":12345678901234567890}}"# + "\n")
+                .utf8
+        ).write(to: inexact)
+        let first = try await handoff.run(["apply", inexact.path])
+        #expect(first.status == 1)
+        #expect(
+            first.stderr
+                == "error: invalid_input: line 3 is not valid JSON: the integer 12345678901234567890 does not fit in 64 bits at byte 61\n",
+            "line numbers count blank lines too")
+
+        let invalid = folder.appendingPathComponent("invalid.ndjson")
+        try Data([0x7B, 0x22, 0xFF, 0x22, 0x3A, 0x31, 0x7D, 0x0A]).write(to: invalid)
+        let second = try await handoff.run(["apply", invalid.path])
+        #expect(second.stderr == "error: invalid_input: the commands are not valid UTF-8 text\n")
+        #expect(try await database.column("SELECT count(*) FROM events") == ["0"])
+    }
+
+    @Test func signalDataTooDeepIsRefusedWithAShortMessageAndWritesNothing() async throws {
+        let database = try await TestDatabase.make()
+        let handoff = EngineCommandLine(database: database)
+        let started = try await handoff.run(["start", "mail-send", "--id", "s", "--input", "company=A", "--input", "path=standard"])
+        #expect(started.status == 0, "\(started.stderr)")
+        let deep = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
+        let refused = try await handoff.run(["signal", "s", "go", "--data", deep])
+        #expect(refused.status == 1)
+        #expect(refused.stderr == "error: invalid_input: --data is not valid JSON: nested deeper than 64 levels at byte 64\n")
+        #expect(try await database.column("SELECT count(*) FROM events") == ["3"])
+    }
+}
