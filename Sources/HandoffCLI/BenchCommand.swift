@@ -82,7 +82,8 @@ struct BenchCommand: AsyncParsableCommand {
                 scenarios: scenario.map { [$0] } ?? [],
                 settings: BenchSettings(
                     duration: .milliseconds(Int(duration * 1000)), rounds: rounds, clients: clientCounts, scale: scale),
-                connectionString: try HandoffStore.Database.connectionString(settings),
+                // The owner's login: the benchmarks make databases and tables of their own.
+                connectionString: try HandoffStore.Database.logins(settings).owner,
                 migrations: settings.migrations,
                 workflows: WorkflowLibrary.fromEnvironment().folder,
                 progress: { result in

@@ -51,7 +51,8 @@ struct Database: AsyncParsableCommand {
     static func migrator() throws -> (Migrator, ConnectionPool) {
         let settings = DatabaseSettings.fromEnvironment()
         let migrator = try Migrator(directory: settings.migrations)
-        let connectionString = try HandoffStore.Database.connectionString(settings)
+        // The owner's login: migrations create and alter tables the runtime may not.
+        let connectionString = try HandoffStore.Database.logins(settings).owner
         return (migrator, ConnectionPool(ConnectionConfiguration(connectionString), maximumConnections: 1))
     }
 

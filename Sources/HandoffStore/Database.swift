@@ -13,8 +13,14 @@ public struct DatabaseSettings: Sendable {
     /// How long a command waits for a lock another session holds before it fails with `timeout`
     /// (`HANDOFF_LOCK_TIMEOUT_MS`, default 5000).
     public var lockTimeoutMilliseconds: Int
+    /// The owner's connection, which migrations run on (`HANDOFF_MIGRATION_URL`); nil: `databaseURL` does both.
+    public var migrationURL: String?
 
-    public init(databaseURL: String?, home: URL, migrations: URL, lockTimeoutMilliseconds: Int = 5_000) {
+    public init(
+        databaseURL: String?, home: URL, migrations: URL, lockTimeoutMilliseconds: Int = 5_000,
+        migrationURL: String? = nil
+    ) {
+        self.migrationURL = migrationURL
         self.databaseURL = databaseURL
         self.home = home
         self.migrations = migrations
@@ -43,33 +49,60 @@ public struct DatabaseSettings: Sendable {
         }
         return DatabaseSettings(
             databaseURL: url, home: home.standardizedFileURL, migrations: migrations,
-            lockTimeoutMilliseconds: lockTimeout ?? 5_000)
+            lockTimeoutMilliseconds: lockTimeout ?? 5_000,
+            migrationURL: environment["HANDOFF_MIGRATION_URL"].flatMap { $0.isEmpty ? nil : $0 })
     }
 
     /// The private cluster these settings use when `databaseURL` is nil.
     public var localCluster: LocalCluster { LocalCluster(home: home) }
 }
 
-/// Opening the database: the connection string, a pool, migrations applied.
+/// Opening the database: the connection strings, a pool, migrations applied.
 public enum Database {
-    /// The connection string to use, starting the private cluster first when there is no `DATABASE_URL`.
-    /// Throws `database_unavailable` when the cluster cannot start.
-    public static func connectionString(_ settings: DatabaseSettings) throws -> String {
-        if let url = settings.databaseURL { return url }
+    /// Who connects: the runtime login every command and server uses, and the owner that runs migrations (and
+    /// the benchmarks, which make tables of their own). One string for both when a single role does both.
+    public struct Logins: Sendable, Equatable {
+        public var runtime: String
+        public var owner: String
+    }
+
+    /// The logins to use, starting the private cluster first when there is no `DATABASE_URL`: there, the
+    /// cluster's superuser owns and migrates and `handoff_app` runs. Throws `database_unavailable` when the
+    /// cluster cannot start.
+    public static func logins(_ settings: DatabaseSettings) throws -> Logins {
+        if let url = settings.databaseURL {
+            return Logins(runtime: url, owner: settings.migrationURL ?? url)
+        }
         do {
-            return try settings.localCluster.start()
+            let owner = try settings.localCluster.start()
+            return Logins(runtime: try settings.localCluster.runtimeConnectionString(), owner: owner)
         } catch let error as PostgresError {
             throw StoreError(.databaseUnavailable, "the local PostgreSQL cluster did not start: \(error.message)", cause: error)
         }
     }
 
-    /// A pool on the database with every migration applied.
+    /// The runtime's connection string (see `logins`).
+    public static func connectionString(_ settings: DatabaseSettings) throws -> String {
+        try logins(settings).runtime
+    }
+
+    /// A pool of runtime connections on the database with every migration applied (by the owner, when the
+    /// schema is behind).
     public static func open(_ settings: DatabaseSettings, maximumConnections: Int = 16) async throws -> ConnectionPool {
-        let configuration = ConnectionConfiguration(
-            try connectionString(settings), lockTimeoutMilliseconds: settings.lockTimeoutMilliseconds)
+        let logins = try logins(settings)
+        let configuration = ConnectionConfiguration(logins.runtime, lockTimeoutMilliseconds: settings.lockTimeoutMilliseconds)
         let pool = ConnectionPool(configuration, maximumConnections: maximumConnections)
         do {
-            try await Migrator(directory: settings.migrations).migrateIfBehind(pool)
+            let migrator = try Migrator(directory: settings.migrations)
+            if try await !migrator.isCurrent(pool) {
+                if logins.owner == logins.runtime {
+                    try await migrator.migrate(pool)
+                } else {
+                    let owner = ConnectionPool(ConnectionConfiguration(logins.owner), maximumConnections: 1)
+                    defer { owner.close() }
+                    try await migrator.migrate(owner)
+                }
+            }
         } catch {
             pool.close()
             throw error

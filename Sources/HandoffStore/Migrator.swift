@@ -99,14 +99,23 @@ public struct Migrator: Sendable {
     /// migration lock, so commands and servers that open the database often don't queue behind each other.
     @discardableResult
     public func migrateIfBehind(_ pool: ConnectionPool) async throws -> [Int] {
+        try await isCurrent(pool) ? [] : try await migrate(pool)
+    }
+
+    /// Whether every migration is applied, as `pool`'s login can see (one read). A login that may not read the
+    /// history yet (the runtime, before the migration that grants it) sees a schema that is behind.
+    public func isCurrent(_ pool: ConnectionPool) async throws -> Bool {
         let migrations = migrations
-        let current = try await pool.run { connection -> Bool in
+        return try await pool.run { connection -> Bool in
             let exists = try connection.query("SELECT to_regclass('schema_migrations') IS NOT NULL")
             guard try exists.first?.bool(0) == true else { return false }
-            let applied = try Self.appliedChecksums(connection)
-            return migrations.allSatisfy { applied[$0.version] == $0.checksum }
+            do {
+                let applied = try Self.appliedChecksums(connection)
+                return migrations.allSatisfy { applied[$0.version] == $0.checksum }
+            } catch let error as PostgresError where error.sqlState == "42501" {
+                return false
+            }
         }
-        return current ? [] : try await migrate(pool)
     }
 
     /// Every known migration with the time it was applied, or nil while pending.

@@ -14,7 +14,10 @@ public struct LocalCluster: Sendable {
     public let directory: URL
     /// Durable clusters sync every commit to disk; throwaway test clusters skip that for speed.
     public let durable: Bool
+    /// The cluster's superuser, which owns the database and runs the migrations.
     public static let user = "handoff"
+    /// The login Handoff's processes use: a member of `handoff_runtime`, owning nothing (see migration 0006).
+    public static let runtimeUser = "handoff_app"
     public static let database = "handoff"
 
     public enum Status: Sendable, Equatable {
@@ -32,6 +35,7 @@ public struct LocalCluster: Sendable {
     private var logFile: URL { directory.appendingPathComponent("server.log") }
     private var portFile: URL { directory.appendingPathComponent("port") }
     private var passwordFile: URL { directory.appendingPathComponent("password") }
+    private var runtimePasswordFile: URL { directory.appendingPathComponent("runtime-password") }
     private var lockFile: URL { directory.deletingLastPathComponent().appendingPathComponent("postgres.lock") }
 
     public func status() throws -> Status {
@@ -50,6 +54,15 @@ public struct LocalCluster: Sendable {
         return "host=127.0.0.1 port=\(port) user=\(Self.user) password=\(password) dbname=\(Self.database)"
     }
 
+    /// The connection string of the runtime login (`runtimeUser`) on the cluster's database; call after
+    /// `start()`, which makes the login.
+    public func runtimeConnectionString() throws -> String {
+        let port = try readPort()
+        let password = try String(contentsOf: runtimePasswordFile, encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        return "host=127.0.0.1 port=\(port) user=\(Self.runtimeUser) password=\(password) dbname=\(Self.database)"
+    }
+
     /// Initialises the cluster if needed, starts it if it is not running, makes sure its database exists, and
     /// returns the connection string. Safe to call from several processes at once (a file lock serialises them).
     public func start() throws -> String {
@@ -62,6 +75,9 @@ public struct LocalCluster: Sendable {
                 try initialise(binaries)
             }
             if case .running(let port) = try status() {
+                if !FileManager.default.fileExists(atPath: runtimePasswordFile.path) {
+                    try createRuntimeLogin(port: port)
+                }
                 return try connectionString(port: port)
             }
             var lastError: (any Error)?
@@ -77,6 +93,9 @@ public struct LocalCluster: Sendable {
                     try String(port).write(to: portFile, atomically: true, encoding: .utf8)
                     let connectionString = try connectionString(port: port)
                     try createDatabase(port: port)
+                    if !FileManager.default.fileExists(atPath: runtimePasswordFile.path) {
+                        try createRuntimeLogin(port: port)
+                    }
                     return connectionString
                 }
                 lastError = PostgresError(
@@ -123,9 +142,7 @@ public struct LocalCluster: Sendable {
         let files = FileManager.default
         try? files.removeItem(at: directory)
         try files.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        var bytes = [UInt8](repeating: 0, count: 24)
-        for index in bytes.indices { bytes[index] = UInt8.random(in: 0...255) }
-        let password = bytes.map { String(format: "%02x", $0) }.joined()
+        let password = Self.makePassword()
         try password.write(to: passwordFile, atomically: true, encoding: .utf8)
         chmod(passwordFile.path, 0o600)
         try handOverToServerAccount(directory)
@@ -156,6 +173,35 @@ public struct LocalCluster: Sendable {
         try handle.seekToEnd()
         try handle.write(contentsOf: Data(settings.utf8))
         try handle.close()
+    }
+
+    private static func makePassword() -> String {
+        var bytes = [UInt8](repeating: 0, count: 24)
+        for index in bytes.indices { bytes[index] = UInt8.random(in: 0...255) }
+        return bytes.map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Makes (or gives a new password to) the runtime login, a member of `handoff_runtime`, which the
+    /// migrations grant what Handoff's processes need. Clusters made before the login existed get it here.
+    private func createRuntimeLogin(port: Int) throws {
+        let connection = try Connection(ConnectionConfiguration(try connectionString(port: port), applicationName: "handoff-setup"))
+        let password = Self.makePassword()  // hex digits: nothing to quote
+        try connection.execute(
+            """
+            DO $$
+            BEGIN
+                IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'handoff_runtime') THEN
+                    CREATE ROLE handoff_runtime NOLOGIN;
+                END IF;
+                IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '\(Self.runtimeUser)') THEN
+                    CREATE ROLE \(Self.runtimeUser) LOGIN IN ROLE handoff_runtime;
+                END IF;
+            END
+            $$;
+            ALTER ROLE \(Self.runtimeUser) PASSWORD '\(password)'
+            """)
+        try password.write(to: runtimePasswordFile, atomically: true, encoding: .utf8)
+        chmod(runtimePasswordFile.path, 0o600)
     }
 
     private func createDatabase(port: Int) throws {
