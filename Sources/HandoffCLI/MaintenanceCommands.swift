@@ -52,13 +52,20 @@ struct ProjectionsCommand: AsyncParsableCommand {
                 let report = try await CommandEngine.run { engine in try await engine.rebuildProjections(name) }
                 if output.json {
                     try Output.printJSON(report)
-                    return
+                } else {
+                    print(
+                        "Rebuilt \(report.projections.joined(separator: " and ")) from \(report.events) events of "
+                            + "\(report.streams) streams: \(report.onboardings) onboardings, \(report.tasks) tasks.")
+                    for problem in report.problems {
+                        print("  problem: \(problem)")
+                    }
                 }
-                print(
-                    "Rebuilt \(report.projections.joined(separator: " and ")) from \(report.events) events of "
-                        + "\(report.streams) streams: \(report.onboardings) onboardings, \(report.tasks) tasks.")
-                for problem in report.problems {
-                    print("  problem: \(problem)")
+                // A stream that could not be folded is missing from the projections: say so, and fail.
+                guard report.problems.isEmpty else {
+                    throw CommandFailure(
+                        code: "internal",
+                        message: "\(report.problems.count) streams could not be folded and are missing from the "
+                            + "projections: " + report.problems.joined(separator: "; "))
                 }
             }
         }

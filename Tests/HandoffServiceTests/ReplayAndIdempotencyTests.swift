@@ -173,5 +173,12 @@ struct ReplayAndIdempotencyTests {
             "pinned-to-missing: the definition with content hash missing is not stored"))
         #expect(report.problems.contains { $0.hasPrefix("pinned-to-rotten: the stored definition rotten no longer loads") })
         #expect(try await fixture.database.column("SELECT id FROM onboardings") == ["good"])
+
+        // Regression: `handoff projections rebuild` printed the problems and exited 0, the streams dropped.
+        let command = try await EngineCommandLine(database: fixture.database).run(["projections", "rebuild"])
+        #expect(command.status == 1)
+        #expect(command.stdout.contains("problem: headless:"))
+        #expect(command.stderr.hasPrefix("error: internal: 3 streams could not be folded and are missing from the projections: "))
+        #expect(command.stderr.contains("pinned-to-missing"), "\(command.stderr)")
     }
 }
