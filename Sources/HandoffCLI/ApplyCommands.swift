@@ -14,7 +14,7 @@ struct Apply: AsyncParsableCommand {
             checklist), "release" (task, as), "signal" (onboarding, name, data, as), "cancel" (onboarding, as, \
             reason). Commands of one onboarding run in file order; different onboardings run concurrently. Give \
             every line a commandId and the whole file can be applied again after a crash: what was done already \
-            returns its first answer and is not done twice.
+            returns its first answer and is not done twice. While the database is unavailable (a restart), a line             with a commandId is sent again for up to 60 seconds.
             """
     )
 
@@ -81,7 +81,7 @@ struct Apply: AsyncParsableCommand {
                             for (number, line) in shard {
                                 var acknowledgement = Acknowledgement(line: number, commandId: line.commandId, ok: true)
                                 do {
-                                    acknowledgement.result = try await Self.perform(line, engine: engine)
+                                    acknowledgement.result = try await Self.performRidingOutOutages(line, engine: engine)
                                 } catch let error as EngineError where error.code == .databaseUnavailable {
                                     throw error
                                 } catch {
@@ -115,6 +115,26 @@ struct Apply: AsyncParsableCommand {
             hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
         }
         return Int(hash % UInt64(count))
+    }
+
+    /// How long a line with a command id is retried while the database is unavailable (a restart, a failover).
+    static let outageAllowance: Duration = .seconds(60)
+
+    /// Performs a line; while the database is unavailable, a line with a command id is sent again (the pool
+    /// reconnects, and the command id makes a retry of a write that did commit return its first result), for up
+    /// to `outageAllowance`. A line without one can't be retried safely, so the run stops at its line.
+    static func performRidingOutOutages(_ line: Line, engine: Engine) async throws -> Value {
+        let deadline = ContinuousClock.now + outageAllowance
+        var pause: Duration = .milliseconds(100)
+        while true {
+            do {
+                return try await perform(line, engine: engine)
+            } catch let error as EngineError where error.code == .databaseUnavailable {
+                guard line.commandId != nil, ContinuousClock.now + pause < deadline else { throw error }
+                try await Task.sleep(for: pause)
+                pause = min(pause * 2, .seconds(2))
+            }
+        }
     }
 
     static func perform(_ line: Line, engine: Engine) async throws -> Value {

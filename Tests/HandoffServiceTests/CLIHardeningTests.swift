@@ -79,4 +79,49 @@ struct CLIHardeningTests {
         #expect(refused.stderr == "error: invalid_input: --data is not valid JSON: nested deeper than 64 levels at byte 64\n")
         #expect(try await database.column("SELECT count(*) FROM events") == ["3"])
     }
+
+    @Test func applyRidesOutAPostgreSQLRestartWithoutLosingOrRepeatingACommand() async throws {
+        let (cluster, connectionString) = try TestServer.privateCluster()
+        defer { _ = try? cluster.stop() }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("apply-restart-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let total = 300
+        let lines = CLITests.script(onboardings: total)
+        let script = folder.appendingPathComponent("run.jsonl")
+        try (lines.joined(separator: "\n") + "\n").write(to: script, atomically: true, encoding: .utf8)
+        let output = folder.appendingPathComponent("out.jsonl")
+        let errors = folder.appendingPathComponent("err.txt")
+        let environment = [
+            "DATABASE_URL=\(connectionString)", "HANDOFF_WORKFLOWS=\(Repository.workflows.path)",
+            "HANDOFF_MIGRATIONS=\(Repository.migrations.path)",
+        ]
+        let pid = try ChildProcess.start(
+            "/usr/bin/env", environment + [HandoffProcess.executable.path, "apply", script.path, "--concurrency", "4"],
+            stdout: output.path, stderr: errors.path)
+        let underway = try await eventually(within: 120) {
+            let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+            return text.utf8.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) } >= 300
+        }
+        #expect(underway)
+        try cluster.stop()
+        try await Task.sleep(for: .seconds(1))
+        _ = try cluster.start()
+        let status = try await offload { try ChildProcess.waitForExit(pid) }
+        #expect(status == 0, "\((try? String(contentsOf: errors, encoding: .utf8)) ?? "")")
+        let answers = CLITests.acknowledgements(try String(contentsOf: output, encoding: .utf8))
+        #expect(answers.count == lines.count)
+        #expect(answers.values.allSatisfy { $0.ok })
+
+        let connection = try Connection(ConnectionConfiguration(connectionString))
+        let states = try connection.query("SELECT state || ' ' || count(*) FROM onboardings GROUP BY state").rows
+        #expect(states.map { $0.values[0] } == ["completed \(total)"])
+        let duplicated = try connection.query(
+            """
+            SELECT type || ' ' || (data ->> 'taskId') FROM events WHERE type IN ('TaskClaimed', 'TaskCompleted')
+             GROUP BY type, data ->> 'taskId' HAVING count(*) > 1
+            """
+        ).rows
+        #expect(duplicated.isEmpty)
+    }
 }
