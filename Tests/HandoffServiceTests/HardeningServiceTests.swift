@@ -96,3 +96,78 @@ struct BoundedWorkTests {
         #expect(try await fixture.version("long") == before)
     }
 }
+
+/// Random values: deep, wide, with extreme numbers and every awkward kind of text.
+private enum RandomValue {
+    static func make(depth: Int = 0, using generator: inout SeededGenerator) -> Value {
+        let texts = [
+            "plain", "", "  ", "tab\there", "line\nbreak", "\u{1B}[31mred", "\u{0}", "right\u{202E}left", "zero\u{200B}",
+            "\u{FFFD}", "é日本😀", "quote\"back\\slash", "<script>alert(1)</script>", String(repeating: "x", count: 300),
+        ]
+        switch Int.random(in: 0..<(depth > 70 ? 4 : 7), using: &generator) {
+        case 0: return .string(texts.randomElement(using: &generator) ?? "")
+        case 1: return .integer([0, 1, -1, Int.max, Int.min].randomElement(using: &generator) ?? 0)
+        case 2: return .number([0.1, -2.5, 1e300, Double.leastNonzeroMagnitude].randomElement(using: &generator) ?? 0.5)
+        case 3: return [.boolean(true), .null].randomElement(using: &generator) ?? .null
+        case 4, 5: return .list((0..<Int.random(in: 1...2, using: &generator)).map { _ in make(depth: depth + 1, using: &generator) })
+        default:
+            let key = texts.randomElement(using: &generator) ?? "k"
+            return .object([key: make(depth: depth + 1, using: &generator)])
+        }
+    }
+}
+
+@Suite("Random values through every write command")
+struct RandomWriteTests {
+    /// Each write either is refused with a code and changes nothing, or is accepted and then read by every read
+    /// path: the onboarding, its tasks, its history, a replay, a rebuild and verify.
+    @Test func randomValuesAreRefusedWithACodeOrReadBackByEveryReadPath() async throws {
+        let fixture = try await Fixture.make()
+        let engine = fixture.engine
+        var generator = SeededGenerator(seed: 0xC0FF_EE15)
+        var accepted = 0
+        var refused = 0
+        for round in 0..<60 {
+            let value = RandomValue.make(using: &generator)
+            let id = "rand\(round)"
+            let write: () async throws(EngineError) -> Void
+            switch round % 3 {
+            case 0:
+                write = { () async throws(EngineError) -> Void in
+                    _ = try await engine.start(
+                        workflow: "mail-send", inputs: ["company": value, "path": "standard"], id: id, actor: "sam")
+                }
+            case 1:
+                try await waitingForTheContract(engine, id: id)
+                write = { () async throws(EngineError) -> Void in
+                    _ = try await engine.signal(onboardingId: id, name: "contract-signed", data: value, actor: "pat")
+                }
+            default:
+                _ = try await engine.start(
+                    workflow: "mail-send", inputs: ["company": "Contoso", "path": "standard"], id: id, actor: "sam")
+                _ = try await engine.claim(taskId: "\(id)-t1", user: "alice", roles: ["customer_admin"])
+                write = { () async throws(EngineError) -> Void in
+                    _ = try await engine.complete(
+                        taskId: "\(id)-t1", user: "alice", outputs: ["client_id": value],
+                        checklist: ["client-synced", "client-listed"])
+                }
+            }
+            let before = try await fixture.version(id)
+            do {
+                try await write()
+                accepted += 1
+                _ = try await engine.onboarding(id)
+                _ = try await engine.tasks(TaskQuery(onboardingId: id))
+                let history = try await engine.history(id)
+                _ = try await engine.replay(id, at: .version(Int64(history.count)))
+            } catch {
+                refused += 1
+                #expect(["invalid_input", "invalid_outputs"].contains(error.code.rawValue), "\(error)")
+                #expect(try await fixture.version(id) == before, "a refused write wrote something")
+            }
+        }
+        #expect(accepted > 5 && refused > 5, "accepted \(accepted), refused \(refused)")
+        #expect(try await engine.rebuildProjections().problems == [])
+        try await fixture.expectInvariants()
+    }
+}
