@@ -8,6 +8,23 @@ private func workflow(_ id: String, _ steps: String, inputs: String = "") -> Str
     "id: \(id)\ntitle: T\nversion: 1\nroles: [a]\n\(inputs)start: s0\nsteps:\n" + steps
 }
 
+/// A workflow whose one decision goes to its end whatever `condition` gives.
+private func deciding(on condition: String) -> String {
+    workflow(
+        "deep",
+        """
+          - id: s0
+            decision:
+              - when: \(condition)
+                next: done
+              - otherwise: done
+          - id: done
+            end:
+              status: completed
+
+        """)
+}
+
 private func chainOfSetSteps(_ count: Int) -> String {
     var steps = ""
     for index in 0..<count {
@@ -76,19 +93,7 @@ struct WorkflowHardeningTests {
         "null" + String(repeating: " ?? null", count: 1_000) + " == null",
     ])
     func deeplyNestedExpressionsAreValidationErrors(condition: String) {
-        let source = workflow(
-            "deep",
-            """
-              - id: s0
-                decision:
-                  - when: \(condition)
-                    next: done
-                  - otherwise: done
-              - id: done
-                end:
-                  status: completed
-
-            """)
+        let source = deciding(on: condition)
         let found = problems(source)
         #expect(found.count == 1)
         #expect(found.first?.contains("the expression nests deeper than 64 levels") == true, "\(found)")
@@ -97,19 +102,7 @@ struct WorkflowHardeningTests {
     @Test func anExpressionWithinTheDepthLimitLoadsAndRuns() async {
         let condition = String(repeating: "(", count: 30) + "true" + String(repeating: ")", count: 30)
             + String(repeating: " and true", count: 30)
-        let source = workflow(
-            "deep",
-            """
-              - id: s0
-                decision:
-                  - when: \(condition)
-                    next: done
-                  - otherwise: done
-              - id: done
-                end:
-                  status: completed
-
-            """)
+        let source = deciding(on: condition)
         #expect(problems(source) == [])
         guard case .completed? = await runOnAPoolThread(source).last else {
             Issue.record("expected the onboarding to complete")
