@@ -38,7 +38,8 @@ struct Database: AsyncParsableCommand {
                 let (migrator, pool) = try Database.migrator()
                 defer { pool.close() }
                 let states = try await migrator.status(pool)
-                try output.show(MigrationReport(applied: [], migrations: states.map(MigrationReport.Item.init))) {
+                let applied = states.filter { $0.appliedAt != nil }.map(\.version)
+                try output.show(MigrationReport(applied: applied, migrations: states.map(MigrationReport.Item.init))) {
                     Output.printTable(["VERSION", "NAME", "APPLIED"], states.map {
                         [String($0.version), $0.name, $0.appliedAt.map { ISO8601DateFormatter().string(from: $0) } ?? "pending"]
                     })

@@ -45,13 +45,20 @@ struct Workflows: AsyncParsableCommand {
 
         @OptionGroup var output: OutputOptions
 
-        @Argument(help: "Files to check (default: every *.yaml in the workflows folder).")
+        @Argument(help: "Files or folders to check (default: every *.yaml in the workflows folder).")
         var files: [String] = []
 
         func run() async throws {
             try await Output.run(output) {
                 let folder = WorkflowFolder.fromEnvironment()
-                let paths = files.isEmpty ? try folder.files() : files
+                // A folder stands for its *.yaml and *.yml files (it was read as a file, and refused).
+                let paths = try files.isEmpty
+                    ? folder.files()
+                    : files.flatMap { path in
+                        var isFolder: ObjCBool = false
+                        let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isFolder)
+                        return exists && isFolder.boolValue ? try WorkflowFolder(path: path).files() : [path]
+                    }
                 let contents = try paths.map { path in (file: path, data: try WorkflowFolder.read(path)) }
                 let diagnostics: [Diagnostic]
                 let definitions: [WorkflowDefinition]

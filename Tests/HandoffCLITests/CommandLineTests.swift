@@ -22,6 +22,13 @@ import Testing
         #expect(status.stdout.hasPrefix("VERSION  NAME"))
         #expect(status.stdout.contains("1        event_store"))
         #expect(!status.stdout.contains("pending"))
+
+        // Regression: `db status --json` said no migration was applied.
+        let statusJSON = try await HandoffProcess.run(["db", "status", "--json"], environment: environment)
+        let listed = try JSONSerialization.jsonObject(with: Data(statusJSON.stdout.utf8)) as? [String: Any]
+        let migrations = try FileManager.default.contentsOfDirectory(atPath: Repository.migrations.path)
+            .filter { $0.hasSuffix(".sql") }
+        #expect((listed?["applied"] as? [Int]) == Array(1...migrations.count))
     }
 
     @Test func aServerThatIsNotThereIsDatabaseUnavailableOnStderr() async throws {
@@ -97,6 +104,53 @@ import Testing
         let outcome = try await HandoffProcess.run(["workflows", "show", "no-such-flow"])
         #expect(outcome.status == 1)
         #expect(outcome.stderr.hasPrefix("error: not_found: "))
+    }
+
+    /// Regression: `workflows validate DIR` read the folder as a file and refused it.
+    @Test func validateOfAFolderValidatesItsFiles() async throws {
+        let outcome = try await HandoffProcess.run(["workflows", "validate", Repository.workflows.path])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(outcome.stdout.contains("mail-send.yaml: mail-send v1"))
+        #expect(outcome.stdout.contains("partner-go-live.yaml: partner-go-live v1"))
+    }
+
+    /// Regression: step ids that differ only in `-` and `_` were drawn as one node.
+    @Test func stepIdsThatDifferOnlyInDashAndUnderscoreAreTwoNodes() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("graph-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let source = """
+            id: twins
+            title: Twins
+            version: 1
+            roles: [a]
+            start: a-b
+            steps:
+              - id: a-b
+                task: { role: a, title: One }
+              - id: a_b
+                task: { role: a, title: Two }
+              - id: done
+                end: { status: completed }
+            """
+        try source.write(to: folder.appendingPathComponent("twins.yaml"), atomically: true, encoding: .utf8)
+        let outcome = try await HandoffProcess.run(
+            ["workflows", "graph", "twins", "--format", "dot"], environment: ["HANDOFF_WORKFLOWS": folder.path])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(outcome.stdout.contains("n_a_2d_b ["), "\(outcome.stdout)")
+        #expect(outcome.stdout.contains("n_a__b ["))
+        #expect(outcome.stdout.contains("n_a_2d_b -> n_a__b"))
+    }
+
+    @Test func aMistypedCommandSuggestsTheRightOne() async throws {
+        let root = try await HandoffProcess.run(["stauts"])
+        #expect(root.status == 64)
+        #expect(root.stderr == "error: invalid_input: unknown command 'stauts'; did you mean 'status'?\n")
+        let nested = try await HandoffProcess.run(["tokens", "lsit", "--json"])
+        let document = try JSONSerialization.jsonObject(with: Data(nested.stderr.utf8)) as? [String: [String: String]]
+        #expect(document?["error"]?["message"] == "unknown command 'lsit'; did you mean 'list'?")
+        // A word that is nothing like a command, or an argument where one belongs, is left to the parser.
+        #expect(try await HandoffProcess.run(["zzzzzzzz"]).stderr.hasPrefix("Error: Unexpected argument 'zzzzzzzz'"))
     }
 
     @Test func graphDrawsBothSeedPaths() async throws {

@@ -79,6 +79,12 @@ struct WorkflowLoaderTests {
         #expect(problems(source) == ["15:11: step 'ask' refers to unknown step 'finish'"])
     }
 
+    /// Regression: near misses got a suggestion for fields, not for step names.
+    @Test func aMistypedStepNameGetsASuggestion() {
+        let source = Self.valid.replacingOccurrences(of: "  - id: done\n", with: "    next: dnoe\n  - id: done\n")
+        #expect(problems(source) == ["15:11: step 'ask' refers to unknown step 'dnoe'; did you mean 'done'?"])
+    }
+
     @Test func unknownRole() {
         let source = Self.valid.replacingOccurrences(of: "role: admin", with: "role: adnim")
         #expect(problems(source) == ["11:13: step 'ask' has unknown role 'adnim' (roles are: admin)"])

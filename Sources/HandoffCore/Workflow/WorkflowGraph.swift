@@ -149,12 +149,20 @@ private struct Drawing {
 
     // MARK: Output
 
+    /// A node name for a step's path, one to one: letters and digits stay, `_` doubles, anything else becomes
+    /// `_<hex>_` (so `a-b` and `a_b`, which both became `a_b`, no longer draw as one node).
     func node(_ path: String) -> String {
-        "n_"
-            + String(
-                path.unicodeScalars.map { scalar in
-                    scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) ? Character(scalar) : "_"
-                })
+        var name = "n_"
+        for scalar in path.unicodeScalars {
+            if scalar.isASCII, scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) {
+                name.unicodeScalars.append(scalar)
+            } else if scalar == "_" {
+                name += "__"
+            } else {
+                name += "_" + String(scalar.value, radix: 16) + "_"
+            }
+        }
+        return name
     }
 
     mutating func line(_ text: String) {

@@ -70,6 +70,12 @@ public enum WorkflowLoader {
 
 extension WorkflowLoader {
     /// Whether `text` is a name a workflow may use for a role, step or field: letters, digits, `-` and `_`.
+    /// The candidate nearest to a mistyped `word`, when one is near enough (a third of its letters changed at
+    /// most): "did you mean" for the loader's messages and the command line's.
+    public static func closest(to word: String, in candidates: [String]) -> String? {
+        DefinitionBuilder.closest(to: word, in: candidates)
+    }
+
     public static func isName(_ text: String) -> Bool {
         !text.isEmpty
             && text.unicodeScalars.allSatisfy { scalar in
@@ -924,7 +930,11 @@ private struct DefinitionBuilder {
         for reference in pendingReferences {
             let subject = reference.from.map { "step '\($0)'" } ?? "'start'"
             if steps[reference.target] == nil {
-                error("\(subject) refers to unknown step '\(reference.target)'", at: reference.location)
+                let candidates = reference.list.isEmpty ? stepOrder : reference.list.sorted()
+                let suggestion = Self.closest(to: reference.target, in: candidates).map { "; did you mean '\($0)'?" }
+                error(
+                    "\(subject) refers to unknown step '\(reference.target)'" + (suggestion ?? ""),
+                    at: reference.location)
                 referenceProblems += 1
             } else if !reference.list.contains(reference.target) {
                 error(
