@@ -13,20 +13,9 @@ public struct OnboardingView: Codable, Sendable, Equatable {
         public var role: String
         public var title: String
         public var state: String
-        public var assignee: String?
+        @Nullable public var assignee: String?
 
-        public func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(id, forKey: .id)
-            try container.encode(step, forKey: .step)
-            try container.encode(path, forKey: .path)
-            try container.encode(role, forKey: .role)
-            try container.encode(title, forKey: .title)
-            try container.encode(state, forKey: .state)
-            try container.encode(assignee, forKey: .assignee)
-        }
-
-        /// The same object as `encode(to:)` writes, keys sorted, for projection rows.
+        /// The same object as its `Encodable` form writes, keys sorted, for projection rows.
         func write(to writer: inout JSONWriter) {
             writer.beginObject()
             writer.key("assignee"); writer.string(assignee)
@@ -47,7 +36,7 @@ public struct OnboardingView: Codable, Sendable, Equatable {
         public var dueAt: Date
         public var purpose: String
 
-        /// The same object as `encode(to:)` writes, keys sorted, the time as `time` writes it (PostgreSQL's form
+        /// The same object as its `Encodable` form writes, keys sorted, the time as `time` writes it (PostgreSQL's form
         /// for projection rows).
         func write(to writer: inout JSONWriter, time: (Date) -> String = PostgresTimestamp.format) {
             writer.beginObject()
@@ -67,7 +56,7 @@ public struct OnboardingView: Codable, Sendable, Equatable {
     /// `active`, `completed`, `cancelled` or `failed`.
     public var state: String
     /// Why it was cancelled or failed.
-    public var reason: String?
+    @Nullable public var reason: String?
     public var currentSteps: [String]
     public var openTasks: [TaskSummary]
     public var variables: [String: Value]
@@ -79,25 +68,6 @@ public struct OnboardingView: Codable, Sendable, Equatable {
     public var updatedAt: Date
     /// The stream's version: the number of events.
     public var version: Int64
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(id, forKey: .id)
-        try container.encode(workflow, forKey: .workflow)
-        try container.encode(workflowVersion, forKey: .workflowVersion)
-        try container.encode(contentHash, forKey: .contentHash)
-        try container.encode(state, forKey: .state)
-        try container.encode(reason, forKey: .reason)
-        try container.encode(currentSteps, forKey: .currentSteps)
-        try container.encode(openTasks, forKey: .openTasks)
-        try container.encode(variables, forKey: .variables)
-        try container.encode(inputs, forKey: .inputs)
-        try container.encode(timers, forKey: .timers)
-        try container.encode(awaitedSignals, forKey: .awaitedSignals)
-        try container.encode(startedAt, forKey: .startedAt)
-        try container.encode(updatedAt, forKey: .updatedAt)
-        try container.encode(version, forKey: .version)
-    }
 }
 
 /// A task as readers see it: the contract's task object.
@@ -110,7 +80,7 @@ public struct TaskView: Codable, Sendable, Equatable {
         public var title: String?
         public var values: [String]?
         public var pattern: String?
-        public var `default`: Value?
+        @Nullable public var `default`: Value?
 
         init(_ field: OutputField) {
             name = field.name
@@ -120,17 +90,6 @@ public struct TaskView: Codable, Sendable, Equatable {
             values = field.values
             pattern = field.pattern
             self.default = field.default
-        }
-
-        public func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(name, forKey: .name)
-            try container.encode(type, forKey: .type)
-            try container.encode(required, forKey: .required)
-            try container.encodeIfPresent(title, forKey: .title)
-            try container.encodeIfPresent(values, forKey: .values)
-            try container.encodeIfPresent(pattern, forKey: .pattern)
-            try container.encode(self.default, forKey: .default)
         }
     }
 
@@ -145,35 +104,15 @@ public struct TaskView: Codable, Sendable, Equatable {
     public var instructions: String
     /// `open`, `claimed`, `completed` or `cancelled`.
     public var state: String
-    public var assignee: String?
+    @Nullable public var assignee: String?
     public var checklist: [ChecklistItem]
     public var outputs: [Output]
-    public var dueAt: Date?
+    @Nullable public var dueAt: Date?
     public var createdAt: Date
     /// Who completed it, the outputs it was completed with and the ticked items.
-    public var completedBy: String?
-    public var result: [String: Value]?
-    public var checked: [String]?
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(id, forKey: .id)
-        try container.encode(onboardingId, forKey: .onboardingId)
-        try container.encode(step, forKey: .step)
-        try container.encode(path, forKey: .path)
-        try container.encode(role, forKey: .role)
-        try container.encode(title, forKey: .title)
-        try container.encode(instructions, forKey: .instructions)
-        try container.encode(state, forKey: .state)
-        try container.encode(assignee, forKey: .assignee)
-        try container.encode(checklist, forKey: .checklist)
-        try container.encode(outputs, forKey: .outputs)
-        try container.encode(dueAt, forKey: .dueAt)
-        try container.encode(createdAt, forKey: .createdAt)
-        try container.encode(completedBy, forKey: .completedBy)
-        try container.encode(result, forKey: .result)
-        try container.encode(checked, forKey: .checked)
-    }
+    @Nullable public var completedBy: String?
+    @Nullable public var result: [String: Value]?
+    @Nullable public var checked: [String]?
 }
 
 /// One stored event, for `history`.
@@ -184,21 +123,9 @@ public struct EventView: Codable, Sendable, Equatable {
     public var type: String
     public var recordedAt: Date
     /// Who caused it: the caller of the command that appended it.
-    public var actor: String?
-    public var commandId: String?
+    @Nullable public var actor: String?
+    @Nullable public var commandId: String?
     public var data: Value
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(position, forKey: .position)
-        try container.encode(streamId, forKey: .streamId)
-        try container.encode(version, forKey: .version)
-        try container.encode(type, forKey: .type)
-        try container.encode(recordedAt, forKey: .recordedAt)
-        try container.encode(actor, forKey: .actor)
-        try container.encode(commandId, forKey: .commandId)
-        try container.encode(data, forKey: .data)
-    }
 }
 
 /// An onboarding and its tasks as they were at one version.
@@ -217,13 +144,7 @@ public struct ReplayView: Codable, Sendable, Equatable {
 /// One page of a listing; pass `next` as `after` for the following page (nil when this is the last).
 public struct Page<Item: Codable & Sendable & Equatable>: Codable, Sendable, Equatable {
     public var items: [Item]
-    public var next: String?
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(items, forKey: .items)
-        try container.encode(next, forKey: .next)
-    }
+    @Nullable public var next: String?
 }
 
 /// A page as list commands and routes print it: the items under `key` (`onboardings`, `tasks`) and `next`, the
