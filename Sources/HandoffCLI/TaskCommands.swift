@@ -181,30 +181,34 @@ enum Hints {
         text.allSatisfy { $0.isLetter || $0.isNumber || "-_.@=:/".contains($0) } ? text : "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 
-    /// An example value for an output that has no default.
-    static func example(_ output: TaskView.Output) -> String {
+    /// A placeholder for an output's value that says what to give, never a made-up value: its title (or
+    /// name) for text, its type otherwise, and its pattern.
+    static func placeholder(_ output: TaskView.Output) -> String {
+        let what: String
         switch output.type {
-        case "upn", "email": "mailer@contoso.com"
-        case "integer": "1"
-        case "boolean": "true"
-        case "uuid": "7f2c1e9a-3b4d-4c5e-8f60-718293a4b5c6"
-        case "url": "https://example.com"
-        case "enum": output.values?.first ?? "value"
-        default: output.name.hasSuffix("id") ? "C-1001" : "done"
+        case "boolean": what = "true|false"
+        case "enum": what = (output.values ?? []).joined(separator: "|")
+        case "string", "text": what = output.title ?? output.name
+        default: what = output.type
         }
+        return "<\(what)\(output.pattern.map { " matching \($0)" } ?? "")>"
     }
 
+    /// The command that completes `task`, with a placeholder for each required output that has no default.
+    /// Checklist items are listed apart: ticking them is the person's to say.
     static func completeCommand(_ task: TaskView, user: String) -> String {
-        var parts = ["handoff complete \(task.id) --as \(user)"]
-        parts += task.checklist.map { "--check \($0.id)" }
+        var parts = ["handoff complete \(task.id) --as \(quoted(user))"]
         for output in task.outputs where output.default == nil && output.required {
-            parts.append("--output " + quoted("\(output.name)=\(example(output))"))
+            parts.append("--output " + quoted("\(output.name)=\(placeholder(output))"))
+        }
+        if !task.checklist.isEmpty {
+            parts.append("--check ID…")
         }
         return parts.joined(separator: " ")
     }
 
     static func claimCommand(_ id: String, role: String, user: String) -> String {
-        "handoff claim \(id) --as \(user) --role \(role)"
+        "handoff claim \(id) --as \(quoted(user)) --role \(role)"
     }
 
     /// The task's checklist and outputs, for the person about to do it.
@@ -222,9 +226,12 @@ enum Hints {
             print("")
             print("Outputs (give each with --output NAME=VALUE):")
             Output.printTable(
-                ["  NAME", "TYPE", "REQUIRED", "DEFAULT", "TITLE"],
+                ["  NAME", "TYPE", "REQUIRED", "DEFAULT", "PATTERN", "TITLE"],
                 task.outputs.map {
-                    ["  " + $0.name, $0.type, $0.required ? "yes" : "no", $0.default?.displayText ?? "-", $0.title ?? ""]
+                    [
+                        "  " + $0.name, $0.type == "enum" ? "one of " + ($0.values ?? []).joined(separator: ", ") : $0.type,
+                        $0.required ? "yes" : "no", $0.default?.displayText ?? "-", $0.pattern ?? "-", $0.title ?? "",
+                    ]
                 })
         }
     }
@@ -232,7 +239,7 @@ enum Hints {
     /// What the onboarding waits on now, with the command to take each open task.
     static func next(_ onboarding: OnboardingView, user: String) {
         if onboarding.state != "active" {
-            print("Onboarding \(onboarding.id) is \(onboarding.state).")
+            print("Onboarding \(onboarding.id) is \(onboarding.state)" + (onboarding.reason.map { ": \($0)" } ?? "") + ".")
             if !onboarding.variables.isEmpty {
                 for name in onboarding.variables.keys.sorted() {
                     print("  \(name) = \(onboarding.variables[name]?.displayText ?? "")")
@@ -242,14 +249,18 @@ enum Hints {
             return
         }
         let open = onboarding.openTasks.filter { $0.state == "open" }
-        guard !open.isEmpty else {
+        if open.isEmpty, onboarding.awaitedSignals.isEmpty {
             print("Onboarding \(onboarding.id) waits in \(onboarding.currentSteps.joined(separator: ", ")).")
             return
         }
         print("Next:")
         for task in open {
             print("  \(task.id) for \(task.role): \(task.title)")
-            print("  " + claimCommand(task.id, role: task.role, user: Self.user(for: task.role, otherwise: user)))
+            print("  " + claimCommand(task.id, role: task.role, user: user))
+        }
+        for signal in onboarding.awaitedSignals {
+            print("  waiting for the signal \(signal); when it comes:")
+            print("  handoff signal \(onboarding.id) \(signal) --as \(quoted(user)) [--data JSON]")
         }
     }
 }

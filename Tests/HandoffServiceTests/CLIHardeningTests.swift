@@ -124,4 +124,58 @@ struct CLIHardeningTests {
         ).rows
         #expect(duplicated.isEmpty)
     }
+
+    /// Regression: the hints after a claim filled outputs with invented values (`client_id=C-1001`) and ticked
+    /// every item, and the next-claim hint named demo users for anyone.
+    @Test func hintsShowPlaceholdersKeepTheActingUserAndNameTheSignalAndTheFailure() async throws {
+        let database = try await TestDatabase.make()
+        let handoff = EngineCommandLine(database: database)
+        _ = try await handoff.run(["start", "partner-go-live", "--id", "h", "--input", "company=X", "--input", "contact_email=a@b.co"])
+        let claimed = try await handoff.run(["claim", "h-t1", "--as", "pia", "--role", "partner_integration_manager"])
+        // envelope_url is optional: no placeholder for it; the checklist is the person's to tick.
+        #expect(claimed.stdout.contains("handoff complete h-t1 --as pia --check ID…\n"), "\(claimed.stdout)")
+        #expect(!claimed.stdout.contains("example.com"), "\(claimed.stdout)")
+        let completed = try await handoff.run(
+            ["complete", "h-t1", "--as", "pia", "--check", "sent", "--output", "envelope_url=https://sign.example.com/1"])
+        #expect(completed.stdout.contains("handoff claim h-t2 --as pia --role solutions_engineer"), "\(completed.stdout)")
+        #expect(completed.stdout.contains("handoff signal h contract-signed --as pia [--data JSON]"))
+
+        _ = try await handoff.run(["start", "mail-send", "--id", "m", "--input", "company=A", "--input", "path=standard"])
+        let mail = try await handoff.run(["claim", "m-t1", "--as", "alice", "--role", "customer_admin"])
+        #expect(mail.stdout.contains(
+            "handoff complete m-t1 --as alice --output 'client_id=<The Pia Client Id of the company'\\''s own Client>' --check ID…"),
+            "\(mail.stdout)")
+        #expect(!mail.stdout.contains("C-1001"))
+        #expect(mail.stdout.contains("PATTERN"))
+
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hints-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try """
+            id: doomed
+            title: Doomed
+            version: 1
+            roles: [a]
+            start: ask
+            steps:
+              - id: ask
+                task:
+                  role: a
+                  title: Ask
+                  outputs:
+                    code: { type: string, required: true, pattern: "T-[0-9]+" }
+              - id: stop
+                end:
+                  status: failed
+                  reason: the customer gave ticket ${steps.ask.code}
+            """.write(to: folder.appendingPathComponent("doomed.yaml"), atomically: true, encoding: .utf8)
+        var environment = handoff.environment
+        environment["HANDOFF_WORKFLOWS"] = folder.path
+        _ = try await HandoffProcess.run(["start", "doomed", "--id", "d"], environment: environment)
+        let asked = try await HandoffProcess.run(["claim", "d-t1", "--as", "sam", "--role", "a"], environment: environment)
+        #expect(asked.stdout.contains("--output 'code=<code matching T-[0-9]+>'"), "\(asked.stdout)")
+        let failed = try await HandoffProcess.run(
+            ["complete", "d-t1", "--as", "sam", "--output", "code=T-7"], environment: environment)
+        #expect(failed.stdout.contains("Onboarding d is failed: the customer gave ticket T-7."), "\(failed.stdout)")
+    }
 }
