@@ -273,34 +273,8 @@ enum Render {
             tasks.map { [$0.id, $0.role, $0.state, $0.assignee ?? "-", Clock.text($0.dueAt), $0.title] })
     }
 
-    /// One line about an event's data, for `history`.
+    /// One line about an event's data, for `history`: the event's own summary.
     static func detail(of event: EventView) -> String {
-        guard case .object(let data) = event.data else { return event.data.jsonText }
-        func text(_ key: String) -> String { data[key]?.displayText ?? "" }
-        func pairs(_ key: String) -> String {
-            guard case .object(let values)? = data[key], !values.isEmpty else { return "" }
-            return values.keys.sorted().map { "\($0)=\(values[$0]?.displayText ?? "")" }.joined(separator: ", ")
-        }
-        switch event.type {
-        case "OnboardingStarted": return "\(text("workflowId")) v\(text("workflowVersion")): \(pairs("inputs"))"
-        case "StepEntered": return "\(text("path")) (\(text("kind")))"
-        case "StepSkipped", "StepCompleted", "OnboardingCompleted": return text("path")
-        case "DecisionMade": return "\(text("path")) → \(text("next"))"
-        case "BlockStarted": return "\(text("path")) runs \(text("block"))"
-        case "BranchCompleted": return "\(text("path")) branch \(text("branch"))"
-        case "TaskOpened": return "\(text("taskId")) for \(text("role")): \(text("title"))"
-        case "TaskClaimed", "TaskReleased": return "\(text("taskId")) by \(text("assignee"))"
-        case "TaskCompleted":
-            let outputs = pairs("outputs")
-            return "\(text("taskId")) by \(text("user"))" + (outputs.isEmpty ? "" : ": \(outputs)")
-        case "TaskCancelled": return "\(text("taskId")): \(text("reason"))"
-        case "VariablesSet": return pairs("variables")
-        case "SignalReceived": return "\(text("signal")) at \(text("path"))"
-        case "TimerScheduled": return "\(text("timerId")) due \(text("dueAt"))"
-        case "TimerFired", "TimerCancelled": return text("timerId")
-        case "OnboardingCancelled": return "by \(text("user")): \(text("reason"))"
-        case "OnboardingFailed": return text("reason")
-        default: return event.data.jsonText
-        }
+        OnboardingEvent.summary(type: event.type, data: event.data)
     }
 }

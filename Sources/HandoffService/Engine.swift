@@ -709,7 +709,7 @@ struct WriteContext {
         let metadata = EventMetadata(actor: actor, correlationId: loaded.streamId, commandId: commandId)
         let newEvents = try events.map { event in
             let (type, data) = try event.encoded()
-            return NewEvent(type: type, schemaVersion: OnboardingEvent.schemaVersion, data: data, metadata: metadata)
+            return NewEvent(type: type, schemaVersion: event.schemaVersion, data: data, metadata: metadata)
         }
         let expected: ExpectedVersion = previous.map { .exact(Int64($0.version)) } ?? .noStream
         // Not run here: the append goes out with the projection rows and COMMIT, the write's commit point.

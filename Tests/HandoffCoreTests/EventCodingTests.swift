@@ -23,7 +23,7 @@ struct EventCodingTests {
             #expect(OnboardingEvent.typeNames.contains(type))
             #expect(try JSONSerialization.jsonObject(with: data) is [String: Any])
             decoded.append(
-                try OnboardingEvent.decode(type: type, schemaVersion: OnboardingEvent.schemaVersion, data: data))
+                try OnboardingEvent.decode(type: type, schemaVersion: event.schemaVersion, data: data))
         }
         #expect(decoded == harness.events)
         #expect(harness.interpreter.replay(decoded) == harness.state)

@@ -59,7 +59,7 @@ struct PropertyTests {
         let decoded = try events.map { event in
             let stored = try event.encoded()
             return try OnboardingEvent.decode(
-                type: stored.type, schemaVersion: OnboardingEvent.schemaVersion, data: stored.data)
+                type: stored.type, schemaVersion: event.schemaVersion, data: stored.data)
         }
         #expect(interpreter.replay(decoded) == state, "seed \(seed): the stored events give another state")
         return (state, events)

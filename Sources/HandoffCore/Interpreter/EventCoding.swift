@@ -11,28 +11,7 @@ extension OnboardingEvent {
     /// times as ISO 8601 text).
     public func encoded() throws(EventCodingError) -> (type: String, data: Data) {
         var writer = JSONWriter()
-        switch self {
-        case .started(let payload): payload.write(to: &writer)
-        case .stepEntered(let payload): payload.write(to: &writer)
-        case .stepSkipped(let payload): payload.write(to: &writer)
-        case .stepCompleted(let payload): payload.write(to: &writer)
-        case .decisionMade(let payload): payload.write(to: &writer)
-        case .blockStarted(let payload): payload.write(to: &writer)
-        case .branchCompleted(let payload): payload.write(to: &writer)
-        case .taskOpened(let payload): payload.write(to: &writer)
-        case .taskClaimed(let payload): payload.write(to: &writer)
-        case .taskReleased(let payload): payload.write(to: &writer)
-        case .taskCompleted(let payload): payload.write(to: &writer)
-        case .taskCancelled(let payload): payload.write(to: &writer)
-        case .variablesSet(let payload): payload.write(to: &writer)
-        case .signalReceived(let payload): payload.write(to: &writer)
-        case .timerScheduled(let payload): payload.write(to: &writer)
-        case .timerFired(let payload): payload.write(to: &writer)
-        case .timerCancelled(let payload): payload.write(to: &writer)
-        case .completed(let payload): payload.write(to: &writer)
-        case .cancelled(let payload): payload.write(to: &writer)
-        case .failed(let payload): payload.write(to: &writer)
-        }
+        payload.write(to: &writer)
         return (type, Data(writer.text.utf8))
     }
 
@@ -56,12 +35,14 @@ extension OnboardingEvent {
     private static func decode(
         type: String, schemaVersion: Int, parse: () throws(JSONSyntaxError) -> Value
     ) throws(EventCodingError) -> OnboardingEvent {
-        guard schemaVersion == Self.schemaVersion else {
+        guard let kind = payloadTypes[type] else {
+            throw EventCodingError(type: type, reason: "is not a known event type")
+        }
+        guard schemaVersion == kind.schemaVersion else {
             throw EventCodingError(
                 type: type,
-                reason: "has schema version \(schemaVersion); this build reads version \(Self.schemaVersion)")
+                reason: "has schema version \(schemaVersion); this build reads version \(kind.schemaVersion)")
         }
-        guard typeNames.contains(type) else { throw EventCodingError(type: type, reason: "is not a known event type") }
         let value: Value
         do {
             value = try parse()
@@ -71,29 +52,7 @@ extension OnboardingEvent {
         guard case .object(let members) = value else {
             throw EventCodingError(type: type, reason: "has data that does not fit: not a JSON object")
         }
-        let fields = Fields(members, type: type, path: "")
-        switch type {
-        case "OnboardingStarted": return .started(try OnboardingStarted(fields))
-        case "StepEntered": return .stepEntered(try StepEntered(fields))
-        case "StepSkipped": return .stepSkipped(try StepSkipped(fields))
-        case "StepCompleted": return .stepCompleted(try StepCompleted(fields))
-        case "DecisionMade": return .decisionMade(try DecisionMade(fields))
-        case "BlockStarted": return .blockStarted(try BlockStarted(fields))
-        case "BranchCompleted": return .branchCompleted(try BranchCompleted(fields))
-        case "TaskOpened": return .taskOpened(try TaskOpened(fields))
-        case "TaskClaimed": return .taskClaimed(try TaskClaimed(fields))
-        case "TaskReleased": return .taskReleased(try TaskReleased(fields))
-        case "TaskCompleted": return .taskCompleted(try TaskCompleted(fields))
-        case "TaskCancelled": return .taskCancelled(try TaskCancelled(fields))
-        case "VariablesSet": return .variablesSet(try VariablesSet(fields))
-        case "SignalReceived": return .signalReceived(try SignalReceived(fields))
-        case "TimerScheduled": return .timerScheduled(try TimerScheduled(fields))
-        case "TimerFired": return .timerFired(try TimerFired(fields))
-        case "TimerCancelled": return .timerCancelled(try TimerCancelled(fields))
-        case "OnboardingCompleted": return .completed(try OnboardingCompleted(fields))
-        case "OnboardingCancelled": return .cancelled(try OnboardingCancelled(fields))
-        default: return .failed(try OnboardingFailed(fields))
-        }
+        return try kind.read(Fields(members, type: type, path: ""))
     }
 }
 
@@ -218,7 +177,11 @@ struct Fields {
 
 // MARK: - Payloads, field by field (keys in sorted order)
 
-extension OnboardingStarted {
+extension OnboardingStarted: EventPayload {
+    static let typeName = "OnboardingStarted"
+    var event: OnboardingEvent { .started(self) }
+    public var summary: String { "\(workflowId) v\(workflowVersion): \(Self.pairs(inputs))" }
+
     init(_ fields: Fields) throws(EventCodingError) {
         self.init(
             onboardingId: try fields.string("onboardingId"), workflowId: try fields.string("workflowId"),
@@ -237,7 +200,11 @@ extension OnboardingStarted {
     }
 }
 
-extension StepEntered {
+extension StepEntered: EventPayload {
+    static let typeName = "StepEntered"
+    var event: OnboardingEvent { .stepEntered(self) }
+    public var summary: String { "\(path) (\(kind))" }
+
     init(_ fields: Fields) throws(EventCodingError) {
         self.init(path: try fields.string("path"), step: try fields.string("step"), kind: try fields.string("kind"))
     }
@@ -251,7 +218,11 @@ extension StepEntered {
     }
 }
 
-extension StepSkipped {
+extension StepSkipped: EventPayload {
+    static let typeName = "StepSkipped"
+    var event: OnboardingEvent { .stepSkipped(self) }
+    public var summary: String { path }
+
     init(_ fields: Fields) throws(EventCodingError) {
         self.init(path: try fields.string("path"), step: try fields.string("step"))
     }
@@ -264,7 +235,11 @@ extension StepSkipped {
     }
 }
 
-extension StepCompleted {
+extension StepCompleted: EventPayload {
+    static let typeName = "StepCompleted"
+    var event: OnboardingEvent { .stepCompleted(self) }
+    public var summary: String { path }
+
     init(_ fields: Fields) throws(EventCodingError) {
         self.init(path: try fields.string("path"), step: try fields.string("step"), outputs: try fields.values("outputs"))
     }
@@ -278,7 +253,11 @@ extension StepCompleted {
     }
 }
 
-extension DecisionMade {
+extension DecisionMade: EventPayload {
+    static let typeName = "DecisionMade"
+    var event: OnboardingEvent { .decisionMade(self) }
+    public var summary: String { "\(path) → \(next)" }
+
     init(_ fields: Fields) throws(EventCodingError) {
         self.init(
             path: try fields.string("path"), step: try fields.string("step"),
@@ -297,7 +276,11 @@ extension DecisionMade {
     }
 }
 
-extension BlockStarted {
+extension BlockStarted: EventPayload {
+    static let typeName = "BlockStarted"
+    var event: OnboardingEvent { .blockStarted(self) }
+    public var summary: String { "\(path) runs \(block)" }
+
     init(_ fields: Fields) throws(EventCodingError) {
         self.init(
             path: try fields.string("path"), step: try fields.string("step"), block: try fields.string("block"),
@@ -314,7 +297,11 @@ extension BlockStarted {
     }
 }
 
-extension BranchCompleted {
+extension BranchCompleted: EventPayload {
+    static let typeName = "BranchCompleted"
+    var event: OnboardingEvent { .branchCompleted(self) }
+    public var summary: String { "\(path) branch \(branch)" }
+
     init(_ fields: Fields) throws(EventCodingError) {
         self.init(path: try fields.string("path"), step: try fields.string("step"), branch: try fields.string("branch"))
     }
@@ -328,7 +315,11 @@ extension BranchCompleted {
     }
 }
 
-extension TaskOpened {
+extension TaskOpened: EventPayload {
+    static let typeName = "TaskOpened"
+    var event: OnboardingEvent { .taskOpened(self) }
+    public var summary: String { "\(taskId) for \(role): \(title)" }
+
     init(_ fields: Fields) throws(EventCodingError) {
         self.init(
             taskId: try fields.string("taskId"), path: try fields.string("path"), step: try fields.string("step"),
@@ -362,7 +353,11 @@ extension TaskOpened {
     }
 }
 
-extension TaskClaimed {
+extension TaskClaimed: EventPayload {
+    static let typeName = "TaskClaimed"
+    var event: OnboardingEvent { .taskClaimed(self) }
+    public var summary: String { "\(taskId) by \(assignee)" }
+
     init(_ fields: Fields) throws(EventCodingError) {
         self.init(taskId: try fields.string("taskId"), assignee: try fields.string("assignee"))
     }
@@ -375,7 +370,11 @@ extension TaskClaimed {
     }
 }
 
-extension TaskReleased {
+extension TaskReleased: EventPayload {
+    static let typeName = "TaskReleased"
+    var event: OnboardingEvent { .taskReleased(self) }
+    public var summary: String { "\(taskId) by \(assignee)" }
+
     init(_ fields: Fields) throws(EventCodingError) {
         self.init(
             taskId: try fields.string("taskId"), assignee: try fields.string("assignee"),
@@ -393,7 +392,11 @@ extension TaskReleased {
     }
 }
 
-extension TaskCompleted {
+extension TaskCompleted: EventPayload {
+    static let typeName = "TaskCompleted"
+    var event: OnboardingEvent { .taskCompleted(self) }
+    public var summary: String { "\(taskId) by \(user)" + (outputs.isEmpty ? "" : ": \(Self.pairs(outputs))") }
+
     init(_ fields: Fields) throws(EventCodingError) {
         self.init(
             taskId: try fields.string("taskId"), user: try fields.string("user"), outputs: try fields.values("outputs"),
@@ -410,7 +413,11 @@ extension TaskCompleted {
     }
 }
 
-extension TaskCancelled {
+extension TaskCancelled: EventPayload {
+    static let typeName = "TaskCancelled"
+    var event: OnboardingEvent { .taskCancelled(self) }
+    public var summary: String { "\(taskId): \(reason)" }
+
     init(_ fields: Fields) throws(EventCodingError) {
         self.init(taskId: try fields.string("taskId"), reason: try fields.string("reason"))
     }
@@ -423,7 +430,11 @@ extension TaskCancelled {
     }
 }
 
-extension VariablesSet {
+extension VariablesSet: EventPayload {
+    static let typeName = "VariablesSet"
+    var event: OnboardingEvent { .variablesSet(self) }
+    public var summary: String { Self.pairs(variables) }
+
     init(_ fields: Fields) throws(EventCodingError) {
         self.init(path: try fields.string("path"), variables: try fields.values("variables"))
     }
@@ -436,7 +447,11 @@ extension VariablesSet {
     }
 }
 
-extension SignalReceived {
+extension SignalReceived: EventPayload {
+    static let typeName = "SignalReceived"
+    var event: OnboardingEvent { .signalReceived(self) }
+    public var summary: String { "\(signal) at \(path)" }
+
     init(_ fields: Fields) throws(EventCodingError) {
         self.init(path: try fields.string("path"), signal: try fields.string("signal"), data: try fields.value("data"))
     }
@@ -450,7 +465,11 @@ extension SignalReceived {
     }
 }
 
-extension TimerScheduled {
+extension TimerScheduled: EventPayload {
+    static let typeName = "TimerScheduled"
+    var event: OnboardingEvent { .timerScheduled(self) }
+    public var summary: String { "\(timerId) due \(Timestamp.format(dueAt))" }
+
     init(_ fields: Fields) throws(EventCodingError) {
         self.init(
             timerId: try fields.string("timerId"), path: try fields.string("path"), dueAt: try fields.date("dueAt"),
@@ -467,7 +486,11 @@ extension TimerScheduled {
     }
 }
 
-extension TimerFired {
+extension TimerFired: EventPayload {
+    static let typeName = "TimerFired"
+    var event: OnboardingEvent { .timerFired(self) }
+    public var summary: String { timerId }
+
     init(_ fields: Fields) throws(EventCodingError) {
         self.init(timerId: try fields.string("timerId"), path: try fields.string("path"))
     }
@@ -480,7 +503,11 @@ extension TimerFired {
     }
 }
 
-extension TimerCancelled {
+extension TimerCancelled: EventPayload {
+    static let typeName = "TimerCancelled"
+    var event: OnboardingEvent { .timerCancelled(self) }
+    public var summary: String { timerId }
+
     init(_ fields: Fields) throws(EventCodingError) {
         self.init(timerId: try fields.string("timerId"), path: try fields.string("path"))
     }
@@ -493,7 +520,11 @@ extension TimerCancelled {
     }
 }
 
-extension OnboardingCompleted {
+extension OnboardingCompleted: EventPayload {
+    static let typeName = "OnboardingCompleted"
+    var event: OnboardingEvent { .completed(self) }
+    public var summary: String { path }
+
     init(_ fields: Fields) throws(EventCodingError) {
         self.init(path: try fields.string("path"))
     }
@@ -505,7 +536,11 @@ extension OnboardingCompleted {
     }
 }
 
-extension OnboardingCancelled {
+extension OnboardingCancelled: EventPayload {
+    static let typeName = "OnboardingCancelled"
+    var event: OnboardingEvent { .cancelled(self) }
+    public var summary: String { "by \(user): \(reason)" }
+
     init(_ fields: Fields) throws(EventCodingError) {
         self.init(user: try fields.string("user"), reason: try fields.string("reason"))
     }
@@ -518,7 +553,11 @@ extension OnboardingCancelled {
     }
 }
 
-extension OnboardingFailed {
+extension OnboardingFailed: EventPayload {
+    static let typeName = "OnboardingFailed"
+    var event: OnboardingEvent { .failed(self) }
+    public var summary: String { reason }
+
     init(_ fields: Fields) throws(EventCodingError) {
         self.init(path: try fields.optionalString("path"), reason: try fields.string("reason"))
     }
@@ -621,4 +660,32 @@ func objects<Element>(
         throw EventCodingError(type: what, reason: "is not JSON")
     }
     return try Fields(["items": value], type: what, path: "").objects("items", element)
+}
+
+/// What each event's payload defines once: its stored type name and schema version, how it is read from and
+/// written to the stored form, the `OnboardingEvent` it is, and a line about it for people. Adding an event is a
+/// case of `OnboardingEvent`, its payload conforming to this, and its place in `OnboardingEvent.payloadList`.
+protocol EventPayload: Hashable, Sendable {
+    static var typeName: String { get }
+    /// Bump when the payload's shape changes incompatibly.
+    static var schemaVersion: Int { get }
+    init(_ fields: Fields) throws(EventCodingError)
+    func write(to writer: inout JSONWriter)
+    var event: OnboardingEvent { get }
+    var summary: String { get }
+    /// The event read from a stored payload's fields.
+    static func read(_ fields: Fields) throws(EventCodingError) -> OnboardingEvent
+}
+
+extension EventPayload {
+    static var schemaVersion: Int { 1 }
+
+    static func read(_ fields: Fields) throws(EventCodingError) -> OnboardingEvent {
+        try Self(fields).event
+    }
+
+    /// `key=value, …` in key order, for summaries.
+    static func pairs(_ values: [String: Value]) -> String {
+        values.keys.sorted().map { "\($0)=\(values[$0]?.displayText ?? "")" }.joined(separator: ", ")
+    }
 }

@@ -28,41 +28,65 @@ public enum OnboardingEvent: Hashable, Sendable {
     case cancelled(OnboardingCancelled)
     case failed(OnboardingFailed)
 
-    /// The version of the payload shapes below; bump it when a payload changes incompatibly.
-    public static let schemaVersion = 1
+    /// The payload of each case: the one list of the events there are. A payload's stored name, schema version,
+    /// coding and summary are defined once, beside its coding in `EventCoding.swift` (`EventPayload`).
+    var payload: any EventPayload {
+        switch self {
+        case .started(let payload): payload
+        case .stepEntered(let payload): payload
+        case .stepSkipped(let payload): payload
+        case .stepCompleted(let payload): payload
+        case .decisionMade(let payload): payload
+        case .blockStarted(let payload): payload
+        case .branchCompleted(let payload): payload
+        case .taskOpened(let payload): payload
+        case .taskClaimed(let payload): payload
+        case .taskReleased(let payload): payload
+        case .taskCompleted(let payload): payload
+        case .taskCancelled(let payload): payload
+        case .variablesSet(let payload): payload
+        case .signalReceived(let payload): payload
+        case .timerScheduled(let payload): payload
+        case .timerFired(let payload): payload
+        case .timerCancelled(let payload): payload
+        case .completed(let payload): payload
+        case .cancelled(let payload): payload
+        case .failed(let payload): payload
+        }
+    }
 
-    /// Every stored type name.
-    public static let typeNames = [
-        "OnboardingStarted", "StepEntered", "StepSkipped", "StepCompleted", "DecisionMade", "BlockStarted",
-        "BranchCompleted", "TaskOpened", "TaskClaimed", "TaskReleased", "TaskCompleted", "TaskCancelled",
-        "VariablesSet", "SignalReceived", "TimerScheduled", "TimerFired", "TimerCancelled", "OnboardingCompleted",
-        "OnboardingCancelled", "OnboardingFailed",
+    /// Every payload type, for reading stored events by their type name.
+    static let payloadList: [any EventPayload.Type] = [
+        OnboardingStarted.self, StepEntered.self, StepSkipped.self, StepCompleted.self, DecisionMade.self,
+        BlockStarted.self, BranchCompleted.self, TaskOpened.self, TaskClaimed.self, TaskReleased.self,
+        TaskCompleted.self, TaskCancelled.self, VariablesSet.self, SignalReceived.self, TimerScheduled.self,
+        TimerFired.self, TimerCancelled.self, OnboardingCompleted.self, OnboardingCancelled.self,
+        OnboardingFailed.self,
     ]
 
+    static let payloadTypes: [String: any EventPayload.Type] = Dictionary(
+        uniqueKeysWithValues: payloadList.map { ($0.typeName, $0) })
+
+    /// Every stored type name.
+    public static let typeNames = payloadList.map { $0.typeName }
+
     /// The stable type name stored with the event.
-    public var type: String {
-        switch self {
-        case .started: "OnboardingStarted"
-        case .stepEntered: "StepEntered"
-        case .stepSkipped: "StepSkipped"
-        case .stepCompleted: "StepCompleted"
-        case .decisionMade: "DecisionMade"
-        case .blockStarted: "BlockStarted"
-        case .branchCompleted: "BranchCompleted"
-        case .taskOpened: "TaskOpened"
-        case .taskClaimed: "TaskClaimed"
-        case .taskReleased: "TaskReleased"
-        case .taskCompleted: "TaskCompleted"
-        case .taskCancelled: "TaskCancelled"
-        case .variablesSet: "VariablesSet"
-        case .signalReceived: "SignalReceived"
-        case .timerScheduled: "TimerScheduled"
-        case .timerFired: "TimerFired"
-        case .timerCancelled: "TimerCancelled"
-        case .completed: "OnboardingCompleted"
-        case .cancelled: "OnboardingCancelled"
-        case .failed: "OnboardingFailed"
+    public var type: String { Swift.type(of: payload).typeName }
+
+    /// The version of this event's payload shape, stored beside it.
+    public var schemaVersion: Int { Swift.type(of: payload).schemaVersion }
+
+    /// One line about the event, for people (`handoff history`).
+    public var summary: String { payload.summary }
+
+    /// The summary of a stored event, or its data as JSON when it does not decode.
+    public static func summary(type: String, data: Value) -> String {
+        guard let kind = payloadTypes[type], case .object(let members) = data,
+            let event = try? kind.read(Fields(members, type: type, path: ""))
+        else {
+            return data.jsonText
         }
+        return event.summary
     }
 
     /// The task this event concerns, if any.
