@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import HandoffTestSupport
 import Postgres
 import Testing
@@ -29,6 +32,26 @@ import Testing
         let migrations = try FileManager.default.contentsOfDirectory(atPath: Repository.migrations.path)
             .filter { $0.hasSuffix(".sql") }
         #expect((listed?["applied"] as? [Int]) == Array(1...migrations.count))
+    }
+
+    /// Regression: a HANDOFF_HOME made by `mktemp -d` (mode 0700) failed with initdb's own confusing error when
+    /// run as root, since the `postgres` account that runs the server can't enter it. The error names the cause.
+    @Test func aHomeThePostgresAccountCannotEnterIsNamedAsTheCause() async throws {
+        var template = Array((NSTemporaryDirectory() + "handoff-home-XXXXXX").utf8CString)
+        let made = try #require(mkdtemp(&template))
+        let home = String(cString: made)
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let environment = ["HANDOFF_HOME": home, "DATABASE_URL": ""]
+        let outcome = try await HandoffProcess.run(["status"], environment: environment)
+        guard geteuid() == 0 else {
+            // As any other user the folder is the server's own, and the cluster starts in it.
+            #expect(outcome.status == 0, "\(outcome.stderr)")
+            _ = try await HandoffProcess.run(["dev", "stop"], environment: environment)
+            return
+        }
+        #expect(outcome.status == 1)
+        #expect(outcome.stderr.contains("the postgres account cannot reach \(home)/postgres; set HANDOFF_HOME to a folder"),
+                "\(outcome.stderr)")
     }
 
     @Test func aServerThatIsNotThereIsDatabaseUnavailableOnStderr() async throws {
