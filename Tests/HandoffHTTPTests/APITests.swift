@@ -73,9 +73,10 @@ struct APITests {
         try await fixture.withServer { api in
             #expect(try await api.get("/tasks", as: "pat").status == 200)
             try await fixture.engine.revokeToken(name: "pat")
-            let revokedAt = ContinuousClock.now
-            #expect(try await eventually(within: 5) { try await api.get("/tasks", as: "pat").status == 401 })
-            #expect(ContinuousClock.now - revokedAt < .seconds(3), "refused once the server's short cache lapses")
+            // The server caches a token's check for one second: a request sent once that has lapsed is refused,
+            // however long the (shared, busy) machine then takes to answer it.
+            try await Task.sleep(for: .milliseconds(1_100))
+            #expect(try await api.get("/tasks", as: "pat").status == 401, "refused once the server's cache lapses")
             #expect(try await api.get("/tasks", as: "alice").status == 200, "other tokens go on working")
         }
     }

@@ -86,7 +86,7 @@ struct CLIHardeningTests {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("apply-restart-\(UUID())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let total = 300
+        let total = 60
         let lines = CLITests.script(onboardings: total)
         let script = folder.appendingPathComponent("run.jsonl")
         try (lines.joined(separator: "\n") + "\n").write(to: script, atomically: true, encoding: .utf8)
@@ -101,7 +101,7 @@ struct CLIHardeningTests {
             stdout: output.path, stderr: errors.path)
         let underway = try await eventually(within: 120) {
             let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
-            return text.utf8.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) } >= 300
+            return text.utf8.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) } >= 150
         }
         #expect(underway)
         try cluster.stop()
