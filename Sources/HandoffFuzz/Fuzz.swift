@@ -10,7 +10,11 @@ let target = ProcessInfo.processInfo.environment["HANDOFF_FUZZ"].flatMap(FuzzTar
 
 func fuzzOne(_ data: UnsafePointer<UInt8>?, _ count: Int) -> Int32 {
     let bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: count)) } ?? []
-    FuzzTargets.run(target, bytes)
+    if let problem = FuzzTargets.run(target, bytes) {
+        // libFuzzer saves an input when the process dies on it.
+        FileHandle.standardError.write(Data("handoff-fuzz: \(problem)\n".utf8))
+        abort()
+    }
     return 0
 }
 

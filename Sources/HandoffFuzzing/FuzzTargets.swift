@@ -3,28 +3,31 @@ import HandoffCore
 
 /// What the fuzzer (`handoff-fuzz`, built with libFuzzer) and the property tests feed Handoff's parsers and
 /// interpreter. Each target takes any bytes; refusing them is fine, crashing, hanging or accepting something that
-/// can't be read back is a bug (the JSON target traps on the last, so the fuzzer reports it).
+/// can't be read back is a bug, which a target returns as a problem (the fuzzer's entry point then aborts, so
+/// that libFuzzer saves the input; the tests expect no problem).
 public enum FuzzTargets {
     public enum Target: String, CaseIterable, Sendable {
         case workflow, expression, json, pattern
     }
 
-    public static func run(_ target: Target, _ bytes: [UInt8]) {
+    /// Runs one target on `bytes`; returns the problem found, nil when there is none.
+    public static func run(_ target: Target, _ bytes: [UInt8]) -> String? {
         switch target {
-        case .workflow: workflow(bytes)
+        case .workflow: return workflow(bytes).problem
         case .expression: expression(bytes)
-        case .json: json(bytes)
+        case .json: return json(bytes)
         case .pattern: pattern(bytes)
         }
+        return nil
     }
 
     /// Loads the bytes as a workflow file; when it validates, starts an onboarding and works it: every open
     /// task claimed and completed with values of its outputs' types, every timer fired, every signal sent, for
-    /// a bounded number of rounds. Returns the events written, for tests to look at.
-    @discardableResult
-    public static func workflow(_ bytes: [UInt8]) -> [OnboardingEvent] {
+    /// a bounded number of rounds. Returns the events written, and a problem when replaying them gives another
+    /// state than deciding them did.
+    public static func workflow(_ bytes: [UInt8]) -> (events: [OnboardingEvent], problem: String?) {
         guard case .success(let definition) = WorkflowLoader.load(source: String(decoding: bytes, as: UTF8.self), file: "fuzz.yaml")
-        else { return [] }
+        else { return ([], nil) }
         let interpreter = Interpreter(definition: definition)
         var now = Date(timeIntervalSince1970: 1_800_000_000)
         var inputs: [String: Value] = [:]
@@ -65,9 +68,9 @@ public enum FuzzTargets {
         }
         // What was decided must fold to the same state again (replay).
         if let state, interpreter.replay(events) != state {
-            fatalError("replaying the events of a fuzzed workflow gave another state")
+            return (events, "replaying the events of a fuzzed workflow gave another state")
         }
-        return events
+        return (events, nil)
     }
 
     /// Parses the bytes as an expression and as a template, and evaluates what parses.
@@ -79,13 +82,15 @@ public enum FuzzTargets {
         _ = try? Expression.parse(text)
     }
 
-    /// Parses the bytes as caller JSON; what is accepted must come back unchanged from the stored form.
-    public static func json(_ bytes: [UInt8]) {
-        guard let value = try? Value(parsingInput: bytes) else { return }
+    /// Parses the bytes as caller JSON; what is accepted must come back unchanged from the stored form, else the
+    /// problem is returned.
+    public static func json(_ bytes: [UInt8]) -> String? {
+        guard let value = try? Value(parsingInput: bytes) else { return nil }
         let stored = value.jsonText
         guard let read = try? Value(parsing: stored), read == value else {
-            fatalError("accepted JSON did not read back: \(stored)")
+            return "accepted JSON did not read back: \(stored)"
         }
+        return nil
     }
 
     /// The first line is a pattern, the rest a text to match against it.

@@ -36,7 +36,9 @@ private func chainOfSetSteps(_ count: Int) -> String {
 /// Starts and works an onboarding of `source` on a fresh task, whose thread has the small stack of Swift's
 /// cooperative pool (where `serve` runs decisions), so that recursion too deep for it would crash the test run.
 private func runOnAPoolThread(_ source: String) async -> [OnboardingEvent] {
-    await Task.detached { FuzzTargets.workflow(Array(source.utf8)) }.value
+    let (events, problem) = await Task.detached { FuzzTargets.workflow(Array(source.utf8)) }.value
+    #expect(problem == nil)
+    return events
 }
 
 private func failure(of events: [OnboardingEvent]) -> String? {
@@ -191,7 +193,7 @@ struct WorkflowHardeningTests {
                     bytes[index] = UInt8.random(in: 0...255, using: &generator)
                 }
                 let mutated = bytes
-                _ = await Task.detached { FuzzTargets.workflow(mutated) }.value
+                #expect(await Task.detached { FuzzTargets.workflow(mutated) }.value.problem == nil)
             }
         }
     }
@@ -431,8 +433,8 @@ struct InputValueTests {
             } else {
                 accepted += 1
             }
-            // Traps when an accepted value does not read back from its stored form.
-            FuzzTargets.json(text)
+            // An accepted value must read back from its stored form.
+            #expect(FuzzTargets.json(text) == nil)
         }
         #expect(accepted > 300 && refused > 300, "accepted \(accepted), refused \(refused)")
     }
