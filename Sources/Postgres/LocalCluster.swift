@@ -196,6 +196,8 @@ public struct LocalCluster: Sendable {
                 IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '\(Self.runtimeUser)') THEN
                     CREATE ROLE \(Self.runtimeUser) LOGIN IN ROLE handoff_runtime;
                 END IF;
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN
+                NULL;  -- roles belong to the whole server: another process made them meanwhile
             END
             $$;
             ALTER ROLE \(Self.runtimeUser) PASSWORD '\(password)'

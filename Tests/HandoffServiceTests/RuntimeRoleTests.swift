@@ -18,6 +18,8 @@ private func runtimeLogin(for database: TestDatabase) async throws -> Connection
                 IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '\(user)') THEN
                     CREATE ROLE \(user) LOGIN IN ROLE handoff_runtime;
                 END IF;
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN
+                NULL;  -- made meanwhile by a test running beside this one
             END
             $$;
             ALTER ROLE \(user) PASSWORD '\(password)'

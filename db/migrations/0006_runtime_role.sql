@@ -9,9 +9,13 @@
 -- A migration that adds a table grants `handoff_runtime` what it needs on it.
 DO $$
 BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'handoff_runtime') THEN
-        CREATE ROLE handoff_runtime NOLOGIN;
-    END IF;
+    BEGIN
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'handoff_runtime') THEN
+            CREATE ROLE handoff_runtime NOLOGIN;
+        END IF;
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN
+        NULL;  -- roles belong to the whole server: a migration of another database made it meanwhile
+    END;
     EXECUTE format('GRANT USAGE ON SCHEMA %I TO handoff_runtime', current_schema());
     EXECUTE format('GRANT USAGE ON SEQUENCE %s, %s TO handoff_runtime',
         pg_get_serial_sequence('events', 'position'), pg_get_serial_sequence('api_tokens', 'id'));
