@@ -32,18 +32,18 @@ let package = Package(
         // and the private local cluster used when no DATABASE_URL is given.
         .target(
             name: "Postgres",
-            dependencies: ["CLibPQ", "CivilTime"]
+            dependencies: ["CLibPQ", "Timestamps"]
         ),
-        // UTC times as text (PostgreSQL's and ISO 8601's), read and written by hand.
-        .target(name: "CivilTime"),
+        // Handoff's one form of time: whole milliseconds, ISO 8601 in UTC, read and written by hand.
+        .target(name: "Timestamps"),
         // Compact JSON written by hand, for the paths that run per event and per projection row.
         .target(name: "HandoffJSON"),
         // The pure core: events, the workflow language, the interpreter. No I/O, no clock.
         .target(
             name: "HandoffCore",
             dependencies: [
-                "CivilTime",
                 "HandoffJSON",
+                "Timestamps",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -54,6 +54,7 @@ let package = Package(
             dependencies: [
                 "HandoffJSON",
                 "Postgres",
+                "Timestamps",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
@@ -65,6 +66,7 @@ let package = Package(
                 "HandoffJSON",
                 "HandoffStore",
                 "Postgres",
+                "Timestamps",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
@@ -76,6 +78,7 @@ let package = Package(
                 "HandoffCore",
                 "HandoffService",
                 "HandoffStore",
+                "Timestamps",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -102,6 +105,7 @@ let package = Package(
                 "HandoffBench",
                 "HandoffHTTP",
                 "Postgres",
+                "Timestamps",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -116,15 +120,15 @@ let package = Package(
             dependencies: ["Postgres", "HandoffStore"],
             path: "Tests/HandoffTestSupport"
         ),
-        .testTarget(name: "HandoffCoreTests", dependencies: ["HandoffCore", "HandoffJSON", "HandoffFuzzing"]),
-        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "HandoffTestSupport"]),
+        .testTarget(name: "HandoffCoreTests", dependencies: ["HandoffCore", "HandoffJSON", "HandoffFuzzing", "Timestamps"]),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "HandoffTestSupport", "Timestamps"]),
         .testTarget(name: "HandoffStoreTests", dependencies: ["HandoffStore", "Postgres", "HandoffTestSupport"]),
         .testTarget(name: "HandoffBenchTests", dependencies: ["HandoffBench", "HandoffTestSupport"]),
         .testTarget(name: "HandoffCLITests", dependencies: ["Postgres", "HandoffTestSupport"]),
         .testTarget(
             name: "HandoffHTTPTests",
             dependencies: [
-                "HandoffHTTP", "HandoffService", "HandoffCore", "HandoffStore", "Postgres", "HandoffTestSupport",
+                "HandoffHTTP", "HandoffService", "HandoffCore", "HandoffStore", "Postgres", "HandoffTestSupport", "Timestamps",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -135,7 +139,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HandoffServiceTests",
-            dependencies: ["HandoffService", "HandoffCore", "HandoffStore", "Postgres", "HandoffTestSupport"]
+            dependencies: ["HandoffService", "HandoffCore", "HandoffStore", "Postgres", "HandoffTestSupport", "Timestamps"]
         ),
     ]
 )

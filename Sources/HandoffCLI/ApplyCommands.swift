@@ -3,6 +3,7 @@ import Foundation
 import HandoffCore
 import HandoffService
 import Synchronization
+import Timestamps
 
 /// `handoff apply [FILE] [--concurrency N]`: write commands in bulk, one JSON object per line.
 struct Apply: AsyncParsableCommand {
@@ -144,7 +145,7 @@ struct Apply: AsyncParsableCommand {
 
     static func encode(_ value: some Encodable) throws -> Value {
         let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
+        encoder.dateEncodingStrategy = .timestamp
         return try JSONDecoder().decode(Value.self, from: try encoder.encode(value))
     }
 }

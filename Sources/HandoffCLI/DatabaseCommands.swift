@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HandoffStore
 import Postgres
+import Timestamps
 
 /// `handoff db migrate | status`
 struct Database: AsyncParsableCommand {
@@ -41,7 +42,7 @@ struct Database: AsyncParsableCommand {
                 let applied = states.filter { $0.appliedAt != nil }.map(\.version)
                 try output.show(MigrationReport(applied: applied, migrations: states.map(MigrationReport.Item.init))) {
                     Output.printTable(["VERSION", "NAME", "APPLIED"], states.map {
-                        [String($0.version), $0.name, $0.appliedAt.map { ISO8601DateFormatter().string(from: $0) } ?? "pending"]
+                        [String($0.version), $0.name, $0.appliedAt.map { Timestamp.format($0) } ?? "pending"]
                     })
                 }
             }

@@ -4,6 +4,7 @@ import HandoffCore
 import HandoffService
 import HandoffStore
 import Postgres
+import Timestamps
 
 /// Opening the engine for one command: the database from the environment (migrated), the workflows folder.
 enum CommandEngine {
@@ -63,11 +64,10 @@ struct PageOptions: ParsableArguments {
     var after: String?
 }
 
-/// Times as people read them in tables: UTC, to the second.
+/// Times in tables: `Timestamp`'s form, the one every interface writes, so a time copied from a table (into
+/// `replay --at-time`, say) is the exact instant.
 enum Clock {
     static func text(_ date: Date?) -> String {
-        guard let date else { return "-" }
-        let text = Timestamp.format(date)
-        return text.prefix(19).replacingOccurrences(of: "T", with: " ") + "Z"
+        date.map(Timestamp.format) ?? "-"
     }
 }

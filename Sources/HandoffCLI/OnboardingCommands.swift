@@ -3,6 +3,7 @@ import Foundation
 import HandoffCore
 import HandoffService
 import HandoffStore
+import Timestamps
 
 /// `handoff start WORKFLOW [--input KEY=VALUE]... [--id ID] [--as USER]`
 struct Start: AsyncParsableCommand {

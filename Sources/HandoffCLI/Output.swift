@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HandoffService
+import Timestamps
 
 /// A failure a command reports to its user: a stable contract code (`not_found`, `invalid_input`, …) and a message.
 struct CommandFailure: Error {
@@ -68,7 +69,7 @@ enum Output {
     static func printJSON(_ value: some Encodable) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
+        encoder.dateEncodingStrategy = .timestamp
         let data = try encoder.encode(value)
         print(String(decoding: data, as: UTF8.self))
     }

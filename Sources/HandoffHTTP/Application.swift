@@ -9,6 +9,7 @@ import NIOCore
 import Prometheus
 import ServiceLifecycle
 import Synchronization
+import Timestamps
 
 /// What every request carries through the middleware: Hummingbird's core context and, once the bearer token is
 /// checked, the caller it stands for.
@@ -165,10 +166,7 @@ enum JSONBody {
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(Timestamp.format(date))
-        }
+        encoder.dateEncodingStrategy = .timestamp
         return encoder
     }()
 

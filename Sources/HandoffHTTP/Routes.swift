@@ -4,6 +4,7 @@ import HandoffCore
 import HandoffService
 import HandoffStore
 import Hummingbird
+import Timestamps
 
 /// The JSON API of the contract's HTTP table. Each handler parses the request, calls the engine once, and
 /// renders what it returns; every refusal is an `EngineError`, which `ProblemMiddleware` renders.

@@ -3,6 +3,7 @@ import Foundation
 import HandoffCore
 import HandoffStore
 import Postgres
+import Timestamps
 
 /// The engine people use: starts onboardings, hands their tasks out through the queue, and answers where every
 /// onboarding is and how it got there.
@@ -315,7 +316,7 @@ public struct Engine: Sendable {
             }
             return EventView(
                 position: event.position, streamId: event.streamId, version: event.version, type: event.type,
-                recordedAt: Stamp.normalized(event.recordedAt), actor: event.metadata.actor,
+                recordedAt: Timestamp.normalized(event.recordedAt), actor: event.metadata.actor,
                 commandId: event.metadata.commandId, data: data)
         }
     }
@@ -369,7 +370,7 @@ public struct Engine: Sendable {
         try await read { connection in try Projections.status(on: connection) }.map {
             ProjectionStatusView(
                 name: $0.name, position: $0.position, lagEvents: $0.lagEvents, lagSeconds: $0.lagSeconds,
-                state: $0.state, rebuiltAt: $0.rebuiltAt.map(Stamp.normalized))
+                state: $0.state, rebuiltAt: $0.rebuiltAt.map(Timestamp.normalized))
         }
     }
 
@@ -457,7 +458,7 @@ extension Engine {
         var fingerprint = ""
         if commandId != nil {
             do {
-                let data = try Stamp.encoder.encode(request)
+                let data = try StoredJSON.encoder.encode(request)
                 fingerprint = Hex.sha256(Data(kind.utf8) + data)
             } catch {
                 throw EngineError(.invalidInput, "the request can't be encoded: \(error)")

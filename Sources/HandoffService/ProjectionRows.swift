@@ -3,6 +3,7 @@ import HandoffCore
 import HandoffJSON
 import HandoffStore
 import Postgres
+import Timestamps
 
 /// An onboarding's folded stream with the times the log recorded for its first and last events.
 struct FoldedOnboarding: Sendable, Equatable {
@@ -17,7 +18,7 @@ struct FoldedOnboarding: Sendable, Equatable {
 enum Rows {
     /// A stored command answer as JSON text.
     static func encode(_ value: some Encodable) throws -> String {
-        String(decoding: try Stamp.encoder.encode(value), as: UTF8.self)
+        String(decoding: try StoredJSON.encoder.encode(value), as: UTF8.self)
     }
 
     /// JSON text written by `body`, for a JSON column.
@@ -37,7 +38,7 @@ enum Rows {
 
     static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
         do {
-            return try Stamp.decoder.decode(type, from: Data(text.utf8))
+            return try StoredJSON.decoder.decode(type, from: Data(text.utf8))
         } catch {
             throw EngineError(.internal, "a projection row does not decode as \(type): \(error)")
         }
@@ -54,7 +55,7 @@ enum Rows {
     static func timers(_ state: OnboardingState) -> [OnboardingView.TimerSummary] {
         state.timers.map {
             OnboardingView.TimerSummary(
-                id: $0.id, path: $0.path, dueAt: Stamp.normalized($0.dueAt), purpose: $0.purpose)
+                id: $0.id, path: $0.path, dueAt: Timestamp.normalized($0.dueAt), purpose: $0.purpose)
         }
     }
 
@@ -110,7 +111,7 @@ enum Rows {
             contentHash: state.contentHash, state: state.status.rawValue, reason: state.reason,
             currentSteps: state.currentSteps, openTasks: summaries(state), variables: state.variables,
             inputs: state.inputs, timers: timers(state), awaitedSignals: state.awaitedSignals.map(\.signal),
-            startedAt: Stamp.normalized(folded.startedAt), updatedAt: Stamp.normalized(folded.updatedAt),
+            startedAt: Timestamp.normalized(folded.startedAt), updatedAt: Timestamp.normalized(folded.updatedAt),
             version: Int64(state.version))
     }
 
@@ -119,7 +120,7 @@ enum Rows {
             id: task.id, onboardingId: onboardingId, step: task.step, path: task.path, role: task.role,
             title: task.title, instructions: task.instructions, state: task.state.rawValue, assignee: task.assignee,
             checklist: task.checklist, outputs: task.outputs.map(TaskView.Output.init),
-            dueAt: task.dueAt.map(Stamp.normalized), createdAt: Stamp.normalized(task.createdAt),
+            dueAt: task.dueAt.map(Timestamp.normalized), createdAt: Timestamp.normalized(task.createdAt),
             completedBy: task.completedBy, result: task.completedOutputs, checked: task.checkedItems)
     }
 
@@ -140,7 +141,7 @@ enum Rows {
             variables: try object(record.variables, "variables"), inputs: try object(record.inputs, "inputs"),
             timers: try objects(record.timers, "timers").map { timer in
                 let due = try string(timer, "dueAt")
-                guard let dueAt = PostgresTimestamp.parse(due) else {
+                guard let dueAt = Timestamp.parse(due) else {
                     throw EngineError(.internal, "a projection row's timer is due at '\(due)', which is not a time")
                 }
                 return OnboardingView.TimerSummary(
@@ -148,7 +149,7 @@ enum Rows {
                     purpose: try string(timer, "purpose"))
             },
             awaitedSignals: try strings(record.signals, "signals"),
-            startedAt: Stamp.normalized(record.startedAt), updatedAt: Stamp.normalized(record.updatedAt),
+            startedAt: Timestamp.normalized(record.startedAt), updatedAt: Timestamp.normalized(record.updatedAt),
             version: record.version)
     }
 
@@ -165,7 +166,7 @@ enum Rows {
             id: record.id, onboardingId: record.onboardingId, step: record.step, path: record.path, role: record.role,
             title: record.title, instructions: record.instructions, state: record.state, assignee: record.assignee,
             checklist: checklist, outputs: outputs.map(TaskView.Output.init),
-            dueAt: record.dueAt.map(Stamp.normalized), createdAt: Stamp.normalized(record.createdAt),
+            dueAt: record.dueAt.map(Timestamp.normalized), createdAt: Timestamp.normalized(record.createdAt),
             completedBy: record.completedBy, result: try record.result.map { try object($0, "result") },
             checked: try record.checked.map { try strings($0, "checked") })
     }

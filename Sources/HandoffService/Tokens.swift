@@ -2,6 +2,7 @@ import Foundation
 import HandoffCore
 import HandoffStore
 import Postgres
+import Timestamps
 
 /// An API token as `tokens list` shows it: never the secret.
 public struct TokenView: Codable, Sendable, Equatable {
@@ -55,7 +56,7 @@ extension Engine {
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
         let uniqueRoles = roles.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
-        let expiresAt = lifetime.map { Stamp.normalized(clock().addingTimeInterval($0)) }
+        let expiresAt = lifetime.map { Timestamp.normalized(clock().addingTimeInterval($0)) }
         try await read { connection in
             try TokenStore.insert(
                 on: connection, name: name, roles: uniqueRoles, hash: Self.tokenHash(secret), expiresAt: expiresAt)
@@ -70,8 +71,8 @@ extension Engine {
             let state =
                 record.revokedAt != nil ? "revoked" : (record.expiresAt.map { $0 <= now } == true ? "expired" : "live")
             return TokenView(
-                name: record.name, roles: record.roles, createdAt: Stamp.normalized(record.createdAt),
-                expiresAt: record.expiresAt.map(Stamp.normalized), revokedAt: record.revokedAt.map(Stamp.normalized),
+                name: record.name, roles: record.roles, createdAt: Timestamp.normalized(record.createdAt),
+                expiresAt: record.expiresAt.map(Timestamp.normalized), revokedAt: record.revokedAt.map(Timestamp.normalized),
                 state: state)
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import HandoffCore
 import HandoffJSON
+import Timestamps
 
 /// A view that writes its own JSON, byte for byte what `JSONEncoder` writes for it with sorted keys, unescaped
 /// slashes and times as `Timestamp.format` (ISO 8601, milliseconds, UTC): the form the HTTP API sends.
@@ -85,7 +86,7 @@ extension OnboardingView: JSONWritable {
         writer.key("state"); writer.string(state)
         writer.key("timers")
         writer.beginArray()
-        for timer in timers { timer.write(to: &writer, time: Timestamp.format) }
+        for timer in timers { timer.write(to: &writer) }
         writer.endArray()
         writer.key("updatedAt"); writer.time(updatedAt)
         writer.key("variables"); Value.write(variables, to: &writer)

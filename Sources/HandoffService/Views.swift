@@ -2,6 +2,7 @@ import Foundation
 import HandoffCore
 import HandoffJSON
 import Postgres
+import Timestamps
 
 /// An onboarding as readers see it: the contract's onboarding object.
 public struct OnboardingView: Codable, Sendable, Equatable {
@@ -36,11 +37,10 @@ public struct OnboardingView: Codable, Sendable, Equatable {
         public var dueAt: Date
         public var purpose: String
 
-        /// The same object as its `Encodable` form writes, keys sorted, the time as `time` writes it (PostgreSQL's form
-        /// for projection rows).
-        func write(to writer: inout JSONWriter, time: (Date) -> String = PostgresTimestamp.format) {
+        /// The same object as its `Encodable` form writes, keys sorted.
+        func write(to writer: inout JSONWriter) {
             writer.beginObject()
-            writer.key("dueAt"); writer.string(time(dueAt))
+            writer.key("dueAt"); writer.string(Timestamp.format(dueAt))
             writer.key("id"); writer.string(id)
             writer.key("path"); writer.string(path)
             writer.key("purpose"); writer.string(purpose)
@@ -210,34 +210,19 @@ public struct VerifyReport: Codable, Sendable, Equatable {
     public var ok: Bool { problems.isEmpty }
 }
 
-/// Dates as the engine hands them out: microsecond precision, so a view read back from the database or from a
-/// stored answer equals the one computed in memory.
-enum Stamp {
-    static func normalized(_ date: Date) -> Date {
-        PostgresTimestamp.parse(PostgresTimestamp.format(date)) ?? date
-    }
-
-    /// One encoder and one decoder for the process: making them per row was most of reading a listing.
+/// JSON as the engine stores it (answers in the command log, projection columns): one encoder and one decoder for
+/// the process, with times as `Timestamp` writes them (making them per row was most of reading a listing).
+enum StoredJSON {
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(PostgresTimestamp.format(date))
-        }
+        encoder.dateEncodingStrategy = .timestamp
         return encoder
     }()
 
     static let decoder: JSONDecoder = {
         let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .custom { decoder in
-            let container = try decoder.singleValueContainer()
-            let text = try container.decode(String.self)
-            guard let date = PostgresTimestamp.parse(text) else {
-                throw DecodingError.dataCorruptedError(in: container, debugDescription: "'\(text)' is not a time")
-            }
-            return date
-        }
+        decoder.dateDecodingStrategy = .timestamp
         return decoder
     }()
 }

@@ -1,6 +1,7 @@
 import Foundation
 import HandoffJSON
 import Postgres
+import Timestamps
 
 /// A row of the `onboardings` projection: one onboarding's status, as its stream folds to.
 ///
@@ -448,8 +449,8 @@ public enum Projections {
             writer.key("inputs"); writer.raw(record.inputs)
             writer.key("timers"); writer.raw(record.timers)
             writer.key("signals"); writer.raw(record.signals)
-            writer.key("started_at"); writer.string(PostgresTimestamp.format(record.startedAt))
-            writer.key("updated_at"); writer.string(PostgresTimestamp.format(record.updatedAt))
+            writer.key("started_at"); writer.string(Timestamp.format(record.startedAt))
+            writer.key("updated_at"); writer.string(Timestamp.format(record.updatedAt))
             writer.key("version"); writer.integer(record.version)
             writer.endObject()
         }
@@ -473,8 +474,8 @@ public enum Projections {
             writer.key("assignee"); writer.string(record.assignee)
             writer.key("checklist"); writer.raw(record.checklist)
             writer.key("outputs"); writer.raw(record.outputs)
-            writer.key("due_at"); writer.string(record.dueAt.map(PostgresTimestamp.format))
-            writer.key("created_at"); writer.string(PostgresTimestamp.format(record.createdAt))
+            writer.key("due_at"); writer.string(record.dueAt.map(Timestamp.format))
+            writer.key("created_at"); writer.string(Timestamp.format(record.createdAt))
             writer.key("completed_by"); writer.string(record.completedBy)
             writer.key("result"); writer.raw(record.result ?? "null")
             writer.key("checked"); writer.raw(record.checked ?? "null")

@@ -1,4 +1,4 @@
-import CivilTime
+import Timestamps
 import Foundation
 
 /// A value that can be sent as a query parameter, in PostgreSQL's text format.
@@ -45,20 +45,6 @@ extension UUID: PostgresEncodable {
 }
 
 extension Date: PostgresEncodable {
-    /// Microsecond precision, UTC, in the ISO form every `timestamptz` accepts.
-    public var postgresText: String { PostgresTimestamp.format(self) }
-}
-
-/// Text in PostgreSQL's `timestamptz` output form (`2026-11-27 11:07:10.123456+00`), read and written in UTC.
-///
-/// Sessions opened by `Connection` set `TimeZone=UTC` and `DateStyle=ISO`, so this is the only form results use.
-public enum PostgresTimestamp {
-    public static func format(_ date: Date) -> String {
-        CivilTime.format(date, separator: " ", fractionDigits: 6, suffix: "+00")
-    }
-
-    /// Parses `YYYY-MM-DD HH:MM:SS[.ffffff]+00` (or with `T`, `Z`, or a `+HH[:MM]` offset).
-    public static func parse(_ text: String) -> Date? {
-        CivilTime.parse(text)
-    }
+    /// `Timestamp`'s form (whole milliseconds, UTC, ISO 8601), which every `timestamptz` accepts.
+    public var postgresText: String { Timestamp.format(self) }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Timestamps
 
 /// The rows a statement returned, copied out of libpq's result in text format.
 public struct QueryResult: Sendable {
@@ -110,7 +111,7 @@ public struct Row: Sendable {
 
     public func date(_ column: Int) throws -> Date {
         let text = try string(column)
-        guard let value = PostgresTimestamp.parse(text) else { throw mismatch(column, text, "a timestamp") }
+        guard let value = Timestamp.parse(text) else { throw mismatch(column, text, "a timestamp") }
         return value
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import HandoffCore
 import Testing
+import Timestamps
 
 @Suite("Events as stored: type, schema version, JSON data")
 struct EventCodingTests {

@@ -2,6 +2,7 @@ import Foundation
 import HandoffCore
 import HandoffFuzzing
 import Testing
+import Timestamps
 
 /// A workflow file with one role `a` whose steps are `steps` (YAML list items, indented by two).
 private func workflow(_ id: String, _ steps: String, inputs: String = "") -> String {

@@ -2,6 +2,7 @@ import Foundation
 import HandoffCore
 import HandoffJSON
 import Testing
+import Timestamps
 
 /// The hand-written JSON paths, checked against Foundation's coders: the stored form of events must stay exactly
 /// what `JSONEncoder` wrote for them, and reading must give what `JSONDecoder` gave.

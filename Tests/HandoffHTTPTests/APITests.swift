@@ -4,6 +4,7 @@ import HandoffCore
 import HandoffService
 import HandoffTestSupport
 import Testing
+import Timestamps
 
 /// Every route of the JSON API against the real server: what it answers, and each documented refusal, which
 /// leaves the database exactly as it was.

@@ -5,6 +5,7 @@ import HandoffStore
 import HandoffTestSupport
 import Postgres
 import Testing
+import Timestamps
 
 /// The `handoff` executable, run as a child process on a test database.
 struct EngineCommandLine {
@@ -233,5 +234,46 @@ extension Value {
     var object: [String: Value]? {
         if case .object(let members) = self { return members }
         return nil
+    }
+}
+
+@Suite("One form of time")
+struct TimeFormTests {
+    static func object(_ text: String) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "\(text)")
+    }
+
+    /// Regression: event times, stored answers and `--json` used three forms (milliseconds, PostgreSQL's text, whole
+    /// seconds), and a time `history` printed could miss its own event in `replay --at-time`.
+    @Test func everyInterfaceWritesTheSameMillisecondTimeAndReplayFindsIt() async throws {
+        let database = try await TestDatabase.make()
+        let handoff = EngineCommandLine(database: database)
+        let started = try await handoff.run(["start", "mail-send", "--input", "company=Contoso", "--input", "path=standard", "--id", "tf1", "--as", "olivia"])
+        #expect(started.status == 0, "\(started.stderr)")
+        let form = #/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z/#
+
+        let history = try Self.object(try await handoff.run(["history", "tf1", "--json"]).stdout)
+        let events = try #require(history["events"] as? [[String: Any]])
+        let recorded = try #require(events.first?["recordedAt"] as? String)
+        #expect(recorded.wholeMatch(of: form) != nil, "\(recorded)")
+        let table = try await handoff.run(["history", "tf1"])
+        #expect(table.stdout.contains(recorded), "\(table.stdout)")
+
+        let onboarding = try Self.object(try await handoff.run(["status", "tf1", "--json"]).stdout)
+        let startedAt = try #require(onboarding["startedAt"] as? String)
+        #expect(startedAt.wholeMatch(of: form) != nil, "\(startedAt)")
+        let tasks = try Self.object(try await handoff.run(["tasks", "--onboarding", "tf1", "--json"]).stdout)
+        let createdAt = try #require((tasks["tasks"] as? [[String: Any]])?.first?["createdAt"] as? String)
+        #expect(createdAt.wholeMatch(of: form) != nil, "\(createdAt)")
+
+        // The time history printed finds the event recorded then; the millisecond before it finds nothing.
+        let replayed = try await handoff.run(["replay", "tf1", "--at-time", recorded, "--json"])
+        #expect(replayed.status == 0, "\(replayed.stderr)")
+        // Every event of the start shares its transaction's time, so that time is the latest version.
+        #expect(try Self.object(replayed.stdout)["version"] as? Int == onboarding["version"] as? Int)
+        let before = Timestamp.format(try #require(Timestamp.parse(recorded)).addingTimeInterval(-0.001))
+        let tooEarly = try await handoff.run(["replay", "tf1", "--at-time", before])
+        #expect(tooEarly.status != 0)
+        #expect(tooEarly.stderr.contains("started at \(recorded)"), "\(tooEarly.stderr)")
     }
 }

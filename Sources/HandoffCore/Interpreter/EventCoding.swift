@@ -1,5 +1,6 @@
 import Foundation
 import HandoffJSON
+import Timestamps
 
 // Events to and from their stored form, written and read by hand: every command encodes the events it decides and
 // every replay, write and rebuild decodes the events it folds, and `JSONEncoder` and `JSONDecoder` were most of

@@ -1,4 +1,5 @@
 import Foundation
+import Timestamps
 
 /// Runs onboardings of one workflow definition: a pure fold (`evolve`) and a pure decision (`decide`).
 ///

@@ -1,4 +1,5 @@
 import Foundation
+import Timestamps
 
 /// One decision in progress: emits events, folding each into `state` at once, and runs the flow forward.
 struct Run {

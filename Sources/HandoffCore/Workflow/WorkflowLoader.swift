@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Yams
+import Timestamps
 
 /// Builds checked `WorkflowDefinition`s from workflow files.
 ///

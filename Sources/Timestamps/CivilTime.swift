@@ -1,19 +1,18 @@
 import Foundation
 
-/// UTC times as text, read and written by hand: `2026-11-27 11:07:10.123456+00` as PostgreSQL prints
-/// `timestamptz`, `2026-11-27T11:07:10.123Z` as events store times.
-///
-/// Both forms are read and written for every event and projection row, where `DateFormatter`, ISO 8601 format
-/// styles and `String(format:)` cost more than the rest of the work.
-public enum CivilTime {
+/// The calendar arithmetic behind `Timestamp`, by hand: times are read and written for every event and
+/// projection row, where `DateFormatter`, ISO 8601 format styles and `String(format:)` cost more than the rest of
+/// the work.
+enum CivilTime {
     /// Parses `YYYY-MM-DD`, `T` or a space, `HH:MM:SS`, an optional fraction of any length (digits past the sixth
     /// are dropped), then an optional `Z` or `±HH[[:]MM]` offset. Nil when the text is anything else.
-    public static func parse(_ text: String) -> Date? {
+    /// The instant in whole microseconds since 1970.
+    static func parse(_ text: String) -> Int64? {
         var text = text
         return text.withUTF8 { bytes in parse(bytes) }
     }
 
-    private static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> Date? {
+    private static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> Int64? {
         guard bytes.count >= 19 else { return nil }
         func number(_ range: Range<Int>) -> Int64? {
             var value: Int64 = 0
@@ -69,12 +68,12 @@ public enum CivilTime {
         guard index == bytes.count else { return nil }
         let days = daysFromCivil(year: year, month: month, day: day)
         let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
-        return Date(timeIntervalSince1970: Double(seconds) + Double(micros) / 1_000_000)
+        return seconds * 1_000_000 + micros
     }
 
     /// `date` in UTC, rounded to `fractionDigits` (0 to 6) decimals: the date, `separator`, the time, the fraction
     /// (when there are digits), then `suffix`.
-    public static func format(_ date: Date, separator: Character, fractionDigits: Int, suffix: String) -> String {
+    static func format(_ date: Date, separator: Character, fractionDigits: Int, suffix: String) -> String {
         let scale = Int64(pow(10, Double(fractionDigits)))
         let total = Int64((date.timeIntervalSince1970 * Double(scale)).rounded())
         var seconds = total / scale
