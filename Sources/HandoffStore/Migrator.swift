@@ -95,13 +95,6 @@ public struct Migrator: Sendable {
         }
     }
 
-    /// Applies what is pending only when the schema is behind: a current schema costs one read, without the
-    /// migration lock, so commands and servers that open the database often don't queue behind each other.
-    @discardableResult
-    public func migrateIfBehind(_ pool: ConnectionPool) async throws -> [Int] {
-        try await isCurrent(pool) ? [] : try await migrate(pool)
-    }
-
     /// Whether every migration is applied, as `pool`'s login can see (one read). A login that may not read the
     /// history yet (the runtime, before the migration that grants it) sees a schema that is behind.
     public func isCurrent(_ pool: ConnectionPool) async throws -> Bool {

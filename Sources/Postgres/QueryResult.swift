@@ -41,10 +41,6 @@ public struct Row: Sendable {
         return value
     }
 
-    public func optionalInt64(_ column: Int) throws -> Int64? {
-        values[column] == nil ? nil : try int64(column)
-    }
-
     public func int(_ column: Int) throws -> Int { Int(try int64(column)) }
 
     /// Reads `xid8` and other unsigned 64-bit values.

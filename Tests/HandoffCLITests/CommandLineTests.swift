@@ -184,3 +184,55 @@ import Testing
         #expect(outcome.stdout.contains("global-admin-consent"))
     }
 }
+
+/// `handoff --help` and each command's help, against the README's command list.
+@Suite struct HelpTests {
+    /// The README's command block: each `handoff NAME …` line by its command name.
+    static func readmeCommands() throws -> [String: [String]] {
+        let readme = try String(contentsOf: Repository.root.appendingPathComponent("README.md"), encoding: .utf8)
+        let section = try #require(readme.components(separatedBy: "## Commands").dropFirst().first)
+        let block = try #require(section.components(separatedBy: "```").dropFirst().first)
+        var lines: [String: [String]] = [:]
+        for line in block.split(separator: "\n") where line.hasPrefix("handoff ") {
+            let words = line.split(separator: " ")
+            lines[String(words[1]), default: []].append(String(line))
+        }
+        return lines
+    }
+
+    static func flags(in text: String) -> Set<String> {
+        Set(text.matches(of: #/--[a-z][a-z-]*/#).map { String($0.output) })
+    }
+
+    @Test func theHelpListsEveryCommandTheReadmeDoesAndNoOther() async throws {
+        let help = try await HandoffProcess.run(["--help"], environment: [:])
+        #expect(help.status == 0)
+        #expect(help.stdout.hasPrefix("OVERVIEW: An event-sourced workflow engine"))
+        let listed = try #require(help.stdout.components(separatedBy: "SUBCOMMANDS:").last)
+        let commands = Set(
+            listed.split(separator: "\n").compactMap { line -> String? in
+                guard line.hasPrefix("  "), !line.hasPrefix("   "), let word = line.split(separator: " ").first,
+                      word.first?.isLowercase == true else { return nil }
+                return String(word)
+            })
+        #expect(commands.isSuperset(of: ["start", "status", "tasks", "claim", "complete", "serve", "apply"]))
+        let readme = try Self.readmeCommands()
+        #expect(Set(readme.keys) == commands.union(["--version"]), "README: \(readme.keys.sorted()); help: \(commands.sorted())")
+    }
+
+    /// Each command's own help names every flag its README line shows, and the README shows every flag the help
+    /// has (beyond `--json`, `--command-id` and the help itself, which the README describes once for all).
+    @Test(arguments: ["start", "status", "tasks", "claim", "release", "complete", "signal", "cancel", "history", "replay", "apply", "serve", "bench", "demo"])
+    func aCommandsHelpShowsItsUsageAndTheFlagsTheReadmeNames(command: String) async throws {
+        let help = try await HandoffProcess.run(["help", command], environment: [:])
+        #expect(help.status == 0, "\(help.stderr)")
+        #expect(help.stdout.contains("USAGE: handoff \(command)"), "\(help.stdout)")
+        #expect(help.stdout.contains("OVERVIEW: "))
+        let readme = try #require(try Self.readmeCommands()[command], "the README shows no `handoff \(command)` line")
+        let shown = Self.flags(in: readme.joined(separator: " "))
+        let usage = try #require(help.stdout.split(separator: "\n").first { $0.hasPrefix("USAGE: ") })
+        let offered = Self.flags(in: String(usage)).subtracting(["--json", "--command-id"])
+        #expect(shown.subtracting(offered).isEmpty, "README shows \(shown.subtracting(offered).sorted()), which `handoff help \(command)` lacks")
+        #expect(offered.subtracting(shown).isEmpty, "`handoff help \(command)` has \(offered.subtracting(shown).sorted()), which the README's line lacks")
+    }
+}

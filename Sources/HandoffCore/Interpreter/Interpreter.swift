@@ -135,6 +135,21 @@ public struct Interpreter: Sendable {
     public func decide(
         _ state: OnboardingState?, _ command: OnboardingCommand, now: Date
     ) throws(DecisionError) -> [OnboardingEvent] {
+        try decision(state, command, now: now).events
+    }
+
+    /// What `decide` emits, with the state those events fold to: the interpreter folds each event as it emits
+    /// it, so a writer needs no second fold.
+    public struct Decision: Sendable {
+        public var events: [OnboardingEvent]
+        /// The state given with `events` folded in (the state given when there are none).
+        public var state: OnboardingState
+    }
+
+    /// `decide`, with the folded state too.
+    public func decision(
+        _ state: OnboardingState?, _ command: OnboardingCommand, now: Date
+    ) throws(DecisionError) -> Decision {
         let now = Timestamp.normalized(now)
         if case .start(let onboardingId, let inputs) = command {
             if let state {
@@ -152,7 +167,7 @@ public struct Interpreter: Sendable {
         case .claimTask(let taskId, let user, let roles):
             let task = try openTask(taskId, in: state)
             if task.state == .claimed {
-                if task.assignee == user { return [] }
+                if task.assignee == user { return Decision(events: [], state: state) }
                 throw DecisionError(
                     .taskAlreadyClaimed, "task '\(taskId)' is already claimed by \(task.assignee ?? "someone")")
             }
@@ -211,12 +226,10 @@ public struct Interpreter: Sendable {
             run.withdrawEverything(reason: "the onboarding was cancelled")
             run.emit(.cancelled(OnboardingCancelled(user: user, reason: reason)))
         }
-        return run.events
+        return Decision(events: run.events, state: run.state)
     }
 
-    private func start(onboardingId: String, inputs: [String: Value], now: Date) throws(DecisionError)
-        -> [OnboardingEvent]
-    {
+    private func start(onboardingId: String, inputs: [String: Value], now: Date) throws(DecisionError) -> Decision {
         guard !onboardingId.isEmpty, onboardingId.count <= Self.maximumIdLength,
             !onboardingId.contains(where: { $0.isWhitespace || $0 == "/" })
         else {
@@ -259,7 +272,7 @@ public struct Interpreter: Sendable {
         var run = Run(interpreter: self, state: evolve(nil, .started(started)), now: now)
         run.events = [.started(started)]
         run.enter(definition.start, prefix: "")
-        return run.events
+        return Decision(events: run.events, state: run.state)
     }
 
     private func openTask(_ taskId: String, in state: OnboardingState) throws(DecisionError) -> OnboardingTask {

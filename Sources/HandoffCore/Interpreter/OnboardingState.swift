@@ -4,8 +4,6 @@ import Foundation
 public struct OnboardingState: Hashable, Sendable, Codable {
     public enum Status: String, Hashable, Sendable, Codable {
         case active, completed, cancelled, failed
-
-        public var isTerminal: Bool { self != .active }
     }
 
     public var onboardingId: String

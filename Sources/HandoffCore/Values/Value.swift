@@ -32,16 +32,6 @@ public enum Value: Hashable, Sendable {
         if case .string(let string) = self { string } else { nil }
     }
 
-    /// The boolean, if this value is one.
-    public var booleanValue: Bool? {
-        if case .boolean(let boolean) = self { boolean } else { nil }
-    }
-
-    /// The integer, if this value is one.
-    public var integerValue: Int? {
-        if case .integer(let integer) = self { integer } else { nil }
-    }
-
     public var isNull: Bool {
         if case .null = self { true } else { false }
     }

@@ -1,0 +1,66 @@
+import Crypto
+import Foundation
+import HandoffCore
+import HandoffStore
+import Postgres
+import Timestamps
+
+/// Reading and folding streams through their pinned definitions, on one connection.
+struct Folding {
+    let connection: Connection
+    let definitions: DefinitionCache
+
+    /// The interpreter of the definition stored under `contentHash`, parsed once per process.
+    func interpreter(_ contentHash: String) throws -> Interpreter {
+        if let cached = definitions.interpreter(contentHash) { return cached }
+        guard let record = try DefinitionStore.load(on: connection, contentHash: contentHash) else {
+            throw EngineError(.internal, "the definition with content hash \(contentHash) is not stored")
+        }
+        switch WorkflowLoader.load(source: record.source, file: record.file) {
+        case .success(let definition):
+            guard definition.contentHash == contentHash else {
+                throw EngineError(.internal, "the stored definition \(contentHash) hashes to \(definition.contentHash)")
+            }
+            let interpreter = Interpreter(definition: definition)
+            definitions.remember(interpreter)
+            return interpreter
+        case .failure(let error):
+            throw EngineError(.internal, "the stored definition \(contentHash) no longer loads: \(error)")
+        }
+    }
+
+    func decode(_ events: [some FoldableEvent]) throws -> [OnboardingEvent] {
+        try Self.decode(events)
+    }
+
+    static func decode(_ events: [some FoldableEvent]) throws -> [OnboardingEvent] {
+        try events.map { try OnboardingEvent.decode(type: $0.type, schemaVersion: $0.schemaVersion, json: $0.dataText) }
+    }
+
+    /// Folds a non-empty stream prefix.
+    func fold(_ events: [some FoldableEvent]) throws -> FoldedOnboarding {
+        try fold(events, decoded: decode(events)).folded
+    }
+
+    func fold(_ events: [some FoldableEvent], decoded: [OnboardingEvent]) throws -> (
+        folded: FoldedOnboarding, interpreter: Interpreter
+    ) {
+        try Self.fold(events, decoded: decoded, interpreter: interpreter)
+    }
+
+    /// Folds a non-empty stream prefix through the interpreter `interpreter(contentHash)` gives for the definition
+    /// its `OnboardingStarted` pins.
+    static func fold(
+        _ events: [some FoldableEvent], decoded: [OnboardingEvent], interpreter: (String) throws -> Interpreter
+    ) throws -> (folded: FoldedOnboarding, interpreter: Interpreter) {
+        guard let first = events.first, let last = events.last, case .started(let started)? = decoded.first else {
+            throw EngineError(
+                .internal, "stream '\(events.first?.streamId ?? "")' does not begin with OnboardingStarted")
+        }
+        let interpreter = try interpreter(started.contentHash)
+        guard let state = interpreter.replay(decoded) else {
+            throw EngineError(.internal, "stream '\(first.streamId)' folds to nothing")
+        }
+        return (FoldedOnboarding(state: state, startedAt: first.recordedAt, updatedAt: last.recordedAt), interpreter)
+    }
+}

@@ -1,0 +1,237 @@
+import Crypto
+import Foundation
+import HandoffCore
+import HandoffStore
+import Postgres
+import Timestamps
+
+// One write, from BEGIN to COMMIT: the stream lock, the idempotency record, the decision, the append and the
+// projection rows in one transaction, with retries.
+
+enum Retry: Error {
+    /// Every queue row tried was stale by the time its stream lock was taken.
+    case staleCandidate
+}
+
+extension Engine {
+    /// What a command's body returns: its answer, and what it appended (nil when it changed nothing).
+    typealias Outcome<Answer> = (answer: Answer, applied: Applied?)
+
+    /// Runs one write in a transaction, with the stream lock, the idempotency record and retries.
+    func perform<Answer: Codable & Sendable, Request: Encodable>(
+        kind: String, commandId: String?, request: Request, stream: String?, queue: [String]? = nil,
+        _ body: @escaping @Sendable (WriteContext) throws -> Outcome<Answer>
+    ) async throws(EngineError) -> Answer {
+        if let commandId, commandId.isEmpty || commandId.count > 200 {
+            throw EngineError(.invalidInput, "a command id must have 1 to 200 characters")
+        }
+        // Only a command id needs the request's fingerprint (to refuse the same id for another request).
+        var fingerprint = ""
+        if commandId != nil {
+            do {
+                let data = try StoredJSON.encoder.encode(request)
+                fingerprint = Hex.sha256(Data(kind.utf8) + data)
+            } catch {
+                throw EngineError(.invalidInput, "the request can't be encoded: \(error)")
+            }
+        }
+        let definitions = definitions
+        let snapshots = snapshots
+        let clock = clock
+        let fingerprintOfRequest = fingerprint
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                // One round trip starts the write: BEGIN, the transaction's time, and for a known onboarding the
+                // stream lock, the command id's lookup and the read of the stream from this process's last
+                // snapshot of it. One more ends it: the append, the projection rows and COMMIT.
+                let snapshot = stream.flatMap { snapshots.snapshot($0) }
+                let preamble: TaskQueue.Preamble =
+                    if let stream {
+                        .stream(stream, readingFrom: snapshot.map { Int64($0.state.version) + 1 } ?? 1)
+                    } else if let queue {
+                        .queue(roles: queue)
+                    } else {
+                        .none
+                    }
+                let (answer, folded): (Answer, FoldedOnboarding?) = try await pool.withTransaction(
+                    pipelinedWith: TaskQueue.writePreamble(preamble, commandId: commandId)
+                ) { connection, results in
+                    let read = try TaskQueue.preambleResults(results, preamble, commandId: commandId)
+                    if let commandId, let recorded = read.command {
+                        guard recorded.kind == kind, recorded.fingerprint == fingerprintOfRequest else {
+                            throw EngineError(
+                                .invalidInput,
+                                "command id '\(commandId)' was already used for a different \(recorded.kind) request")
+                        }
+                        return ((try Rows.decode(Answer.self, recorded.response), nil), [])
+                    }
+                    let preloaded = stream.flatMap { stream in
+                        read.events.map { Preloaded(streamId: stream, snapshot: snapshot, events: $0) }
+                    }
+                    let context = WriteContext(
+                        connection: connection, definitions: definitions, snapshots: snapshots, now: clock(),
+                        transactionTime: read.transactionTime, commandId: commandId, preloaded: preloaded,
+                        candidate: read.candidate)
+                    let (answer, applied) = try body(context)
+                    let command = try commandId.map { commandId in
+                        CommandRecord(
+                            commandId: commandId, onboardingId: applied?.folded.state.onboardingId ?? stream,
+                            kind: kind, fingerprint: fingerprintOfRequest, response: try Rows.encode(answer))
+                    }
+                    var last: [Statement] = []
+                    if let applied, let append = applied.append {
+                        last = [
+                            Projections.write(
+                                onboarding: Rows.record(applied.folded),
+                                tasks: Rows.changedTasks(from: applied.previous, to: applied.folded.state),
+                                command: command, appending: append)
+                        ]
+                    } else if let command, applied != nil {
+                        last = [Projections.write(onboarding: nil, tasks: [], command: command)]
+                    }
+                    return ((answer, applied?.folded), last)
+                }
+                // Committed: the next command on this onboarding folds only what comes after this state.
+                if let folded {
+                    snapshots.remember(folded)
+                }
+                return answer
+            } catch {
+                let error = StoreError.classify(error)
+                if attempt < Self.maximumAttempts, Self.isRetryable(error) {
+                    continue
+                }
+                if Self.isRetryable(error) {
+                    throw EngineError(
+                        .versionConflict,
+                        "the onboarding kept changing while this \(kind) was decided; gave up after \(attempt) tries")
+                }
+                throw EngineError.from(error)
+            }
+        }
+    }
+
+    static func isRetryable(_ error: any Error) -> Bool {
+        switch error {
+        case is Retry:
+            return true
+        case let error as StoreError:
+            return error.code == .versionConflict
+        case let error as PostgresError:
+            // Serialization failure, deadlock broken by the server, a racing insert of the same key.
+            return ["40001", "40P01", "23505"].contains(error.sqlState ?? "")
+        default:
+            return false
+        }
+    }
+}
+
+/// One onboarding after a decision was appended.
+struct Applied: Sendable {
+    var previous: OnboardingState?
+    var events: [OnboardingEvent]
+    var folded: FoldedOnboarding
+    /// The append of `events`, run with the projection rows and COMMIT; nil when there are none.
+    var append: Statement?
+}
+
+/// A stream as read and folded inside a write's transaction.
+struct Loaded {
+    var streamId: String
+    var interpreter: Interpreter?
+    var folded: FoldedOnboarding?
+}
+
+/// A stream read at the start of a write's transaction: the snapshot it started from and the events after it.
+struct Preloaded {
+    var streamId: String
+    var snapshot: FoldedOnboarding?
+    var events: [RecordedEvent]
+}
+
+/// What a write's body works with inside its transaction.
+struct WriteContext {
+    let connection: Connection
+    let definitions: DefinitionCache
+    let snapshots: SnapshotCache
+    let now: Date
+    /// The transaction's start (`now()` in SQL): the `recorded_at` its events will have.
+    let transactionTime: Date
+    let commandId: String?
+    /// The stream as read with the transaction's BEGIN (under its lock), when the write named it up front.
+    var preloaded: Preloaded?
+    /// The queue's first candidate, its stream lock taken, when the write claims the next task.
+    var candidate: (taskId: String, onboardingId: String)?
+
+    /// Loads the onboarding of a task; `not_found` names the task when the onboarding does not exist.
+    func load(_ streamId: String, task taskId: String) throws -> Loaded {
+        let loaded = try load(streamId)
+        guard loaded.folded != nil else { throw EngineError(.notFound, "no task '\(taskId)'") }
+        return loaded
+    }
+
+    /// Reads and folds a stream, starting from this process's last committed snapshot of it when there is one
+    /// (the stream lock is held, so nothing can append meanwhile; events after the snapshot are read and folded).
+    func load(_ streamId: String) throws -> Loaded {
+        let folding = Folding(connection: connection, definitions: definitions)
+        let snapshot: FoldedOnboarding?
+        let newer: [RecordedEvent]
+        if let preloaded, preloaded.streamId == streamId {
+            (snapshot, newer) = (preloaded.snapshot, preloaded.events)
+        } else {
+            snapshot = snapshots.snapshot(streamId)
+            newer = try EventStore.read(
+                on: connection, stream: streamId, from: snapshot.map { Int64($0.state.version) + 1 } ?? 1)
+        }
+        if let snapshot {
+            let interpreter = try folding.interpreter(snapshot.state.contentHash)
+            guard let last = newer.last else {
+                return Loaded(streamId: streamId, interpreter: interpreter, folded: snapshot)
+            }
+            var state = snapshot.state
+            for event in try folding.decode(newer) {
+                state = interpreter.evolve(state, event)
+            }
+            let folded = FoldedOnboarding(state: state, startedAt: snapshot.startedAt, updatedAt: last.recordedAt)
+            return Loaded(streamId: streamId, interpreter: interpreter, folded: folded)
+        }
+        let events = newer
+        guard !events.isEmpty else { return Loaded(streamId: streamId, interpreter: nil, folded: nil) }
+        let (folded, interpreter) = try folding.fold(events, decoded: folding.decode(events))
+        return Loaded(streamId: streamId, interpreter: interpreter, folded: folded)
+    }
+
+    /// Decides `command` on the loaded state and appends the events with the version read (the commit point).
+    func apply(
+        _ loaded: Loaded, interpreter: Interpreter? = nil, command: OnboardingCommand, actor: String
+    ) throws -> Applied {
+        guard let interpreter = interpreter ?? loaded.interpreter else {
+            throw EngineError(.notFound, "no onboarding '\(loaded.streamId)'")
+        }
+        let previous = loaded.folded?.state
+        // The decision folds each event as it emits it: the state after them comes with them.
+        let decision = try interpreter.decision(previous, command, now: now)
+        let events = decision.events
+        if events.isEmpty {
+            guard let folded = loaded.folded else {
+                throw EngineError(.internal, "a decision on a new onboarding emitted nothing")
+            }
+            return Applied(previous: previous, events: [], folded: folded, append: nil)
+        }
+        let metadata = EventMetadata(actor: actor, correlationId: loaded.streamId, commandId: commandId)
+        let newEvents = try events.map { event in
+            let (type, data) = try event.encoded()
+            return NewEvent(type: type, schemaVersion: event.schemaVersion, data: data, metadata: metadata)
+        }
+        let expected: ExpectedVersion = previous.map { .exact(Int64($0.version)) } ?? .noStream
+        // Not run here: the append goes out with the projection rows and COMMIT, the write's commit point.
+        let append = try EventStore.appendStatement(to: loaded.streamId, expected: expected, events: newEvents)
+        return Applied(
+            previous: previous, events: events,
+            folded: FoldedOnboarding(
+                state: decision.state, startedAt: loaded.folded?.startedAt ?? transactionTime, updatedAt: transactionTime),
+            append: append)
+    }
+}
