@@ -487,9 +487,14 @@ extension TimerScheduled: EventPayload {
     }
 }
 
-extension TimerFired: EventPayload {
-    static let typeName = "TimerFired"
-    var event: OnboardingEvent { .timerFired(self) }
+/// An event that names one timer (`{"path", "timerId"}`): fired or cancelled, coded alike.
+protocol TimerEvent: EventPayload {
+    var timerId: String { get }
+    var path: String { get }
+    init(timerId: String, path: String)
+}
+
+extension TimerEvent {
     public var summary: String { timerId }
 
     init(_ fields: Fields) throws(EventCodingError) {
@@ -504,21 +509,14 @@ extension TimerFired: EventPayload {
     }
 }
 
-extension TimerCancelled: EventPayload {
+extension TimerFired: TimerEvent {
+    static let typeName = "TimerFired"
+    var event: OnboardingEvent { .timerFired(self) }
+}
+
+extension TimerCancelled: TimerEvent {
     static let typeName = "TimerCancelled"
     var event: OnboardingEvent { .timerCancelled(self) }
-    public var summary: String { timerId }
-
-    init(_ fields: Fields) throws(EventCodingError) {
-        self.init(timerId: try fields.string("timerId"), path: try fields.string("path"))
-    }
-
-    func write(to writer: inout JSONWriter) {
-        writer.beginObject()
-        writer.key("path"); writer.string(path)
-        writer.key("timerId"); writer.string(timerId)
-        writer.endObject()
-    }
 }
 
 extension OnboardingCompleted: EventPayload {
