@@ -2,7 +2,7 @@
 SWIFT ?= swift
 HANDOFF := .build/debug/handoff
 
-.PHONY: run test build dependencies test-tools fuzz clean
+.PHONY: run test build dependencies test-tools fuzz screenshots clean
 
 dependencies:
 	@./scripts/install-dependencies.sh
@@ -19,11 +19,17 @@ build: dependencies
 run: build
 	$(HANDOFF) serve --demo
 
-## Builds and runs every test; tests start their own throwaway PostgreSQL (or use DATABASE_URL). Then fuzzes.
+## Builds and runs every test; tests start their own throwaway PostgreSQL (or use DATABASE_URL). Then the
+## dashboard in headless Chromium (its screenshots go to .build/screenshots), then the fuzzer.
 test: dependencies test-tools
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
+	.venv/bin/python Tests/Browser/dashboard_test.py --screenshots .build/screenshots
 	@SWIFT=$(SWIFT) ./scripts/fuzz.sh
+
+## The dashboard's browser test, writing the README's screenshots into docs/.
+screenshots: build test-tools
+	.venv/bin/python Tests/Browser/dashboard_test.py --screenshots docs
 
 ## libFuzzer on the loader, the expression parser, caller JSON and patterns: 30 s each (HANDOFF_FUZZ_SECONDS).
 fuzz: dependencies

@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
         .package(url: "https://github.com/apple/swift-http-types", exact: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", exact: "2.1.1"),
+        .package(url: "https://github.com/JohnSundell/Ink", exact: "0.6.0"),
     ],
     targets: [
         // The C shim: libpq as the system installs it (Debian: libpq-dev).
@@ -70,7 +72,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        // The HTTP API on Hummingbird, and the long-running host (`handoff serve`) that runs it beside the
+        // The HTTP API and the dashboard (server-rendered HTML) on Hummingbird, and the long-running host (`handoff serve`) that runs it beside the
         // background services under swift-service-lifecycle.
         .target(
             name: "HandoffHTTP",
@@ -87,8 +89,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Ink", package: "Ink"),
             ],
-            resources: [.copy("openapi.json")]
+            resources: [.copy("openapi.json"), .copy("Dashboard/templates"), .copy("Dashboard/assets")]
         ),
         // `handoff bench`: the engine's code paths measured against raw SQL, interleaved.
         .target(

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond building Handoff and is missing: wrk (the HTTP load generator that
-# scripts/bench-http.sh drives), python3-venv (only when `python3 -m venv` cannot make a virtualenv), and a
-# virtualenv at .venv/ in the repository root with schemathesis (property-based tests of the HTTP API against
-# its OpenAPI document). Debian and Ubuntu only for the system packages; elsewhere it says what to install.
+# scripts/bench-http.sh drives), Chromium and its WebDriver (chromium, chromium-driver: the dashboard's browser
+# test), python3-venv (only when `python3 -m venv` cannot make a virtualenv), and a virtualenv at .venv/ in the
+# repository root with schemathesis (property-based tests of the HTTP API against its OpenAPI document) and
+# selenium (which drives Chromium). Debian and Ubuntu only for the system packages; elsewhere it says what to install.
 # Quick and silent when everything is there already.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
 SCHEMATHESIS_VERSION=4.32.5
+SELENIUM_VERSION=4.51.0
 venv=.venv
 
 schemathesis_installed() {
@@ -33,6 +35,10 @@ command -v python3 >/dev/null 2>&1 || { echo "error: python3 is needed (Debian: 
 
 missing=()
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+# A font for the screenshots (installed without recommends, Chromium brings none).
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
 if ! schemathesis_installed && ! venv_works; then
     missing+=(python3-venv)
 fi
@@ -40,7 +46,7 @@ fi
 if [ ${#missing[@]} -gt 0 ]; then
     # shellcheck source=apt-install.sh
     . scripts/apt-install.sh
-    apt_install "wrk, and a python3 that can make virtualenvs" "${missing[@]}"
+    apt_install "wrk, Chromium with its WebDriver, and a python3 that can make virtualenvs" "${missing[@]}"
 fi
 
 # Python 3.11's ast.parse can fail with "AST constructor recursion depth mismatch" deep inside hypothesis (a
@@ -69,4 +75,10 @@ if ! schemathesis_installed; then
     echo "Installing schemathesis $SCHEMATHESIS_VERSION into $venv/ ..."
     [ -x "$venv/bin/pip" ] || "$python" -m venv "$venv"
     "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+
+if ! compgen -G "$venv/lib/python*/site-packages/selenium-$SELENIUM_VERSION.dist-info" >/dev/null; then
+    echo "Installing selenium $SELENIUM_VERSION into $venv/ ..."
+    [ -x "$venv/bin/pip" ] || "$python" -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check "selenium==$SELENIUM_VERSION"
 fi

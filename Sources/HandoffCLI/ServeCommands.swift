@@ -73,7 +73,10 @@ struct DemoSetup {
     }
 
     func instructions(baseURL: String) -> [String] {
-        var lines = ["", "Demo onboarding \(onboarding.id) (mail-send, standard path) is waiting on:"]
+        var lines = [
+            "", "Dashboard: \(baseURL)/dashboard (sign in with a token below; each role sees its own inbox)",
+            "", "Demo onboarding \(onboarding.id) (mail-send, standard path) is waiting on:",
+        ]
         lines += onboarding.openTasks.map { "  \($0.id)  \($0.role)  \($0.title)" }
         lines += ["", "Tokens (each shown once; the name is who the events record):"]
         lines += tokens.map { "  \($0.name.padding(toLength: 7, withPad: " ", startingAt: 0)) \($0.roles.joined(separator: ",").padding(toLength: 28, withPad: " ", startingAt: 0)) \($0.token)" }

@@ -15,12 +15,16 @@ import Timestamps
 /// checked, the caller it stands for.
 public struct HandoffRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
-    /// Set by `BearerAuthentication`; nil only on the routes that need no token.
+    /// Set by `BearerAuthentication` (or the dashboard's `SessionAuthentication`); nil only on the routes that
+    /// need no token.
     public var caller: Caller?
+    /// The token of the dashboard session the caller signed in with; nil when a bearer header was sent instead.
+    var sessionToken: String?
 
     public init(source: Source) {
         coreContext = .init(source: source)
         caller = nil
+        sessionToken = nil
     }
 
     /// The authenticated caller; `unauthorized` if a route that needs one was reached without.
@@ -31,8 +35,8 @@ public struct HandoffRequestContext: RequestContext {
 }
 
 /// Builds the HTTP application on an engine: the very application `handoff serve` runs, which the tests build
-/// with their own settings. Background services (timers, outbox, projections) passed in run beside the server
-/// and stop with it.
+/// with their own settings: the API, the dashboard and its event stream (whose `LiveFeed` runs beside the
+/// server). Background services (timers, outbox, projections) passed in run beside the server and stop with it.
 public func buildApplication(
     engine: Engine, settings: ServerSettings, services: [any Service] = [], logger: Logger? = nil,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
@@ -50,6 +54,12 @@ public func buildApplication(
         LogRequestsMiddleware(.info)
         ProblemMiddleware(methods: methods)
     }
+    let authenticator = Authenticator(engine: engine, cache: CallerCache(lifetime: .seconds(1)))
+    let feed = LiveFeed(configuration: engine.pool.configuration)
+    Dashboard(
+        engine: engine, pages: try Pages.load(), authenticator: authenticator, feed: feed, flow: FlowPicture(),
+        maximumBodySize: settings.maximumBodySize
+    ).add(to: router, methods: methods)
     let open = RecordingRoutes(base: router, table: methods)
     open.get("/healthz") { _, _ in try JSONBody.response(["status": "ok"]) }
     open.get("/readyz") { _, _ in
@@ -59,7 +69,7 @@ public func buildApplication(
         return try JSONBody.response(["status": "ready"])
     }
     let authenticated = RecordingRoutes(
-        base: router.group().add(middleware: BearerAuthentication(engine: engine)), table: methods)
+        base: router.group().add(middleware: BearerAuthentication(authenticator: authenticator)), table: methods)
     authenticated.get("/openapi.json") { _, _ in
         Response(
             status: .ok, headers: [.contentType: "application/json"],
@@ -75,7 +85,7 @@ public func buildApplication(
     return Application(
         router: router,
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "Handoff"),
-        services: services,
+        services: services + [feed],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? settings.port) },
         logger: logger)
 }
@@ -84,8 +94,7 @@ public func buildApplication(
 /// revoked or expired tokens are refused with 401 before any handler runs.
 struct BearerAuthentication: RouterMiddleware {
     typealias Context = HandoffRequestContext
-    let engine: Engine
-    let cache = CallerCache(lifetime: .seconds(1))
+    let authenticator: Authenticator
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
@@ -93,19 +102,8 @@ struct BearerAuthentication: RouterMiddleware {
         guard let header = request.headers[.authorization] else {
             throw EngineError(.unauthorized, "send Authorization: Bearer <token> (make one with `handoff tokens create`)")
         }
-        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
-            throw EngineError(.unauthorized, "the Authorization header must be 'Bearer <token>'")
-        }
         var context = context
-        let token = String(parts[1]).trimmingCharacters(in: .whitespaces)
-        let caller: Caller
-        if let known = cache.caller(for: token) {
-            caller = known
-        } else {
-            caller = try await engine.authenticate(token: token)
-            cache.remember(caller, for: token)
-        }
+        let caller = try await authenticator.caller(authorization: header)
         context.caller = caller
         context.logger[metadataKey: "caller"] = .string(caller.name)
         return try await next(request, context)

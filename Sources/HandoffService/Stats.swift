@@ -6,16 +6,8 @@ public struct StatsView: Codable, Sendable, Equatable {
     public struct Onboardings: Codable, Sendable, Equatable {
         public var workflow: String
         public var state: String
-        public var step: String?
+        @Nullable public var step: String?
         public var count: Int
-
-        public func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(workflow, forKey: .workflow)
-            try container.encode(state, forKey: .state)
-            try container.encode(step, forKey: .step)
-            try container.encode(count, forKey: .count)
-        }
     }
 
     public struct Tasks: Codable, Sendable, Equatable {

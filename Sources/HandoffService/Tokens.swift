@@ -9,20 +9,10 @@ public struct TokenView: Codable, Sendable, Equatable {
     public var name: String
     public var roles: [String]
     public var createdAt: Date
-    public var expiresAt: Date?
-    public var revokedAt: Date?
+    @Nullable public var expiresAt: Date?
+    @Nullable public var revokedAt: Date?
     /// `live`, `expired` or `revoked`.
     public var state: String
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(name, forKey: .name)
-        try container.encode(roles, forKey: .roles)
-        try container.encode(createdAt, forKey: .createdAt)
-        try container.encode(expiresAt, forKey: .expiresAt)
-        try container.encode(revokedAt, forKey: .revokedAt)
-        try container.encode(state, forKey: .state)
-    }
 }
 
 /// A token just made: its record and the secret, which is shown this once and stored only as a hash.

@@ -471,6 +471,10 @@ public struct EventStore: Sendable {
 
     // MARK: Reading
 
+    /// The channel every transaction that appends events notifies on commit (migration 0008); the notification
+    /// is only a hint to read the log again.
+    public static let notificationChannel = "handoff_events"
+
     static let columns =
         "position, transaction_id, event_id, stream_id, version, type, schema_version, data, metadata, recorded_at"
 
@@ -525,6 +529,25 @@ public struct EventStore: Sendable {
             """,
             [position.transactionId, position.position, limit]
         ).rows.map(decode)
+    }
+
+    /// The last `limit` events of the global log, newest first: what happened lately, across onboardings.
+    public static func latest(on connection: Connection, limit: Int) throws -> [RecordedEvent] {
+        try connection.query("SELECT \(columns) FROM events ORDER BY position DESC LIMIT $1", [limit]).rows.map(decode)
+    }
+
+    /// Where a reader that wants only what comes next starts: after the last event `readAll` can return now.
+    public static func end(on connection: Connection) throws -> LogPosition {
+        let rows = try connection.query(
+            """
+            SELECT transaction_id, position FROM events
+             WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+             ORDER BY transaction_id DESC, position DESC
+             LIMIT 1
+            """
+        ).rows
+        guard let row = rows.first else { return .start }
+        return LogPosition(transactionId: try row.uint64(0), position: try row.int64(1))
     }
 
     /// How far a reader at `position` is behind: committed events after it, and the oldest one's age.

@@ -8,8 +8,14 @@ public enum WorkflowGraph {
         case mermaid, dot
     }
 
-    public static func render(_ definition: WorkflowDefinition, format: Format) -> String {
-        var drawing = Drawing(definition: definition, format: format)
+    /// How a step of one onboarding is drawn: where it waits now, or done.
+    public enum Mark: Sendable {
+        case current, done
+    }
+
+    /// `marks` is keyed by step path (`standard-consent/read-upn`), as onboardings name their current steps.
+    public static func render(_ definition: WorkflowDefinition, format: Format, marks: [String: Mark] = [:]) -> String {
+        var drawing = Drawing(definition: definition, format: format, marks: marks)
         return drawing.draw()
     }
 }
@@ -17,18 +23,27 @@ public enum WorkflowGraph {
 private struct Drawing {
     let definition: WorkflowDefinition
     let format: WorkflowGraph.Format
+    /// By node name.
+    var marks: [String: WorkflowGraph.Mark] = [:]
     var lines: [String] = []
     var depth = 1
 
-    init(definition: WorkflowDefinition, format: WorkflowGraph.Format) {
+    init(definition: WorkflowDefinition, format: WorkflowGraph.Format, marks: [String: WorkflowGraph.Mark]) {
         self.definition = definition
         self.format = format
+        for (path, mark) in marks {
+            self.marks[node(path)] = mark
+        }
     }
 
     mutating func draw() -> String {
         switch format {
         case .mermaid:
             lines.append("flowchart TD")
+            if !marks.isEmpty {
+                line("classDef current fill:#fde68a,stroke-width:2px")
+                line("classDef done fill:#e2e8f0")
+            }
             line("start((start))")
             edge(from: "start", to: entry(definition.start, prefix: ""), label: nil, dotted: false)
         case .dot:
@@ -183,6 +198,11 @@ private struct Drawing {
                 default: "\(name)[\(label)]"
                 }
             line(drawn)
+            switch marks[name] {
+            case .current?: line("class \(name) current")
+            case .done?: line("class \(name) done")
+            case nil: break
+            }
         case .dot:
             let attributes =
                 switch kind {
@@ -193,7 +213,13 @@ private struct Drawing {
                 case "end": "shape=doublecircle, style=solid"
                 default: "shape=box"
                 }
-            line("\(name) [\(attributes), label=\(quoteDot(text))];")
+            let marked =
+                switch marks[name] {
+                case .current?: ", style=\"rounded,filled,bold\", fillcolor=\"#fde68a\", penwidth=2, class=\"current\""
+                case .done?: ", style=\"rounded,filled\", fillcolor=\"#e2e8f0\", class=\"done\""
+                case nil: ""
+                }
+            line("\(name) [\(attributes), label=\(quoteDot(text))\(marked)];")
         }
     }
 
