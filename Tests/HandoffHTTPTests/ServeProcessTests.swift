@@ -70,6 +70,27 @@ struct ServeProcessTests {
         try await fixture.expectInvariants()
     }
 
+    /// An open event stream never holds a stopping server: SIGTERM ends the stream, and the process exits.
+    @Test func sigtermEndsOpenEventStreamsAndTheServerExits() async throws {
+        let fixture = try await HTTPFixture.make()
+        let server = try await ServerProcess.start(databaseURL: fixture.database.connectionString)
+        let client = HTTPClient.forTests()
+        var request = HTTPClientRequest(url: "\(server.baseURL)/events/stream")
+        request.headers.add(name: "Authorization", value: "Bearer \(fixture.tokens["alice"]!)")
+        let response = try await client.execute(request, timeout: .seconds(30))
+        #expect(response.status.code == 200)
+        var body = response.body.makeAsyncIterator()
+        let first = try await body.next()
+        #expect(first.map { String(buffer: $0) }?.contains(": connected") == true)
+        let started = ContinuousClock.now
+        let status = try await server.terminate()
+        #expect(status == 0, "\(server.stderr)")
+        #expect(ContinuousClock.now - started < .seconds(20), "the open stream held the server")
+        // The stream ended with the server.
+        while let _ = try? await body.next() {}
+        try await client.shutdown()
+    }
+
     @Test func readinessFollowsTheDatabaseAndRequestsSucceedAgainWithoutARestart() async throws {
         let (cluster, connectionString) = try TestServer.privateCluster()
         let pool = ConnectionPool(ConnectionConfiguration(connectionString), maximumConnections: 2)
