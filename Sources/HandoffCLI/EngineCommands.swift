@@ -12,7 +12,14 @@ enum CommandEngine {
     static func run<T>(connections: Int = 2, _ body: (Engine) async throws -> T) async throws -> T {
         let engine = try await Engine.open(.fromEnvironment(maximumConnections: connections))
         defer { engine.pool.close() }
-        return try await body(engine)
+        do {
+            let result = try await body(engine)
+            await engine.flushNotifications()
+            return result
+        } catch {
+            await engine.flushNotifications()
+            throw error
+        }
     }
 
     /// Who acts when `--as` is not given: the login name, else `cli`.

@@ -55,7 +55,7 @@ public func buildApplication(
         ProblemMiddleware(methods: methods)
     }
     let authenticator = Authenticator(engine: engine, cache: CallerCache(lifetime: .seconds(1)))
-    let feed = LiveFeed(configuration: engine.pool.configuration)
+    let feed = LiveFeed(configuration: engine.pool.configuration, pollInterval: settings.livePollInterval)
     Dashboard(
         engine: engine, pages: try Pages.load(), authenticator: authenticator, feed: feed, flow: FlowPicture(),
         maximumBodySize: settings.maximumBodySize

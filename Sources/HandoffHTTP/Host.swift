@@ -22,5 +22,6 @@ public enum Host {
             engine: engine, settings: settings, services: background(engine), logger: logger,
             onServerRunning: onServerRunning)
         try await application.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        await engine.flushNotifications()
     }
 }

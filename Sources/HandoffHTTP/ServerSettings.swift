@@ -11,6 +11,9 @@ public struct ServerSettings: Sendable {
     /// The largest request body accepted; a larger one is refused with 413 before it is read whole.
     public var maximumBodySize: Int
     public var logLevel: Logger.Level
+    /// How often the event streams look for new events when no notification woke them (a lost notification
+    /// delays a live page by this much at most).
+    public var livePollInterval: Duration = .seconds(2)
 
     public init(
         engine: EngineSettings, host: String = "127.0.0.1", port: Int = 8080, maximumBodySize: Int = 1 << 20,

@@ -25,6 +25,7 @@ public struct Engine: Sendable {
     let clock: @Sendable () -> Date
     let definitions = DefinitionCache()
     let snapshots = SnapshotCache()
+    let notifier: LogNotifier
 
     /// How often a write is decided again after losing a race, before it fails with `version_conflict`.
     public static let maximumAttempts = 10
@@ -38,6 +39,13 @@ public struct Engine: Sendable {
         self.pool = pool
         self.workflows = workflows
         self.clock = clock
+        notifier = LogNotifier(pool: pool)
+    }
+
+    /// Waits until the live pages have been told of every write so far; call it before a short-lived process
+    /// closes its pool.
+    public func flushNotifications() async {
+        await notifier.flush()
     }
 
     // MARK: - Writes

@@ -55,7 +55,7 @@ extension Engine {
                     } else {
                         .none
                     }
-                let (answer, folded): (Answer, FoldedOnboarding?) = try await pool.withTransaction(
+                let (answer, folded, appended): (Answer, FoldedOnboarding?, Bool) = try await pool.withTransaction(
                     pipelinedWith: TaskQueue.writePreamble(preamble, commandId: commandId)
                 ) { connection, results in
                     let read = try TaskQueue.preambleResults(results, preamble, commandId: commandId)
@@ -65,7 +65,7 @@ extension Engine {
                                 .invalidInput,
                                 "command id '\(commandId)' was already used for a different \(recorded.kind) request")
                         }
-                        return ((try Rows.decode(Answer.self, recorded.response), nil), [])
+                        return ((try Rows.decode(Answer.self, recorded.response), nil, false), [])
                     }
                     let preloaded = stream.flatMap { stream in
                         read.events.map { Preloaded(streamId: stream, snapshot: snapshot, events: $0) }
@@ -91,11 +91,14 @@ extension Engine {
                     } else if let command, applied != nil {
                         last = [Projections.write(onboarding: nil, tasks: [], command: command)]
                     }
-                    return ((answer, applied?.folded), last)
+                    return ((answer, applied?.folded, applied?.append != nil), last)
                 }
                 // Committed: the next command on this onboarding folds only what comes after this state.
                 if let folded {
                     snapshots.remember(folded)
+                }
+                if appended {
+                    notifier.poke()
                 }
                 return answer
             } catch {

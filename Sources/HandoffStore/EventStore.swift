@@ -471,9 +471,13 @@ public struct EventStore: Sendable {
 
     // MARK: Reading
 
-    /// The channel every transaction that appends events notifies on commit (migration 0008); the notification
-    /// is only a hint to read the log again.
+    /// The channel writers notify after they commit events; a notification is only a hint to read the log again.
     public static let notificationChannel = "handoff_events"
+
+    /// `NOTIFY handoff_events`, in a statement of its own (so not in an appending transaction).
+    public static func notifyListeners(on connection: Connection) throws {
+        try connection.query("SELECT pg_notify($1, '')", [notificationChannel])
+    }
 
     static let columns =
         "position, transaction_id, event_id, stream_id, version, type, schema_version, data, metadata, recorded_at"

@@ -387,6 +387,27 @@ struct EventStreamTests {
     }
 }
 
+extension EventStreamTests {
+    /// The stream wakes on the writer's notification, not on its polling fallback (set to ten minutes here).
+    @Test func aCommitReachesTheStreamThroughItsNotificationWithinASecondOrSo() async throws {
+        let fixture = try await HTTPFixture.make()
+        try await fixture.withServer(livePollInterval: .seconds(600)) { api in
+            let port = try #require(api.client.port)
+            let (client, response) = try await Self.open(port, cookie: "handoff_session=\(api.tokens["sam"]!)")
+            var events = response.body.makeAsyncIterator()
+            _ = try await Self.read(&events, until: ": connected")
+            // The listener subscribes on its own thread once the server runs; give it a moment, as a page would.
+            try await Task.sleep(for: .milliseconds(500))
+            let started = ContinuousClock.now
+            try await fixture.start("n1")
+            let received = try await Self.read(&events, until: #""streamId":"n1""#, seconds: 5)
+            #expect(received.contains(#""streamId":"n1""#), "no event within 5 s: \(received)")
+            #expect(ContinuousClock.now - started < .seconds(5))
+            try await client.shutdown()
+        }
+    }
+}
+
 @Suite("Task instructions as safe HTML")
 struct SafeMarkdownTests {
     @Test func tablesListsAndEmphasisRender() {

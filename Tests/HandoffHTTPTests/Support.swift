@@ -45,7 +45,11 @@ struct HTTPFixture {
     }
 
     /// Runs `body` against the real server listening on a free loopback port.
-    func withServer<T: Sendable>(_ body: @Sendable (API) async throws -> T) async throws -> T {
+    func withServer<T: Sendable>(
+        livePollInterval: Duration = .seconds(2), _ body: @Sendable (API) async throws -> T
+    ) async throws -> T {
+        var settings = settings
+        settings.livePollInterval = livePollInterval
         let application = try buildApplication(engine: engine, settings: settings)
         return try await application.test(.live) { client in
             try await body(API(client: client, tokens: tokens))

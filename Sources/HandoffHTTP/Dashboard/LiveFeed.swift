@@ -8,8 +8,8 @@ import Postgres
 import ServiceLifecycle
 import Synchronization
 
-/// What wakes the live pages: one LISTEN connection per server on the channel every append notifies on commit,
-/// with a polling fallback (a notification lost while the listener reconnects delays a page by `pollInterval` at
+/// What wakes the live pages: one LISTEN connection per server on the channel writers notify after they commit
+/// events (`LogNotifier`), with a polling fallback (a notification lost while the listener reconnects delays a page by `pollInterval` at
 /// most). Each wake-up is a tick to every open `/events/stream`, which then reads what is new from the global log
 /// itself, so every client sees every event exactly once, in log order, whatever ticks are merged or lost.
 final class LiveFeed: Service, Sendable {
