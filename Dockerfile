@@ -14,11 +14,12 @@ RUN swift build -c release --product handoff \
     && cp "$bin/handoff" /out/handoff \
     && cp -R "$bin/Handoff_HandoffHTTP.resources" /out/Handoff_HandoffHTTP.resources
 
-# Runtime stage: the Swift runtime libraries, libpq, the executable with its resource bundle beside it, and the
+# Runtime stage: the Swift runtime libraries, libpq, Graphviz (the dashboard draws flows with `dot`), the
+# executable with its resource bundle (the API document, the dashboard's templates and assets) beside it, and the
 # migrations and workflows it reads from its working directory.
 FROM swift:6.3-bookworm-slim
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libpq5 \
+    && apt-get install -y --no-install-recommends libpq5 graphviz \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /out/handoff /app/handoff
