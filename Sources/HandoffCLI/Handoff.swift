@@ -28,6 +28,7 @@ struct Handoff: AsyncParsableCommand {
             Verify.self,
             Apply.self,
             Serve.self,
+            Worker.self,
             Tokens.self,
             BenchCommand.self,
         ]

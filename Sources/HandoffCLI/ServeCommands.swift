@@ -43,6 +43,34 @@ struct Serve: AsyncParsableCommand {
     }
 }
 
+/// `handoff worker`: the background work without HTTP, until SIGTERM or SIGINT.
+struct Worker: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the background work (the timer scheduler) without HTTP until SIGTERM or SIGINT.",
+        discussion: """
+            Fires timer steps and wait timeouts as they fall due, exactly once however many workers and servers             share the database (`serve` runs the same scheduler). Prints one line once it runs.
+            """
+    )
+
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        try await Output.run(output) {
+            let settings = try ServerSettings.fromEnvironment()
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = settings.logLevel
+                return handler
+            }
+            let json = output.json
+            try await Host.work(settings.engine, logger: Logger(label: "handoff")) {
+                let line = json ? #"{"worker":"running"}"# : "Handoff worker is running (the timer scheduler)"
+                FileHandle.standardOutput.write(Data((line + "\n").utf8))
+            }
+        }
+    }
+}
+
 /// What `serve --demo` prepares: a demo onboarding and a token per demo person.
 struct DemoSetup {
     /// The demo's people: a token name and its roles.

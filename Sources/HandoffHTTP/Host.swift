@@ -6,7 +6,7 @@ import ServiceLifecycle
 import UnixSignals
 
 /// `handoff serve`: the one long-running host. It opens the engine, runs the HTTP API and the background services
-/// beside it under one service group, and on SIGTERM or SIGINT stops accepting connections, finishes the requests
+/// beside it (the timer scheduler, and what `background` adds) under one service group, and on SIGTERM or SIGINT stops accepting connections, finishes the requests
 /// in flight, stops the background services and closes the pool.
 public enum Host {
     /// Runs until a shutdown signal. `background` builds the services that run beside the server on its engine;
@@ -19,9 +19,26 @@ public enum Host {
         let engine = try await Engine.open(settings.engine)
         defer { engine.pool.close() }
         let application = try buildApplication(
-            engine: engine, settings: settings, services: background(engine), logger: logger,
+            engine: engine, settings: settings,
+            services: [TimerScheduler(engine: engine, leaseSeconds: TimerScheduler.leaseSeconds(), logger: logger)]
+                + background(engine),
+            logger: logger,
             onServerRunning: onServerRunning)
         try await application.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        await engine.flushNotifications()
+    }
+
+    /// `handoff worker`: the background services without HTTP (the timer scheduler), until SIGTERM or SIGINT.
+    public static func work(_ settings: EngineSettings, logger: Logger, onRunning: @Sendable () -> Void = {}) async throws {
+        let engine = try await Engine.open(settings)
+        defer { engine.pool.close() }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [TimerScheduler(engine: engine, leaseSeconds: TimerScheduler.leaseSeconds(), logger: logger)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        onRunning()
+        try await group.run()
         await engine.flushNotifications()
     }
 }

@@ -35,3 +35,8 @@ struct CancelRequest: Encodable {
     var user: String
     var reason: String
 }
+
+struct TimerRequest: Encodable {
+    var onboardingId: String
+    var timerId: String
+}

@@ -1,0 +1,223 @@
+import Foundation
+import HandoffCore
+import HandoffService
+import HandoffStore
+import HandoffTestSupport
+import Postgres
+import Synchronization
+import Testing
+
+/// The one clock a test moves: the engine's only source of time.
+final class TestClock: Sendable {
+    private let current: Mutex<Date>
+
+    init(_ start: Date = Date(timeIntervalSince1970: 1_800_000_000)) {
+        current = Mutex(start)
+    }
+
+    func now() -> Date { current.withLock { $0 } }
+
+    func advance(_ seconds: TimeInterval) {
+        current.withLock { $0 = $0.addingTimeInterval(seconds) }
+    }
+}
+
+/// A workflow folder with `tick`: an hour's timer, then a task.
+enum TickWorkflow {
+    static let source = """
+        id: tick
+        title: Tick
+        version: 1
+        roles: [solutions_engineer]
+        start: wait-an-hour
+        steps:
+          - id: wait-an-hour
+            title: Wait an hour
+            timer:
+              for: 1h
+          - id: after
+            title: After the hour
+            task:
+              role: solutions_engineer
+              title: After the hour
+              checklist:
+                - id: done
+                  text: Done
+          - id: finish
+            end: completed
+        """
+
+    static func folder() throws -> URL {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tick-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try source.write(to: folder.appendingPathComponent("tick.yaml"), atomically: true, encoding: .utf8)
+        return folder
+    }
+}
+
+@Suite("Timers that fire")
+struct TimerTests {
+    static func engine(_ database: TestDatabase, _ clock: TestClock, workflows: URL) -> Engine {
+        Engine(pool: database.pool, workflows: WorkflowLibrary(folder: workflows), clock: { clock.now() })
+    }
+
+    @Test func aTimerFiresOnceWhenItFallsDueAndNeverBefore() async throws {
+        let database = try await TestDatabase.make()
+        let folder = try TickWorkflow.folder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let clock = TestClock()
+        let engine = Self.engine(database, clock, workflows: folder)
+        _ = try await engine.start(workflow: "tick", inputs: [:], id: "t1", actor: "olivia")
+        #expect(try await engine.onboarding("t1").timers.count == 1)
+
+        #expect(try await engine.fireDueTimers() == 0)
+        clock.advance(3599)
+        #expect(try await engine.fireDueTimers() == 0, "a timer fired a second early")
+        #expect(try await engine.tasks(TaskQuery(onboardingId: "t1"), limit: 10, after: nil).items.isEmpty)
+        clock.advance(1)
+        #expect(try await engine.fireDueTimers() == 1)
+        let history = try await engine.history("t1")
+        #expect(history.filter { $0.type == "TimerFired" }.count == 1)
+        #expect(history.last { $0.type == "TimerFired" }?.actor == Engine.schedulerActor)
+        #expect(try await engine.onboarding("t1").currentSteps == ["after"])
+        #expect(try await engine.onboarding("t1").timers.isEmpty)
+        // Nothing is due any more; firing the same timer again writes nothing.
+        clock.advance(3600)
+        #expect(try await engine.fireDueTimers() == 0)
+        guard case .object(let scheduled)? = history.first(where: { $0.type == "TimerScheduled" })?.data,
+            let timerId = scheduled["timerId"]?.stringValue
+        else {
+            Issue.record("no TimerScheduled event")
+            return
+        }
+        let versionBefore = history.count
+        _ = try await engine.fireTimer(onboardingId: "t1", timerId: timerId)
+        #expect(try await engine.history("t1").count == versionBefore)
+        #expect(try await engine.verify().problems == [])
+    }
+
+    @Test func timersThatFellDueWhileNothingRanFireOnceOnRestartInDueOrder() async throws {
+        let database = try await TestDatabase.make()
+        let folder = try TickWorkflow.folder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let clock = TestClock()
+        let engine = Self.engine(database, clock, workflows: folder)
+        // Started a minute apart in reverse name order, so due order is not name order.
+        for index in (0..<6).reversed() {
+            _ = try await engine.start(workflow: "tick", inputs: [:], id: "d\(index)", actor: "olivia")
+            clock.advance(60)
+        }
+        // A day of downtime, then a scheduler that takes two at a time.
+        clock.advance(86_400)
+        var passes = 0
+        while try await engine.fireDueTimers(limit: 2) > 0 { passes += 1 }
+        #expect(passes == 3)
+        let fired = try await database.column(
+            "SELECT stream_id FROM events WHERE type = 'TimerFired' ORDER BY position")
+        #expect(fired == ["d5", "d4", "d3", "d2", "d1", "d0"])
+        #expect(try await engine.verify().problems == [])
+    }
+
+    /// A wait with a timeout: the signal and the timeout racing each other, many times; exactly one wins each race.
+    @Test func aSignalAndItsTimeoutRacingHaveExactlyOneWinner() async throws {
+        let database = try await TestDatabase.make()
+        let clock = TestClock()
+        let engine = Self.engine(database, clock, workflows: Repository.workflows)
+        let rounds = 12
+        for index in 0..<rounds {
+            _ = try await engine.start(
+                workflow: "partner-go-live", inputs: ["company": "Contoso", "contact_email": "ceo@contoso.com"],
+                id: "race\(index)", actor: "olivia")
+            // The contract goes out; the wait for its signature (7 days at most) begins.
+            let send = try #require(
+                try await engine.tasks(TaskQuery(onboardingId: "race\(index)"), limit: 10, after: nil).items
+                    .first { $0.step == "send-contract" })
+            _ = try await engine.claim(taskId: send.id, user: "pat", roles: ["partner_integration_manager"])
+            _ = try await engine.complete(taskId: send.id, user: "pat", outputs: [:], checklist: ["sent"])
+            #expect(try await engine.onboarding("race\(index)").awaitedSignals == ["contract-signed"])
+        }
+        clock.advance(7 * 86_400)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<rounds {
+                let id = "race\(index)"
+                group.addTask {
+                    do {
+                        _ = try await engine.signal(onboardingId: id, name: "contract-signed", actor: "pat")
+                    } catch let error as EngineError {
+                        #expect(error.code == .signalNotAwaited, "\(error)")
+                    }
+                }
+                group.addTask { _ = try await engine.fireDueTimers() }
+            }
+            try await group.waitForAll()
+        }
+        for index in 0..<rounds {
+            let id = "race\(index)"
+            let history = try await engine.history(id)
+            let signals = history.filter { $0.type == "SignalReceived" }.count
+            let timeouts = history.filter { $0.type == "TimerFired" }.count
+            #expect(signals + timeouts == 1, "\(id): \(signals) signals and \(timeouts) timeouts")
+        }
+        #expect(try await engine.verify().problems == [])
+    }
+}
+
+@Suite("Schedulers in several processes", .serialized)
+struct SchedulerProcessTests {
+    /// Starts `handoff worker` on the database; returns its pid and where its stderr goes.
+    static func worker(_ database: TestDatabase, folder: URL, name: String) throws -> Int32 {
+        let environment = [
+            "DATABASE_URL": database.connectionString, "HANDOFF_MIGRATIONS": Repository.migrations.path,
+            "HANDOFF_WORKFLOWS": Repository.workflows.path, "HANDOFF_TIMER_LEASE_SECONDS": "2", "LOG_LEVEL": "warning",
+        ]
+        let assignments = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        return try ChildProcess.start(
+            "/usr/bin/env", assignments + [HandoffProcess.executable.path, "worker"],
+            stdout: folder.appendingPathComponent("\(name).out").path,
+            stderr: folder.appendingPathComponent("\(name).err").path)
+    }
+
+    static func fired(_ database: TestDatabase) async throws -> Int {
+        let rows = try await database.column("SELECT count(*) FROM events WHERE type = 'TimerFired'")
+        return rows.first.flatMap { $0.flatMap(Int.init) } ?? 0
+    }
+
+    @Test func threeSchedulersFireTwoThousandDueTimersExactlyOnceThoughOneIsKilledMidRun() async throws {
+        let database = try await TestDatabase.make()
+        let folder = try TickWorkflow.folder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // Started two hours ago by the engine's clock: every one-hour timer is due now.
+        let past = TestClock(Date().addingTimeInterval(-7200))
+        let engine = TimerTests.engine(database, past, workflows: folder)
+        let count = 2000
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for lane in 0..<8 {
+                group.addTask {
+                    for index in stride(from: lane, to: count, by: 8) {
+                        _ = try await engine.start(workflow: "tick", inputs: [:], id: "m\(index)", actor: "olivia")
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let pids = try (0..<3).map { try Self.worker(database, folder: folder, name: "worker\($0)") }
+        // Kill one as soon as timers are firing.
+        #expect(try await eventually(within: 60) { try await Self.fired(database) > 50 })
+        kill(pids[0], SIGKILL)
+        _ = try await offload { try ChildProcess.waitForExit(pids[0]) }
+
+        let all = try await eventually(within: 120) { try await Self.fired(database) == count }
+        #expect(all, "not every timer fired")
+        for pid in pids.dropFirst() {
+            kill(pid, SIGTERM)
+            let status = try await offload { try ChildProcess.waitForExit(pid) }
+            #expect(status == 0, "a worker did not stop cleanly")
+        }
+        let twice = try await database.column(
+            "SELECT stream_id FROM events WHERE type = 'TimerFired' GROUP BY stream_id HAVING count(*) > 1")
+        #expect(twice.isEmpty, "timers fired twice: \(twice.prefix(5))")
+        #expect(try await database.column("SELECT count(*) FROM onboardings WHERE next_timer_at IS NOT NULL") == ["0"])
+        #expect(try await database.column("SELECT count(*) FROM tasks WHERE state = 'open'") == ["\(count)"])
+        #expect(try await engine.verify().problems == [])
+    }
+}
