@@ -271,7 +271,10 @@ enum Render {
     static func taskTable(_ tasks: [TaskView]) {
         Output.printTable(
             ["TASK", "ROLE", "STATE", "ASSIGNEE", "DUE", "TITLE"],
-            tasks.map { [$0.id, $0.role, $0.state, $0.assignee ?? "-", Clock.text($0.dueAt), $0.title] })
+            tasks.map {
+                let overdue = $0.dueAt.map { $0 < Date() } == true && ($0.state == "open" || $0.state == "claimed")
+                return [$0.id, $0.role, $0.state, $0.assignee ?? "-", Clock.text($0.dueAt) + (overdue ? " OVERDUE" : ""), $0.title]
+            })
     }
 
     /// One line about an event's data, for `history`: the event's own summary.

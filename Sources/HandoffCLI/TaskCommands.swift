@@ -4,7 +4,7 @@ import HandoffCore
 import HandoffService
 import HandoffStore
 
-/// `handoff tasks [--role ROLE]... [--state STATE]... [--onboarding ID] [--assignee USER]`
+/// `handoff tasks [--role ROLE]... [--state STATE]... [--onboarding ID] [--assignee USER] [--overdue]`
 struct Tasks: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List tasks, oldest first, then by due time (open and claimed ones unless --state says otherwise).")
@@ -24,12 +24,15 @@ struct Tasks: AsyncParsableCommand {
     @Option(help: "Only tasks this user holds.")
     var assignee: String?
 
+    @Flag(help: "Only open or claimed tasks past their due time.")
+    var overdue = false
+
     func run() async throws {
         try await Output.run(output) {
             let result = try await CommandEngine.run { engine in
                 try await engine.tasks(
                     TaskQuery(roles: roles, states: states, onboardingId: onboarding, assignee: assignee),
-                    limit: page.limit, after: page.after)
+                    limit: page.limit, after: page.after, overdue: overdue)
             }
             if output.json {
                 try Output.printJSON(result.listing("tasks"))

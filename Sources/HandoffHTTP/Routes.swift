@@ -64,7 +64,12 @@ struct Routes {
             let taskQuery = TaskQuery(
                 roles: query.all("role").filter { !$0.isEmpty }, states: query.all("state"), onboardingId: query.single("onboarding"),
                 assignee: query.single("assignee"))
-            let page = try await engine.tasks(taskQuery, limit: try query.limit(), after: query.single("after"))
+            var overdue = false
+            if let text = query.single("overdue") {
+                guard let flag = Bool(text) else { throw EngineError(.invalidInput, "overdue is true or false, not '\(text)'") }
+                overdue = flag
+            }
+            let page = try await engine.tasks(taskQuery, limit: try query.limit(), after: query.single("after"), overdue: overdue)
             return try JSONBody.response(page.listing("tasks"))
         }
         group.get("/tasks/:id") { _, context in

@@ -283,10 +283,11 @@ public struct Engine: Sendable {
     /// With no states in the query, open and claimed tasks are listed (the work not done yet). Throws `not_found`
     /// for an onboarding that does not exist, `invalid_input` for an unknown state or cursor.
     public func tasks(
-        _ query: TaskQuery = TaskQuery(), limit: Int = 100, after: String? = nil
+        _ query: TaskQuery = TaskQuery(), limit: Int = 100, after: String? = nil, overdue: Bool = false
     ) async throws(EngineError) -> Page<TaskView> {
         let limit = try Self.check(limit: limit)
         var query = query
+        if overdue { query.dueBefore = clock() }
         if query.states.isEmpty { query.states = ["open", "claimed"] }
         for state in query.states where !["open", "claimed", "completed", "cancelled"].contains(state) {
             throw EngineError(.invalidInput, "a task state is open, claimed, completed or cancelled, not '\(state)'")

@@ -113,12 +113,18 @@ public struct TaskQuery: Sendable, Equatable {
     public var states: [String]
     public var onboardingId: String?
     public var assignee: String?
+    /// Only open or claimed tasks whose due time is before this (the engine's now): the overdue ones.
+    public var dueBefore: Date?
 
-    public init(roles: [String] = [], states: [String] = [], onboardingId: String? = nil, assignee: String? = nil) {
+    public init(
+        roles: [String] = [], states: [String] = [], onboardingId: String? = nil, assignee: String? = nil,
+        dueBefore: Date? = nil
+    ) {
         self.roles = roles
         self.states = states
         self.onboardingId = onboardingId
         self.assignee = assignee
+        self.dueBefore = dueBefore
     }
 }
 
@@ -326,13 +332,14 @@ public enum Projections {
                    AND ($4::text IS NULL OR assignee = $4)
                    AND ($5::text IS NULL OR (created_at, coalesce(due_at, 'infinity'), id) >
                         (SELECT created_at, coalesce(due_at, 'infinity'), id FROM tasks WHERE id = $5))
+                   AND ($7::timestamptz IS NULL OR (due_at < $7 AND state IN ('open', 'claimed')))
                  ORDER BY created_at, coalesce(due_at, 'infinity'), id
                  LIMIT $6
                 """,
             [
                 query.roles.isEmpty ? nil : JSONText.array(query.roles),
                 query.states.isEmpty ? nil : JSONText.array(query.states), query.onboardingId, query.assignee, after,
-                limit,
+                limit, query.dueBefore,
             ]
         ).rows.map(decodeTask)
     }

@@ -270,10 +270,13 @@ struct APITests {
                         "outputs", "dueAt", "createdAt"] {
                 #expect(task[key] != nil, "task has \(key)")
             }
+            let notYetOverdue = try await api.get("/tasks?overdue=true", as: "pat")
+            #expect(notYetOverdue.status == 200)
+            #expect(notYetOverdue["tasks"] == .list([]), "a task due in two days is overdue: \(notYetOverdue.text)")
             try await expectRefusal(404, "not_found", fixture) { try await api.get("/tasks/q1-t9", as: "pat") }
             try await expectRefusal(404, "not_found", fixture) { try await api.get("/tasks?onboarding=nope", as: "pat") }
             for path in ["/tasks?state=sleeping", "/tasks?state=&state=", "/tasks?after=no-such-cursor",
-                         "/tasks?role=customer%00admin", "/tasks?limit=-1"] {
+                         "/tasks?role=customer%00admin", "/tasks?limit=-1", "/tasks?overdue=maybe"] {
                 try await expectRefusal(422, "invalid_input", fixture) { try await api.get(path, as: "pat") }
             }
 

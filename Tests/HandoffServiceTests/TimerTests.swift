@@ -221,3 +221,33 @@ struct SchedulerProcessTests {
         #expect(try await engine.verify().problems == [])
     }
 }
+
+@Suite("Overdue tasks")
+struct OverdueTests {
+    @Test func aTaskPastItsDueTimeIsOverdueInTheEngineAndTheCommandLine() async throws {
+        let database = try await TestDatabase.make()
+        let clock = TestClock(Date().addingTimeInterval(-3 * 86_400))
+        let engine = TimerTests.engine(database, clock, workflows: Repository.workflows)
+        _ = try await engine.start(
+            workflow: "mail-send", inputs: ["company": "Contoso", "path": "standard"], id: "late", actor: "olivia")
+        // The client-sync task is due two days after it opened.
+        clock.advance(2 * 86_400 - 1)
+        #expect(try await engine.tasks(overdue: true).items.isEmpty)
+        clock.advance(2)
+        #expect(try await engine.tasks(overdue: true).items.map(\.id) == ["late-t1"])
+        #expect(try await engine.stats().tasks.first { $0.role == "customer_admin" }?.overdue == 1)
+
+        // The command line's clock is the real one: three days on, the task is overdue there too.
+        let environment = ["DATABASE_URL": database.connectionString, "HANDOFF_WORKFLOWS": Repository.workflows.path]
+        let listed = try await HandoffProcess.run(["tasks", "--overdue"], environment: environment)
+        #expect(listed.status == 0, "\(listed.stderr)")
+        #expect(listed.stdout.contains("late-t1") && listed.stdout.contains("OVERDUE"), "\(listed.stdout)")
+        let json = try await HandoffProcess.run(["tasks", "--overdue", "--role", "solutions_engineer", "--json"], environment: environment)
+        #expect(json.stdout.contains(#""tasks" : ["#) && !json.stdout.contains("late-t1"), "\(json.stdout)")
+        // Completed work is never overdue.
+        _ = try await engine.claim(taskId: "late-t1", user: "alice", roles: ["customer_admin"])
+        _ = try await engine.complete(
+            taskId: "late-t1", user: "alice", outputs: ["client_id": "C-1"], checklist: ["client-synced", "client-listed"])
+        #expect(try await engine.tasks(overdue: true).items.isEmpty)
+    }
+}
