@@ -1,6 +1,7 @@
 import Foundation
 import HandoffCore
 import HandoffStore
+import Timestamps
 
 extension Engine {
     /// The actor that timer events record.
@@ -31,7 +32,9 @@ extension Engine {
     /// onboarding has one winner, and the loser is decided again on the new state (where the timer, or the step
     /// it timed, may be gone).
     public func fireDueTimers(limit: Int = 100, leaseSeconds: Double = 30) async throws(EngineError) -> Int {
-        let now = clock()
+        // To the millisecond, as the interpreter decides and the database stores: a timer due at this very
+        // millisecond is due in both.
+        let now = Timestamp.normalized(clock())
         let due = try await read { connection in
             try TimerSchedule.lease(on: connection, now: now, limit: limit, lease: leaseSeconds)
         }

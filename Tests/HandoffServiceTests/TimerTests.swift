@@ -96,6 +96,20 @@ struct TimerTests {
         #expect(try await engine.verify().problems == [])
     }
 
+    /// Regression: with a clock between two milliseconds, a timer due at this millisecond was due for the
+    /// database but not for the scheduler, and never fired.
+    @Test func aTimerFiresAtItsDueMillisecondWhateverTheClocksFraction() async throws {
+        let database = try await TestDatabase.make()
+        let folder = try TickWorkflow.folder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let clock = TestClock(Date(timeIntervalSince1970: 1_800_000_000.1236))
+        let engine = Self.engine(database, clock, workflows: folder)
+        _ = try await engine.start(workflow: "tick", inputs: [:], id: "f1", actor: "olivia")
+        clock.advance(3600)
+        #expect(try await engine.fireDueTimers() == 1)
+        #expect(try await engine.onboarding("f1").currentSteps == ["after"])
+    }
+
     @Test func timersThatFellDueWhileNothingRanFireOnceOnRestartInDueOrder() async throws {
         let database = try await TestDatabase.make()
         let folder = try TickWorkflow.folder()
