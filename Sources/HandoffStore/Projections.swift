@@ -332,7 +332,7 @@ public enum Projections {
                    AND ($4::text IS NULL OR assignee = $4)
                    AND ($5::text IS NULL OR (created_at, coalesce(due_at, 'infinity'), id) >
                         (SELECT created_at, coalesce(due_at, 'infinity'), id FROM tasks WHERE id = $5))
-                   AND ($7::timestamptz IS NULL OR (due_at < $7 AND state IN ('open', 'claimed')))
+                   AND ($7::timestamptz IS NULL OR (due_at <= $7 AND state IN ('open', 'claimed')))
                  ORDER BY created_at, coalesce(due_at, 'infinity'), id
                  LIMIT $6
                 """,
@@ -555,7 +555,7 @@ extension Projections {
             SELECT role,
                    count(*) FILTER (WHERE state = 'open'),
                    count(*) FILTER (WHERE state = 'claimed'),
-                   count(*) FILTER (WHERE due_at < $1)
+                   count(*) FILTER (WHERE due_at <= $1)
               FROM tasks
              WHERE state IN ('open', 'claimed')
              GROUP BY role

@@ -44,10 +44,15 @@ struct MailSendWorkflowTests {
                                 default: nil)
                         ],
                         dueAt: t0.addingTimeInterval(2 * 86_400), createdAt: t0)),
+                // Its due time is a timer too: passing it marks the task overdue.
+                .timerScheduled(
+                    TimerScheduled(
+                        timerId: "ob1-timer1", path: "client-synced", dueAt: t0.addingTimeInterval(2 * 86_400),
+                        purpose: "overdue")),
             ])
         #expect(harness.state?.status == .active)
         #expect(harness.state?.currentSteps == ["client-synced"])
-        #expect(harness.state?.version == 3)
+        #expect(harness.state?.version == 4)
     }
 
     @Test func standardPath() throws {
@@ -116,8 +121,8 @@ struct MailSendWorkflowTests {
                 checklist: ["client-synced", "client-listed"]))
         #expect(
             events.map(\.type) == [
-                "TaskCompleted", "StepCompleted", "StepEntered", "DecisionMade", "StepCompleted", "StepEntered",
-                "BlockStarted", "StepEntered", "TaskOpened",
+                "TaskCompleted", "TimerCancelled", "StepCompleted", "StepEntered", "DecisionMade", "StepCompleted",
+                "StepEntered", "BlockStarted", "StepEntered", "TaskOpened",
             ])
         #expect(
             events[0]
@@ -125,11 +130,12 @@ struct MailSendWorkflowTests {
                     TaskCompleted(
                         taskId: "ob1-t1", user: "ann", outputs: ["client_id": "C-42"],
                         checklist: ["client-listed", "client-synced"])))
+        #expect(events[1] == .timerCancelled(TimerCancelled(timerId: "ob1-timer1", path: "client-synced")))
         #expect(
-            events[3]
+            events[4]
                 == .decisionMade(
                     DecisionMade(path: "which-path", step: "which-path", branch: 0, next: "standard-consent")))
-        #expect(events[7] == .stepEntered(StepEntered(path: "standard-consent/sign-in", step: "sign-in", kind: "task")))
+        #expect(events[8] == .stepEntered(StepEntered(path: "standard-consent/sign-in", step: "sign-in", kind: "task")))
     }
 
     @Test func mailSendOnlyPath() throws {

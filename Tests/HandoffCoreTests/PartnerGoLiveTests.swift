@@ -38,11 +38,13 @@ struct PartnerGoLiveTests {
         var harness = try started()
         try complete(&harness, step: "send-contract")
         #expect(harness.state?.awaitedSignals.map(\.signal) == ["contract-signed"])
-        let timeout = try #require(harness.state?.timers.first)
+        // gl-timer1 is configure-tenant's due time (three days); the wait's timeout is the next.
+        #expect(harness.state?.timers.first?.purpose == "overdue")
+        let timeout = try #require(harness.state?.timers.first { $0.purpose == "timeout" })
         #expect(
             timeout
                 == PendingTimer(
-                    id: "gl-timer1", path: "contract-signed", dueAt: t0.addingTimeInterval(7 * 86_400),
+                    id: "gl-timer2", path: "contract-signed", dueAt: t0.addingTimeInterval(7 * 86_400),
                     purpose: "timeout"))
 
         let signalled = try harness.run(.deliverSignal(name: "contract-signed", data: ["by": "ceo"]))
@@ -50,7 +52,7 @@ struct PartnerGoLiveTests {
             signalled == [
                 .signalReceived(
                     SignalReceived(path: "contract-signed", signal: "contract-signed", data: ["by": "ceo"])),
-                .timerCancelled(TimerCancelled(timerId: "gl-timer1", path: "contract-signed")),
+                .timerCancelled(TimerCancelled(timerId: "gl-timer2", path: "contract-signed")),
                 .stepCompleted(
                     StepCompleted(
                         path: "contract-signed", step: "contract-signed",
@@ -76,20 +78,20 @@ struct PartnerGoLiveTests {
                 "StepCompleted", "StepEntered", "TimerScheduled",
             ])
         let soak = try #require(harness.state?.timers.first)
-        #expect(soak.id == "gl-timer2")
+        #expect(soak.id == "gl-timer3")
         #expect(soak.dueAt == t0.addingTimeInterval(3_600 + 2 * 86_400))
         #expect(harness.state?.currentSteps == ["soak"])
 
         // Never early.
-        #expect(throws: DecisionError.self) { try harness.run(.fireTimer(timerId: "gl-timer2")) }
+        #expect(throws: DecisionError.self) { try harness.run(.fireTimer(timerId: "gl-timer3")) }
         harness.now = soak.dueAt
-        try harness.run(.fireTimer(timerId: "gl-timer2"))
+        try harness.run(.fireTimer(timerId: "gl-timer3"))
         #expect(harness.openTasks == ["go-live@solutions_engineer"])
         #expect(
             harness.onlyOpenTask()?.checklist.first?.text
                 == "Northwind is live on tenant 8C2F9E4A-1B3D-4E5F-8A7B-9C0D1E2F3A4B")
         // Fires once.
-        #expect(throws: DecisionError.self) { try harness.run(.fireTimer(timerId: "gl-timer2")) }
+        #expect(throws: DecisionError.self) { try harness.run(.fireTimer(timerId: "gl-timer3")) }
 
         try complete(&harness, step: "go-live")
         #expect(harness.state?.status == .completed)
@@ -104,16 +106,16 @@ struct PartnerGoLiveTests {
         var harness = try started()
         try complete(&harness, step: "send-contract")
         harness.now = t0.addingTimeInterval(7 * 86_400)
-        try harness.run(.fireTimer(timerId: "gl-timer1"))
+        try harness.run(.fireTimer(timerId: "gl-timer2"))
         #expect(
             harness.openTasks == ["configure-tenant@solutions_engineer", "chase-signature@partner_integration_manager"])
         #expect(harness.state?.stepOutputs["contract-signed"] == ["received": false, "data": .null])
 
         try complete(&harness, step: "chase-signature")
-        #expect(harness.state?.awaitedSignals.map(\.timeoutTimerId) == ["gl-timer2"])
+        #expect(harness.state?.awaitedSignals.map(\.timeoutTimerId) == ["gl-timer3"])
 
         harness.now = harness.now.addingTimeInterval(7 * 86_400)
-        try harness.run(.fireTimer(timerId: "gl-timer2"))
+        try harness.run(.fireTimer(timerId: "gl-timer3"))
         try complete(&harness, step: "chase-signature", outputs: ["still_interested": false])
         #expect(harness.state?.status == .failed)
         #expect(harness.state?.reason == "Northwind did not sign the contract")

@@ -169,7 +169,8 @@ struct TimerTests {
             let id = "race\(index)"
             let history = try await engine.history(id)
             let signals = history.filter { $0.type == "SignalReceived" }.count
-            let timeouts = history.filter { $0.type == "TimerFired" }.count
+            // The wait's timeout (configure-tenant, due in three days, is overdue by now too: its timer is not counted).
+            let timeouts = history.filter { $0.type == "TimerFired" && $0.data == .object(["path": "contract-signed", "timerId": .string("\(id)-timer2")]) }.count
             #expect(signals + timeouts == 1, "\(id): \(signals) signals and \(timeouts) timeouts")
         }
         #expect(try await engine.verify().problems == [])
@@ -263,5 +264,147 @@ struct OverdueTests {
         _ = try await engine.complete(
             taskId: "late-t1", user: "alice", outputs: ["client_id": "C-1"], checklist: ["client-synced", "client-listed"])
         #expect(try await engine.tasks(overdue: true).items.isEmpty)
+    }
+}
+
+/// Tasks with a due time, reminders, an escalation and a claim timeout.
+enum ChoresWorkflow {
+    static func source(mode: String) -> String {
+        """
+        id: chores-\(mode)
+        title: Chores
+        version: 1
+        roles: [customer_admin, solutions_engineer]
+        start: do-it
+        steps:
+          - id: do-it
+            title: Do it
+            task:
+              role: customer_admin
+              title: Do it
+              checklist:
+                - id: done
+                  text: Done
+              due: 2d
+              remind:
+                before: 1d
+                after: 1d
+              escalate:
+                after: 4d
+                to: solutions_engineer
+                mode: \(mode)
+              claim_timeout: 4h
+          - id: finish
+            end: completed
+        """
+    }
+
+    static func folder() throws -> URL {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("chores-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        for mode in ["move", "add"] {
+            try source(mode: mode).write(to: folder.appendingPathComponent("chores-\(mode).yaml"), atomically: true, encoding: .utf8)
+        }
+        return folder
+    }
+}
+
+@Suite("Reminders, escalation and claim expiry")
+struct TaskTimerTests {
+    /// The types of the events since `version`, and the stream's version now.
+    static func since(_ engine: Engine, _ id: String, _ version: inout Int) async throws -> [String] {
+        let history = try await engine.history(id)
+        defer { version = history.count }
+        return history.dropFirst(version).map(\.type)
+    }
+
+    @Test func remindersOverdueAndAMovingEscalationComeAtTheirTimesAndTheEscalatedRoleClaims() async throws {
+        let database = try await TestDatabase.make()
+        let folder = try ChoresWorkflow.folder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let clock = TestClock()
+        let engine = TimerTests.engine(database, clock, workflows: folder)
+        _ = try await engine.start(workflow: "chores-move", inputs: [:], id: "c1", actor: "olivia")
+        var seen = try await engine.history("c1").count
+        #expect(try await engine.onboarding("c1").timers.map(\.purpose).sorted() == ["escalation", "overdue", "reminder-after", "reminder-before"])
+
+        clock.advance(86_400 - 1)
+        _ = try await engine.fireDueTimers()
+        #expect(try await Self.since(engine, "c1", &seen) == [], "a reminder came early")
+        clock.advance(1)
+        _ = try await engine.fireDueTimers()
+        #expect(try await Self.since(engine, "c1", &seen) == ["TimerFired", "TaskReminded"])
+        #expect(try await engine.history("c1").last?.data == .object(["taskId": "c1-t1", "when": "before", "role": "customer_admin"]))
+
+        clock.advance(86_400)
+        _ = try await engine.fireDueTimers()
+        #expect(try await Self.since(engine, "c1", &seen) == ["TimerFired", "TaskOverdue"])
+        #expect(try await engine.tasks(overdue: true).items.map(\.id) == ["c1-t1"])
+
+        clock.advance(86_400)
+        _ = try await engine.fireDueTimers()
+        #expect(try await Self.since(engine, "c1", &seen) == ["TimerFired", "TaskReminded"])
+
+        // Four days after it opened, the task moves to the solutions engineers.
+        do {
+            _ = try await engine.claim(taskId: "c1-t1", user: "sam", roles: ["solutions_engineer"])
+            Issue.record("another role claimed the task before its escalation")
+        } catch {
+            #expect(error.code == .forbiddenRole)
+        }
+        clock.advance(86_400)
+        _ = try await engine.fireDueTimers()
+        #expect(try await Self.since(engine, "c1", &seen) == ["TimerFired", "TaskEscalated"])
+        #expect(try await engine.task("c1-t1").role == "solutions_engineer")
+        #expect(try await engine.tasks(TaskQuery(roles: ["solutions_engineer"]), limit: 10, after: nil).items.map(\.id) == ["c1-t1"])
+        do {
+            _ = try await engine.claim(taskId: "c1-t1", user: "alice", roles: ["customer_admin"])
+            Issue.record("the role the task moved away from still claimed it")
+        } catch {
+            #expect(error.code == .forbiddenRole)
+        }
+        _ = try await engine.claim(taskId: "c1-t1", user: "sam", roles: ["solutions_engineer"])
+        _ = try await engine.complete(taskId: "c1-t1", user: "sam", outputs: [:], checklist: ["done"])
+        #expect(try await engine.onboarding("c1").state == "completed")
+        #expect(try await engine.onboarding("c1").timers.isEmpty)
+        #expect(try await engine.verify().problems == [])
+    }
+
+    @Test func anExpiredClaimIsReleasedWithItsReasonAndTheLateCompletionIsRefusedAndWritesNothing() async throws {
+        let database = try await TestDatabase.make()
+        let folder = try ChoresWorkflow.folder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let clock = TestClock()
+        let engine = TimerTests.engine(database, clock, workflows: folder)
+        _ = try await engine.start(workflow: "chores-add", inputs: [:], id: "e1", actor: "olivia")
+        _ = try await engine.claim(taskId: "e1-t1", user: "alice", roles: ["customer_admin"])
+        clock.advance(4 * 3600)
+        _ = try await engine.fireDueTimers()
+        let released = try #require(try await engine.history("e1").last)
+        #expect(released.type == "TaskReleased")
+        #expect(released.data == .object(["taskId": "e1-t1", "assignee": "alice", "reason": "the claim expired after 4h"]))
+        #expect(try await engine.task("e1-t1").state == "open")
+
+        let before = try await engine.history("e1").count
+        do {
+            _ = try await engine.complete(taskId: "e1-t1", user: "alice", outputs: [:], checklist: ["done"])
+            Issue.record("the late completion was taken")
+        } catch {
+            #expect(error.code == .taskNotClaimedByYou)
+        }
+        #expect(try await engine.history("e1").count == before)
+
+        // Claimed again and released by hand: that claim's expiry is withdrawn with it.
+        _ = try await engine.claim(taskId: "e1-t1", user: "alice", roles: ["customer_admin"])
+        _ = try await engine.release(taskId: "e1-t1", user: "alice")
+        #expect(try await engine.onboarding("e1").timers.contains { $0.purpose == "claim-expiry" } == false)
+
+        // Escalation that adds a role: both may claim now.
+        clock.advance(4 * 86_400)
+        _ = try await engine.fireDueTimers()
+        #expect(try await engine.history("e1").contains { $0.type == "TaskEscalated" })
+        #expect(try await engine.task("e1-t1").role == "customer_admin")
+        _ = try await engine.claim(taskId: "e1-t1", user: "sam", roles: ["solutions_engineer"])
+        #expect(try await engine.verify().problems == [])
     }
 }

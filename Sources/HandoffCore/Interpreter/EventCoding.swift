@@ -379,15 +379,79 @@ extension TaskReleased: EventPayload {
     init(_ fields: Fields) throws(EventCodingError) {
         self.init(
             taskId: try fields.string("taskId"), assignee: try fields.string("assignee"),
-            releasedBy: try fields.optionalString("releasedBy"))
+            releasedBy: try fields.optionalString("releasedBy"), reason: try fields.optionalString("reason"))
     }
 
     func write(to writer: inout JSONWriter) {
         writer.beginObject()
         writer.key("assignee"); writer.string(assignee)
+        if let reason {
+            writer.key("reason"); writer.string(reason)
+        }
         if let releasedBy {
             writer.key("releasedBy"); writer.string(releasedBy)
         }
+        writer.key("taskId"); writer.string(taskId)
+        writer.endObject()
+    }
+}
+
+extension TaskOverdue: EventPayload {
+    static let typeName = "TaskOverdue"
+    var event: OnboardingEvent { .taskOverdue(self) }
+    public var summary: String { "\(taskId) was due \(Timestamp.format(dueAt))" }
+
+    init(_ fields: Fields) throws(EventCodingError) {
+        self.init(taskId: try fields.string("taskId"), dueAt: try fields.date("dueAt"))
+    }
+
+    func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("dueAt"); writer.string(Timestamp.format(dueAt))
+        writer.key("taskId"); writer.string(taskId)
+        writer.endObject()
+    }
+}
+
+extension TaskReminded: EventPayload {
+    static let typeName = "TaskReminded"
+    var event: OnboardingEvent { .taskReminded(self) }
+    public var summary: String { "\(taskId) (\(when) its due time) for \(assignee ?? role)" }
+
+    init(_ fields: Fields) throws(EventCodingError) {
+        self.init(
+            taskId: try fields.string("taskId"), when: try fields.string("when"), role: try fields.string("role"),
+            assignee: try fields.optionalString("assignee"))
+    }
+
+    func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let assignee {
+            writer.key("assignee"); writer.string(assignee)
+        }
+        writer.key("role"); writer.string(role)
+        writer.key("taskId"); writer.string(taskId)
+        writer.key("when"); writer.string(when)
+        writer.endObject()
+    }
+}
+
+extension TaskEscalated: EventPayload {
+    static let typeName = "TaskEscalated"
+    var event: OnboardingEvent { .taskEscalated(self) }
+    public var summary: String { "\(taskId) from \(from) to \(role) (\(mode))" }
+
+    init(_ fields: Fields) throws(EventCodingError) {
+        self.init(
+            taskId: try fields.string("taskId"), role: try fields.string("role"), mode: try fields.string("mode"),
+            from: try fields.string("from"))
+    }
+
+    func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("from"); writer.string(from)
+        writer.key("mode"); writer.string(mode)
+        writer.key("role"); writer.string(role)
         writer.key("taskId"); writer.string(taskId)
         writer.endObject()
     }

@@ -93,6 +93,16 @@ public struct Interpreter: Sendable {
             }
         case .taskCancelled(let cancelled):
             state.updateTask(cancelled.taskId) { $0.state = .cancelled }
+        case .taskOverdue, .taskReminded:
+            break
+        case .taskEscalated(let escalated):
+            state.updateTask(escalated.taskId) { task in
+                if escalated.mode == Escalation.Mode.move.rawValue {
+                    task.role = escalated.role
+                } else if !task.escalatedRoles.contains(escalated.role) {
+                    task.escalatedRoles.append(escalated.role)
+                }
+            }
         case .variablesSet(let set):
             state.variables.merge(set.variables) { _, new in new }
         case .signalReceived:
@@ -171,10 +181,12 @@ public struct Interpreter: Sendable {
                 throw DecisionError(
                     .taskAlreadyClaimed, "task '\(taskId)' is already claimed by \(task.assignee ?? "someone")")
             }
-            guard roles.contains(task.role) else {
-                throw DecisionError(.forbiddenRole, "task '\(taskId)' is for role '\(task.role)'")
+            guard task.isClaimable(by: roles) else {
+                let also = task.escalatedRoles.isEmpty ? "" : " (or, escalated, " + task.escalatedRoles.joined(separator: ", ") + ")"
+                throw DecisionError(.forbiddenRole, "task '\(taskId)' is for role '\(task.role)'\(also)")
             }
             run.emit(.taskClaimed(TaskClaimed(taskId: taskId, assignee: user)))
+            run.scheduleClaimExpiry(task)
         case .releaseTask(let taskId, let user, let overriding):
             let task = try openTask(taskId, in: state)
             guard task.state == .claimed, let assignee = task.assignee, assignee == user || overriding else {
@@ -182,6 +194,7 @@ public struct Interpreter: Sendable {
             }
             let releasedBy = assignee == user ? nil : user
             run.emit(.taskReleased(TaskReleased(taskId: taskId, assignee: assignee, releasedBy: releasedBy)))
+            run.cancelTimers(of: task, purposes: [Run.claimExpiry])
         case .completeTask(let taskId, let user, let outputs, let checklist):
             let task = try openTask(taskId, in: state)
             guard task.state == .claimed, task.assignee == user else {
@@ -192,6 +205,7 @@ public struct Interpreter: Sendable {
             run.emit(
                 .taskCompleted(
                     TaskCompleted(taskId: taskId, user: user, outputs: values, checklist: checklist.sorted())))
+            run.cancelTimers(of: task, purposes: nil)
             run.finishWaitingStep(path: task.path, outputs: values)
         case .deliverSignal(let name, let data):
             try requireActive(state)

@@ -19,6 +19,9 @@ public enum OnboardingEvent: Hashable, Sendable {
     case taskReleased(TaskReleased)
     case taskCompleted(TaskCompleted)
     case taskCancelled(TaskCancelled)
+    case taskOverdue(TaskOverdue)
+    case taskReminded(TaskReminded)
+    case taskEscalated(TaskEscalated)
     case variablesSet(VariablesSet)
     case signalReceived(SignalReceived)
     case timerScheduled(TimerScheduled)
@@ -44,6 +47,9 @@ public enum OnboardingEvent: Hashable, Sendable {
         case .taskReleased(let payload): payload
         case .taskCompleted(let payload): payload
         case .taskCancelled(let payload): payload
+        case .taskOverdue(let payload): payload
+        case .taskReminded(let payload): payload
+        case .taskEscalated(let payload): payload
         case .variablesSet(let payload): payload
         case .signalReceived(let payload): payload
         case .timerScheduled(let payload): payload
@@ -59,7 +65,7 @@ public enum OnboardingEvent: Hashable, Sendable {
     static let payloadList: [any EventPayload.Type] = [
         OnboardingStarted.self, StepEntered.self, StepSkipped.self, StepCompleted.self, DecisionMade.self,
         BlockStarted.self, BranchCompleted.self, TaskOpened.self, TaskClaimed.self, TaskReleased.self,
-        TaskCompleted.self, TaskCancelled.self, VariablesSet.self, SignalReceived.self, TimerScheduled.self,
+        TaskCompleted.self, TaskCancelled.self, TaskOverdue.self, TaskReminded.self, TaskEscalated.self, VariablesSet.self, SignalReceived.self, TimerScheduled.self,
         TimerFired.self, TimerCancelled.self, OnboardingCompleted.self, OnboardingCancelled.self,
         OnboardingFailed.self,
     ]
@@ -267,11 +273,56 @@ public struct TaskReleased: Codable, Hashable, Sendable {
     public var assignee: String
     /// Who gave it back when that was not the holder (an admin taking a claim away); nil when the holder did.
     public var releasedBy: String?
+    /// Why, when nobody gave it back (the claim expired).
+    public var reason: String?
 
-    public init(taskId: String, assignee: String, releasedBy: String? = nil) {
+    public init(taskId: String, assignee: String, releasedBy: String? = nil, reason: String? = nil) {
         self.taskId = taskId
         self.assignee = assignee
         self.releasedBy = releasedBy
+        self.reason = reason
+    }
+}
+
+/// The task passed its due time without being completed.
+public struct TaskOverdue: Codable, Hashable, Sendable {
+    public var taskId: String
+    public var dueAt: Date
+
+    public init(taskId: String, dueAt: Date) {
+        self.taskId = taskId
+        self.dueAt = dueAt
+    }
+}
+
+/// A reminder of a task not yet completed: `before` or `after` its due time.
+public struct TaskReminded: Codable, Hashable, Sendable {
+    public var taskId: String
+    public var when: String
+    public var role: String
+    public var assignee: String?
+
+    public init(taskId: String, when: String, role: String, assignee: String?) {
+        self.taskId = taskId
+        self.when = when
+        self.role = role
+        self.assignee = assignee
+    }
+}
+
+/// A task not completed in time went to another role: as well as its own (`add`), or instead of it (`move`).
+public struct TaskEscalated: Codable, Hashable, Sendable {
+    public var taskId: String
+    public var role: String
+    public var mode: String
+    /// The role it had.
+    public var from: String
+
+    public init(taskId: String, role: String, mode: String, from: String) {
+        self.taskId = taskId
+        self.role = role
+        self.mode = mode
+        self.from = from
     }
 }
 

@@ -95,6 +95,13 @@ public struct OnboardingTask: Hashable, Sendable, Codable {
     public var completedBy: String?
     public var completedOutputs: [String: Value]?
     public var checkedItems: [String]?
+    /// Roles an escalation added: they may claim the task as well as `role`.
+    public var escalatedRoles: [String] = []
+
+    /// Whether a caller holding `roles` may claim it.
+    public func isClaimable(by roles: Set<String>) -> Bool {
+        roles.contains(role) || escalatedRoles.contains(where: roles.contains)
+    }
 }
 
 /// A step the flow is in.

@@ -178,6 +178,7 @@ struct Run {
                     taskId: taskId, path: path, step: step.id, role: task.role, title: task.title.render(lookup),
                     instructions: task.instructions?.render(lookup) ?? "", checklist: checklist, outputs: outputs,
                     dueAt: task.due.map { now.addingTimeInterval(TimeInterval($0.seconds)) }, createdAt: now)))
+        scheduleTaskTimers(task, path: path, dueAt: state.tasks.last?.dueAt)
     }
 
     mutating func schedule(path: String, dueAt: Date, purpose: String) {
@@ -254,10 +255,89 @@ struct Run {
 
     mutating func fireTimer(_ timer: PendingTimer) {
         emit(.timerFired(TimerFired(timerId: timer.id, path: timer.path)))
+        if Self.taskPurposes.contains(timer.purpose) {
+            fireTaskTimer(timer)
+            return
+        }
         if timer.purpose == "timeout" {
             finishWaitingStep(path: timer.path, outputs: ["received": false, "data": .null], timedOut: true)
         } else {
             finishWaitingStep(path: timer.path, outputs: [:])
+        }
+    }
+
+    // MARK: Task timers
+
+    static let overdue = "overdue"
+    static let reminderBefore = "reminder-before"
+    static let reminderAfter = "reminder-after"
+    static let escalation = "escalation"
+    static let claimExpiry = "claim-expiry"
+    /// The purposes of the timers a task step's `due`, `remind`, `escalate` and `claim_timeout` schedule, at the
+    /// task's path.
+    static let taskPurposes: Set<String> = [overdue, reminderBefore, reminderAfter, escalation, claimExpiry]
+
+    /// The timers of a task that just opened: its due time (the overdue mark), its reminders, its escalation.
+    mutating func scheduleTaskTimers(_ task: TaskStep, path: String, dueAt: Date?) {
+        if let dueAt {
+            schedule(path: path, dueAt: dueAt, purpose: Self.overdue)
+            if let before = task.remindBefore {
+                schedule(path: path, dueAt: dueAt.addingTimeInterval(-TimeInterval(before.seconds)), purpose: Self.reminderBefore)
+            }
+            if let after = task.remindAfter {
+                schedule(path: path, dueAt: dueAt.addingTimeInterval(TimeInterval(after.seconds)), purpose: Self.reminderAfter)
+            }
+        }
+        if let escalation = task.escalation {
+            schedule(path: path, dueAt: now.addingTimeInterval(TimeInterval(escalation.after.seconds)), purpose: Self.escalation)
+        }
+    }
+
+    /// A claim's expiry, when the task's step sets `claim_timeout`.
+    mutating func scheduleClaimExpiry(_ task: OnboardingTask) {
+        guard let step = definition.steps[task.step], case .task(let taskStep) = step.kind,
+            let timeout = taskStep.claimTimeout
+        else { return }
+        schedule(path: task.path, dueAt: now.addingTimeInterval(TimeInterval(timeout.seconds)), purpose: Self.claimExpiry)
+    }
+
+    /// Cancels the pending timers at a task's path with these purposes (all of the task's, with nil).
+    mutating func cancelTimers(of task: OnboardingTask, purposes: Set<String>?) {
+        for timer in state.timers where timer.path == task.path && (purposes ?? Self.taskPurposes).contains(timer.purpose) {
+            emit(.timerCancelled(TimerCancelled(timerId: timer.id, path: timer.path)))
+        }
+    }
+
+    private mutating func fireTaskTimer(_ timer: PendingTimer) {
+        guard let task = state.openTasks.first(where: { $0.path == timer.path }) else { return }
+        switch timer.purpose {
+        case Self.overdue:
+            emit(.taskOverdue(TaskOverdue(taskId: task.id, dueAt: timer.dueAt)))
+        case Self.reminderBefore, Self.reminderAfter:
+            emit(
+                .taskReminded(
+                    TaskReminded(
+                        taskId: task.id, when: timer.purpose == Self.reminderBefore ? "before" : "after", role: task.role,
+                        assignee: task.assignee)))
+        case Self.escalation:
+            guard let step = definition.steps[task.step], case .task(let taskStep) = step.kind,
+                let escalation = taskStep.escalation
+            else { return }
+            emit(
+                .taskEscalated(
+                    TaskEscalated(taskId: task.id, role: escalation.role, mode: escalation.mode.rawValue, from: task.role)))
+        case Self.claimExpiry:
+            guard task.state == .claimed, let assignee = task.assignee else { return }
+            let timeout = definition.steps[task.step].flatMap { step -> TimeSpan? in
+                if case .task(let task) = step.kind { task.claimTimeout } else { nil }
+            }
+            emit(
+                .taskReleased(
+                    TaskReleased(
+                        taskId: task.id, assignee: assignee,
+                        reason: "the claim expired" + (timeout.map { " after \($0.description)" } ?? ""))))
+        default:
+            break
         }
     }
 

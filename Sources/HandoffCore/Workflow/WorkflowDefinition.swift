@@ -95,6 +95,25 @@ public struct TaskStep: Hashable, Sendable {
     public var outputs: [FieldSpec]
     /// How long after opening the task is due.
     public var due: TimeSpan?
+    /// How long a claim may last: a claim not completed by then is released, and the task is open again.
+    public var claimTimeout: TimeSpan? = nil
+    /// A reminder this long before the due time, and one this long after it (both need `due`).
+    public var remindBefore: TimeSpan? = nil
+    public var remindAfter: TimeSpan? = nil
+    /// What happens to the task when it is still not completed some time after it opened.
+    public var escalation: Escalation? = nil
+}
+
+/// A task's escalation: `after` its opening, still not completed, it goes to `role` as well (`add`) or instead
+/// (`move`).
+public struct Escalation: Hashable, Sendable {
+    public enum Mode: String, Hashable, Sendable, CaseIterable {
+        case add, move
+    }
+
+    public var after: TimeSpan
+    public var role: String
+    public var mode: Mode
 }
 
 /// An item of a task's checklist; completing the task requires every item's id.

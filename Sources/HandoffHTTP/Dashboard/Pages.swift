@@ -90,7 +90,7 @@ enum PageValues {
 
     static func isOverdue(_ task: TaskView, now: Date) -> Bool {
         guard let due = task.dueAt, task.state == "open" || task.state == "claimed" else { return false }
-        return due < now
+        return due <= now
     }
 
     static func task(_ task: TaskView, caller: Caller?, now: Date) -> [String: Any] {

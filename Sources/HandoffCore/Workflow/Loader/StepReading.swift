@@ -257,7 +257,8 @@ extension DefinitionBuilder {
             role: "", title: Template(literal: ""), instructions: nil, checklist: [], outputs: [], due: nil)
         guard let taskEntries = entries(node, what: "the task of \(context)") else { return task }
         checkFields(
-            taskEntries, allowed: ["role", "title", "instructions", "checklist", "outputs", "due"],
+            taskEntries,
+            allowed: ["role", "title", "instructions", "checklist", "outputs", "due", "remind", "escalate", "claim_timeout"],
             in: "the task of \(context)")
         if let roleEntry = field(taskEntries, "role") {
             if let role = string(roleEntry.value, what: "'role'") {
@@ -320,6 +321,42 @@ extension DefinitionBuilder {
         }
         if let dueEntry = field(taskEntries, "due") {
             task.due = timeSpan(dueEntry.value, what: "'due' of \(context)")
+        }
+        if let timeoutEntry = field(taskEntries, "claim_timeout") {
+            task.claimTimeout = timeSpan(timeoutEntry.value, what: "'claim_timeout' of \(context)")
+        }
+        if let remindEntry = field(taskEntries, "remind"), let remind = entries(remindEntry.value, what: "'remind' of \(context)") {
+            checkFields(remind, allowed: ["before", "after"], in: "'remind' of \(context)")
+            task.remindBefore = field(remind, "before").flatMap { timeSpan($0.value, what: "'remind.before' of \(context)") }
+            task.remindAfter = field(remind, "after").flatMap { timeSpan($0.value, what: "'remind.after' of \(context)") }
+            if field(taskEntries, "due") == nil {
+                error("'remind' of \(context) needs 'due': reminders are timed from the due time", at: remindEntry.keyLocation)
+            }
+        }
+        if let escalateEntry = field(taskEntries, "escalate"),
+            let escalate = entries(escalateEntry.value, what: "'escalate' of \(context)")
+        {
+            checkFields(escalate, allowed: ["after", "to", "mode"], in: "'escalate' of \(context)")
+            let after = requiredEntry(escalate, "after", in: "'escalate' of \(context)", at: escalateEntry.keyLocation)
+                .flatMap { timeSpan($0.value, what: "'escalate.after' of \(context)") }
+            let role = requiredString(escalate, "to", in: "'escalate' of \(context)", at: escalateEntry.keyLocation)
+            var mode = Escalation.Mode.add
+            if let modeEntry = field(escalate, "mode"), let text = string(modeEntry.value, what: "'escalate.mode'") {
+                if let parsed = Escalation.Mode(rawValue: text) {
+                    mode = parsed
+                } else {
+                    error("'escalate.mode' of \(context) is add or move, not '\(text)'", at: location(modeEntry.value))
+                }
+            }
+            if let role, !roles.contains(role) {
+                let known = Self.closest(to: role, in: roles).map { " (did you mean '\($0)'?)" } ?? ""
+                error("'escalate.to' of \(context) is unknown role '\(role)'\(known)", at: escalateEntry.keyLocation)
+            } else if let role, role == task.role {
+                error("'escalate.to' of \(context) is the task's own role '\(role)'", at: escalateEntry.keyLocation)
+            }
+            if let after, let role {
+                task.escalation = Escalation(after: after, role: role, mode: mode)
+            }
         }
         return task
     }

@@ -63,11 +63,18 @@ extension DefinitionBuilder {
     mutating func requiredString(_ entries: [Entry], _ name: String, in context: String, at fallback: SourcePosition)
         -> String?
     {
+        requiredEntry(entries, name, in: context, at: fallback).flatMap { string($0.value, what: "'\(name)'") }
+    }
+
+    /// The entry `name`, or an error naming what is missing.
+    mutating func requiredEntry(_ entries: [Entry], _ name: String, in context: String, at fallback: SourcePosition)
+        -> Entry?
+    {
         guard let entry = field(entries, name) else {
             error("\(context) is missing '\(name)'", at: fallback)
             return nil
         }
-        return string(entry.value, what: "'\(name)'")
+        return entry
     }
 
     mutating func integer(_ node: Node, what: String) -> Int? {
