@@ -408,3 +408,74 @@ struct TaskTimerTests {
         #expect(try await engine.verify().problems == [])
     }
 }
+
+@Suite("Signals with a declared shape")
+struct SignalShapeTests {
+    static let source = """
+        id: consent
+        title: Consent
+        version: 1
+        roles: [customer_admin]
+        start: wait-for-consent
+        steps:
+          - id: wait-for-consent
+            title: Wait for the consent
+            wait:
+              signal: consented
+              timeout: 1d
+              on_timeout: chase
+              data:
+                by: { type: email, required: true }
+                scopes: { type: integer, default: 1 }
+            next: done
+          - id: chase
+            task:
+              role: customer_admin
+              title: Chase the consent
+              checklist: [Chased]
+          - id: done
+            end: completed
+        """
+
+    @Test func theSignalResumesTheWaitAMalformedPayloadIsRefusedAndTheTimeoutBranchRunsWithoutOne() async throws {
+        let database = try await TestDatabase.make()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("consent-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try Self.source.write(to: folder.appendingPathComponent("consent.yaml"), atomically: true, encoding: .utf8)
+        let clock = TestClock()
+        let engine = TimerTests.engine(database, clock, workflows: folder)
+        _ = try await engine.start(workflow: "consent", inputs: [:], id: "s1", actor: "olivia")
+        _ = try await engine.start(workflow: "consent", inputs: [:], id: "s2", actor: "olivia")
+
+        let versions = try await engine.history("s1").count
+        let malformed: [(Value, String)] = [
+            (.string("yes"), "must be an object with by, scopes"),
+            (.object([:]), "by: is required"),
+            (.object(["by": "not-an-address"]), "by:"),
+            (.object(["by": "ceo@contoso.com", "scopes": "many"]), "scopes:"),
+            (.object(["by": "ceo@contoso.com", "extra": true]), "extra: is not a field of signal 'consented'"),
+        ]
+        for (data, message) in malformed {
+            do {
+                _ = try await engine.signal(onboardingId: "s1", name: "consented", data: data, actor: "pat")
+                Issue.record("the signal with \(data.jsonText) was taken")
+            } catch {
+                #expect(error.code == .invalidInput)
+                #expect(error.message.contains(message), "\(error.message)")
+            }
+        }
+        #expect(try await engine.history("s1").count == versions, "a refused signal wrote something")
+
+        _ = try await engine.signal(onboardingId: "s1", name: "consented", data: ["by": "ceo@contoso.com"], actor: "pat")
+        let received = try #require(try await engine.history("s1").first { $0.type == "SignalReceived" })
+        #expect(received.data == .object(["path": "wait-for-consent", "signal": "consented", "data": ["by": "ceo@contoso.com", "scopes": 1]]))
+        #expect(try await engine.onboarding("s1").state == "completed")
+
+        // No signal for a day: the timeout branch.
+        clock.advance(86_400)
+        _ = try await engine.fireDueTimers()
+        #expect(try await engine.onboarding("s2").currentSteps == ["chase"])
+        #expect(try await engine.verify().problems == [])
+    }
+}

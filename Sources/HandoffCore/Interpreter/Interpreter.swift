@@ -217,8 +217,14 @@ public struct Interpreter: Sendable {
                     ? "no step waits for a signal now" : "steps wait for: " + awaited.joined(separator: ", ")
                 throw DecisionError(.signalNotAwaited, "no step is waiting for signal '\(name)' (\(known))")
             }
+            var accepted = data
+            for step in waiting {
+                if case .wait(let wait)? = definition.steps[step.step]?.kind, let fields = wait.data {
+                    accepted = try checkSignalData(data, fields: fields, signal: name)
+                }
+            }
             for step in waiting where run.state.status == .active {
-                run.receiveSignal(name, data: data, at: step.path)
+                run.receiveSignal(name, data: accepted, at: step.path)
             }
         case .fireTimer(let timerId):
             try requireActive(state)
@@ -287,6 +293,43 @@ public struct Interpreter: Sendable {
         run.events = [.started(started)]
         run.enter(definition.start, prefix: "")
         return Decision(events: run.events, state: run.state)
+    }
+
+    /// A signal's data against the shape its wait step declares: an object of those fields, each checked and
+    /// converted as an output is, defaults filled in. Throws `invalid_input` naming every field that does not fit.
+    private func checkSignalData(_ data: Value, fields: [FieldSpec], signal: String) throws(DecisionError) -> Value {
+        var given: [String: Value] = [:]
+        switch data {
+        case .object(let members): given = members
+        case .null: break
+        default:
+            throw DecisionError(
+                .invalidInput, "the data of signal '\(signal)' must be an object with "
+                    + fields.map(\.name).joined(separator: ", "))
+        }
+        var problems: [FieldProblem] = []
+        var values: [String: Value] = [:]
+        for name in given.keys.sorted() where !fields.contains(where: { $0.name == name }) {
+            problems.append(FieldProblem(field: name, reason: "is not a field of signal '\(signal)'"))
+        }
+        for spec in fields {
+            let candidate = given[spec.name].flatMap { $0.isNull ? nil : $0 } ?? spec.defaultValue.map { $0.value { _ in .null } }
+            guard let candidate, !candidate.isNull else {
+                if spec.required { problems.append(FieldProblem(field: spec.name, reason: "is required")) }
+                continue
+            }
+            switch spec.check(candidate) {
+            case .success(let value): values[spec.name] = value
+            case .failure(let problem): problems.append(problem)
+            }
+        }
+        guard problems.isEmpty else {
+            throw DecisionError(
+                .invalidInput,
+                "the data of signal '\(signal)' is not valid: " + problems.map(\.description).joined(separator: "; "),
+                problems: problems)
+        }
+        return .object(values)
     }
 
     private func openTask(_ taskId: String, in state: OnboardingState) throws(DecisionError) -> OnboardingTask {

@@ -151,6 +151,9 @@ public struct WaitStep: Hashable, Sendable {
     public var timeout: TimeSpan?
     /// Where to go after a timeout; `next` when not given.
     public var onTimeout: String?
+    /// The shape of the signal's data: when given, the data is an object of these fields (checked as outputs
+    /// are), and a signal whose data does not fit is refused.
+    public var data: [FieldSpec]? = nil
 }
 
 public enum TimerStep: Hashable, Sendable {

@@ -237,7 +237,7 @@ extension DefinitionBuilder {
         case "parallel":
             step.kind = .parallel(readParallel(body, stepID: id, placement: placement, context: context))
         case "wait":
-            step.kind = .wait(readWait(body, stepID: id, context: context, at: kindEntry.keyLocation))
+            step.kind = .wait(readWait(body, stepID: id, context: context, scope: scope, at: kindEntry.keyLocation))
         case "timer":
             step.kind = .timer(readTimer(body, context: context, scope: scope, at: kindEntry.keyLocation))
         case "block":
@@ -420,10 +420,15 @@ extension DefinitionBuilder {
         return parallel
     }
 
-    mutating func readWait(_ node: Node, stepID: String, context: String, at keyLocation: SourcePosition) -> WaitStep {
+    mutating func readWait(
+        _ node: Node, stepID: String, context: String, scope: Scope, at keyLocation: SourcePosition
+    ) -> WaitStep {
         var wait = WaitStep(signal: "", timeout: nil, onTimeout: nil)
         guard let waitEntries = entries(node, what: "the wait of \(context)") else { return wait }
-        checkFields(waitEntries, allowed: ["signal", "timeout", "on_timeout"], in: "the wait of \(context)")
+        checkFields(waitEntries, allowed: ["signal", "timeout", "on_timeout", "data"], in: "the wait of \(context)")
+        if let dataEntry = field(waitEntries, "data") {
+            wait.data = readFields(dataEntry.value, owner: "signal field", allowDefaultTemplate: false, scope: scope)
+        }
         if let signalEntry = field(waitEntries, "signal"), let signal = string(signalEntry.value, what: "'signal'") {
             wait.signal = signal
             if !Self.isName(signal) {
