@@ -24,12 +24,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         try await Output.run(output) {
-            let settings = try ServerSettings.fromEnvironment()
-            LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = settings.logLevel
-                return handler
-            }
+            let settings = try ServerSettings.startLogging()
             let demoSetup = demo ? try await DemoSetup.prepare() : nil
             let host = settings.host
             try await Host.serve(settings, logger: Logger(label: "handoff"), onServerRunning: { port in
@@ -56,18 +51,27 @@ struct Worker: AsyncParsableCommand {
 
     func run() async throws {
         try await Output.run(output) {
-            let settings = try ServerSettings.fromEnvironment()
-            LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = settings.logLevel
-                return handler
-            }
+            let settings = try ServerSettings.startLogging()
             let json = output.json
             try await Host.work(settings.engine, logger: Logger(label: "handoff")) {
                 let line = json ? #"{"worker":"running"}"# : "Handoff worker is running (the timer scheduler)"
                 FileHandle.standardOutput.write(Data((line + "\n").utf8))
             }
         }
+    }
+}
+
+extension ServerSettings {
+    /// The settings from the environment, with logs going to stderr at their `LOG_LEVEL`: how the long-running
+    /// commands begin.
+    static func startLogging() throws(EngineError) -> ServerSettings {
+        let settings = try ServerSettings.fromEnvironment()
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = settings.logLevel
+            return handler
+        }
+        return settings
     }
 }
 
