@@ -69,10 +69,12 @@ extension Baselines {
                 [source, tag, first, last])
             try connection.query(
                 """
-                INSERT INTO onboardings
+                INSERT INTO onboardings (id, workflow_id, workflow_version, content_hash, state, reason, current_steps,
+                                         open_tasks, variables, inputs, timers, signals, started_at, updated_at, version)
                 SELECT \(newId), o.workflow_id, o.workflow_version, o.content_hash, o.state, o.reason,
                        o.current_steps, replace(o.open_tasks::text, $1, \(newId))::jsonb,
-                       o.variables, o.inputs, o.timers, o.signals, o.started_at, o.updated_at, o.version
+                       o.variables, o.inputs, replace(o.timers::text, $1, \(newId))::jsonb, o.signals, o.started_at,
+                       o.updated_at, o.version
                   FROM generate_series($3::int, $4::int) g CROSS JOIN onboardings o
                  WHERE o.id = $1
                 """,

@@ -479,3 +479,26 @@ struct SignalShapeTests {
         #expect(try await engine.verify().problems == [])
     }
 }
+
+@Suite("Cloned onboardings keep their own timers")
+struct CloneTimerTests {
+    /// Regression: the bench's clones kept the source's timer ids in their projection rows, so a scheduler looked
+    /// for timers their streams never had.
+    @Test func aClonesTimersAreItsOwnAndFire() async throws {
+        let database = try await TestDatabase.make()
+        let clock = TestClock()
+        let engine = TimerTests.engine(database, clock, workflows: Repository.workflows)
+        _ = try await engine.start(
+            workflow: "mail-send", inputs: ["company": "Contoso", "path": "standard"], id: "src", actor: "olivia")
+        try await database.pool.withConnection { connection in
+            try Baselines.cloneOnboarding(on: connection, source: "src", tag: "c", first: 1, count: 2)
+        }
+        #expect(try await engine.onboarding("src-c0000001").timers.map(\.id) == ["src-c0000001-timer1"])
+        clock.advance(3 * 86_400)
+        while try await engine.fireDueTimers() > 0 {}
+        for id in ["src", "src-c0000001", "src-c0000002"] {
+            #expect(try await engine.history(id).contains { $0.type == "TaskOverdue" }, "\(id)")
+        }
+        #expect(try await engine.verify().problems == [])
+    }
+}
