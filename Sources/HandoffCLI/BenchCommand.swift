@@ -33,8 +33,8 @@ struct BenchCommand: AsyncParsableCommand {
     var clients: String?
 
     @Option(help: """
-        Fraction of the full seeded sizes (20,000 queued tasks, 2,000 advances, a 10,000-event onboarding, \
-        a 1,000,000-event log), above 0 and at most 1; 0.01 makes a quick smoke run.
+        Fraction of the full seeded sizes (20,000 queued tasks, 2,000 advances, 10,000 due timers, a \
+        10,000-event onboarding, a 1,000,000-event log), above 0 and at most 1; 0.01 makes a quick smoke run.
         """)
     var scale: Double = 1
 

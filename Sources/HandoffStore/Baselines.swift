@@ -49,6 +49,13 @@ extension Baselines {
     /// events and rows the engine wrote, for other onboardings. One statement per table.
     ///
     /// For benchmarks only, on a throwaway database: the engine never writes events this way.
+    /// When each timer of the streams whose id starts with `prefix` fired (its `TimerFired`'s transaction time).
+    public static func firedTimerTimes(on connection: Connection, streamPrefix prefix: String) throws -> [Date] {
+        try connection.query(
+            "SELECT recorded_at FROM events WHERE type = 'TimerFired' AND starts_with(stream_id, $1)", [prefix]
+        ).rows.map { try $0.date(0) }
+    }
+
     public static func cloneOnboarding(on connection: Connection, source: String, tag: String, first: Int, count: Int)
         throws
     {

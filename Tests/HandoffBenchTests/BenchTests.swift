@@ -30,6 +30,22 @@ import Testing
         #expect(result.peakRSSBytes > 0, sourceLocation: sourceLocation)
     }
 
+    @Test func timersFireEveryDueTimerEachRoundAgainstTheClaimRate() async throws {
+        let report = try await run(["timers"], clients: [1, 2])
+        #expect(report.scenarios.map(\.name) == [
+            "timers", "timers-delay-p50", "timers-delay-p99", "timers", "timers-delay-p50", "timers-delay-p99",
+        ])
+        #expect(report.scenarios.map(\.clients) == [1, 1, 1, 2, 2, 2])
+        for result in report.scenarios where result.name == "timers" {
+            #expect(result.unit == "timers/s")
+            expectSane(result)
+        }
+        for result in report.scenarios where result.name != "timers" {
+            #expect(result.unit == "ms")
+            #expect(result.engine.min > 0, "a round fired no timer, or none after the due instant")
+        }
+    }
+
     @Test func appendMeasuresTheEngineAndTheBaselineEveryRound() async throws {
         let report = try await run(["append"])
         #expect(report.scenarios.map(\.name) == ["append", "append-10"])
