@@ -113,8 +113,7 @@ struct Routes {
             guard !key.isEmpty, key.utf8.count <= 200 else {
                 throw EngineError(.invalidInput, "an Idempotency-Key must have 1 to 200 characters")
             }
-            // Keys are the caller's own: one caller's key can never answer for another's request.
-            commandId = "http-" + Hex.sha256(Data((caller.name + "\u{0}" + key).utf8))
+            commandId = caller.commandId(key: key, scope: "http")
         }
         return try JSONBody.response(try await engine.execute(command, by: caller, commandId: commandId), status: status)
     }

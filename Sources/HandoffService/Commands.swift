@@ -26,6 +26,13 @@ public struct Caller: Sendable, Equatable {
 
     public var isAdmin: Bool { roles.contains(Engine.adminRole) }
 
+    /// The command id of an idempotency key this caller sent (an HTTP `Idempotency-Key`, a dashboard form's id):
+    /// keyed by the caller too, so one caller's key never answers for another's request. `scope` keeps the keys of
+    /// different interfaces apart.
+    public func commandId(key: String, scope: String) -> String {
+        scope + "-" + Hex.sha256(Data((name + "\u{0}" + key).utf8))
+    }
+
     /// The roles to check a role-bound command against; nil for an operator (nothing to check).
     var checkedRoles: Set<String>? { isOperator ? nil : roles }
 }

@@ -42,6 +42,9 @@ public struct Engine: Sendable {
         notifier = LogNotifier(pool: pool)
     }
 
+    /// The engine's time now: what its decisions, due times and overdue marks are measured by.
+    public var now: Date { clock() }
+
     /// Waits until the live pages have been told of every write so far; call it before a short-lived process
     /// closes its pool.
     public func flushNotifications() async {

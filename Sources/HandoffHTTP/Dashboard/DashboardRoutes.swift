@@ -149,7 +149,7 @@ struct Dashboard {
 
     func inbox(_ request: Request, _ context: Context) async throws -> Response {
         let caller = try context.requireCaller()
-        let now = Date()
+        let now = engine.now
         let roles = caller.roles.sorted()
         let open = roles.isEmpty ? [] : try await engine.tasks(TaskQuery(roles: roles, states: ["open"]), limit: 200, after: nil).items
         let mine = try await engine.tasks(TaskQuery(states: ["claimed"], assignee: caller.name), limit: 200, after: nil).items
@@ -187,7 +187,7 @@ struct Dashboard {
         let role = given("role"), state = given("state")
         let page = try await engine.tasks(
             TaskQuery(roles: role.map { [$0] } ?? [], states: state.map { [$0] } ?? []), limit: 50, after: given("after"))
-        let now = Date()
+        let now = engine.now
         var values = PageValues.frame(context, title: "Tasks", nav: "tasks")
         values["tasks"] = page.items.map { PageValues.task($0, caller: caller, now: now) }
         values["filter"] = [role, state].compactMap { $0 }.joined(separator: " · ")
@@ -213,7 +213,7 @@ struct Dashboard {
         }
         let view = try await engine.replay(id, at: at.map { .version($0) } ?? .latest)
         let onboarding = view.onboarding
-        let now = Date()
+        let now = engine.now
         var values = PageValues.frame(context, title: "Onboarding \(id)", nav: "onboardings")
         values["onboarding"] = PageValues.onboardingRow(onboarding).merging([
             "version": view.version, "started": PageValues.time(onboarding.startedAt),
@@ -256,7 +256,7 @@ struct Dashboard {
         let caller = try context.requireCaller()
         let task = try await engine.task(id)
         let onboarding = try await engine.onboarding(task.onboardingId)
-        let now = Date()
+        let now = engine.now
         var byField: [String: String] = [:]
         for problem in problems { byField[problem.field, default: ""] += (byField[problem.field] == nil ? "" : "; ") + problem.reason }
         var values = PageValues.frame(context, title: task.title, nav: "inbox")
@@ -339,7 +339,7 @@ struct Dashboard {
     /// timeout) acts once. Keyed by the caller, so one person's id never answers for another's.
     static func commandId(_ form: Form, _ caller: Caller) -> String? {
         guard let id = form.value("_command"), !id.isEmpty, id.utf8.count <= 100 else { return nil }
-        return "dashboard-" + Hex.sha256(Data((caller.name + "\u{0}" + id).utf8))
+        return caller.commandId(key: id, scope: "dashboard")
     }
 }
 
