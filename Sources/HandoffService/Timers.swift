@@ -53,8 +53,10 @@ extension Engine {
                     guard error.code == .notFound || error.code == .onboardingNotActive else { throw error }
                 }
             }
-            try await read { connection in try TimerSchedule.release(on: connection, onboarding.onboardingId) }
         }
+        // One round trip for the whole batch; a pass that threw leaves its leases to run out.
+        let leased = due.map(\.onboardingId)
+        try await read { connection in try TimerSchedule.release(on: connection, leased) }
         return due.count
     }
 

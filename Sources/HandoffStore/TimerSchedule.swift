@@ -33,9 +33,12 @@ public enum TimerSchedule {
         ).rows.map { Due(onboardingId: try $0.string(0), timers: try $0.string(1)) }
     }
 
-    /// Ends a lease once its onboarding's due timers were fired (or found fired).
-    public static func release(on connection: Connection, _ onboardingId: String) throws {
-        try connection.query("DELETE FROM timer_leases WHERE onboarding_id = $1", [onboardingId])
+    /// Ends the leases of onboardings whose due timers were fired (or found fired), in one statement.
+    public static func release(on connection: Connection, _ onboardingIds: [String]) throws {
+        guard !onboardingIds.isEmpty else { return }
+        try connection.query(
+            "DELETE FROM timer_leases WHERE onboarding_id IN (SELECT jsonb_array_elements_text($1::jsonb))",
+            [JSONText.array(onboardingIds)])
     }
 
     /// How many timers are due at `now` and not yet fired, and the earliest due time among them.
