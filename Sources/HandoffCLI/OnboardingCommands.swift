@@ -273,7 +273,8 @@ enum Render {
             ["TASK", "ROLE", "STATE", "ASSIGNEE", "DUE", "TITLE"],
             tasks.map {
                 let overdue = $0.dueAt.map { $0 <= Date() } == true && ($0.state == "open" || $0.state == "claimed")
-                return [$0.id, $0.role, $0.state, $0.assignee ?? "-", Clock.text($0.dueAt) + (overdue ? " OVERDUE" : ""), $0.title]
+                let role = ([$0.role] + $0.escalatedRoles.map { "+" + $0 }).joined(separator: " ")
+                return [$0.id, role, $0.state, $0.assignee ?? "-", Clock.text($0.dueAt) + (overdue ? " OVERDUE" : ""), $0.title]
             })
     }
 

@@ -163,7 +163,8 @@ public struct Engine: Sendable {
     /// Completes a task `user` holds with its outputs and ticked checklist items; the onboarding advances in the
     /// same transaction, so the next tasks are in the queue when this returns.
     ///
-    /// With `roles`, the caller must hold the task's role (`forbidden_role` otherwise); nil checks no role (an
+    /// With `roles`, the caller must hold the task's role or one it was escalated to (`forbidden_role` otherwise);
+    /// nil checks no role (an
     /// operator). Throws `task_not_claimed_by_you`, `task_not_open`, `invalid_outputs`, `checklist_incomplete`.
     public func complete(
         taskId: String, user: String, outputs: [String: Value], checklist: Set<String>, commandId: String? = nil,
@@ -177,7 +178,7 @@ public struct Engine: Sendable {
         return try await perform(kind: "complete", commandId: commandId, request: request, stream: onboardingId) {
             context in
             let loaded = try context.load(onboardingId, task: taskId)
-            if let roles, let task = loaded.folded?.state.task(taskId), !roles.contains(task.role) {
+            if let roles, let task = loaded.folded?.state.task(taskId), !task.isClaimable(by: roles) {
                 throw EngineError(.forbiddenRole, "task '\(taskId)' is for role '\(task.role)'")
             }
             let applied = try context.apply(

@@ -95,7 +95,8 @@ enum Rows {
                 writer.endArray()
             },
             dueAt: task.dueAt, createdAt: task.createdAt, completedBy: task.completedBy,
-            result: task.completedOutputs.map(json), checked: task.checkedItems.map(json))
+            result: task.completedOutputs.map(json), checked: task.checkedItems.map(json),
+            escalatedRoles: json(task.escalatedRoles))
     }
 
     /// Rows of the tasks that differ between two states of one onboarding.
@@ -121,7 +122,8 @@ enum Rows {
             title: task.title, instructions: task.instructions, state: task.state.rawValue, assignee: task.assignee,
             checklist: task.checklist, outputs: task.outputs.map(TaskView.Output.init),
             dueAt: task.dueAt.map(Timestamp.normalized), createdAt: Timestamp.normalized(task.createdAt),
-            completedBy: task.completedBy, result: task.completedOutputs, checked: task.checkedItems)
+            completedBy: task.completedBy, result: task.completedOutputs, checked: task.checkedItems,
+            escalatedRoles: task.escalatedRoles)
     }
 
     // Rows back to views: the JSON columns are read with the hand-written parser (`Value(parsing:)`), which reading
@@ -168,7 +170,8 @@ enum Rows {
             checklist: checklist, outputs: outputs.map(TaskView.Output.init),
             dueAt: record.dueAt.map(Timestamp.normalized), createdAt: Timestamp.normalized(record.createdAt),
             completedBy: record.completedBy, result: try record.result.map { try object($0, "result") },
-            checked: try record.checked.map { try strings($0, "checked") })
+            checked: try record.checked.map { try strings($0, "checked") },
+            escalatedRoles: try strings(record.escalatedRoles, "escalated_roles"))
     }
 
     private static func parse(_ text: String, _ column: String) throws -> Value {

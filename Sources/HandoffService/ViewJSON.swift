@@ -51,6 +51,7 @@ extension TaskView: JSONWritable {
         writer.key("completedBy"); writer.string(completedBy)
         writer.key("createdAt"); writer.time(createdAt)
         writer.key("dueAt"); writer.time(dueAt)
+        writer.key("escalatedRoles"); writer.strings(escalatedRoles)
         writer.key("id"); writer.string(id)
         writer.key("instructions"); writer.string(instructions)
         writer.key("onboardingId"); writer.string(onboardingId)

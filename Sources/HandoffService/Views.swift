@@ -113,6 +113,8 @@ public struct TaskView: Codable, Sendable, Equatable {
     @Nullable public var completedBy: String?
     @Nullable public var result: [String: Value]?
     @Nullable public var checked: [String]?
+    /// Roles an escalation added: they may claim it too.
+    public var escalatedRoles: [String]
 }
 
 /// One stored event, for `history`.

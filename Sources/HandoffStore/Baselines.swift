@@ -90,7 +90,8 @@ extension Baselines {
                 """
                 INSERT INTO tasks
                 SELECT replace(t.id, $1, \(newId)), \(newId), t.path, t.step, t.role, t.title, t.instructions, t.state,
-                       t.assignee, t.checklist, t.outputs, t.due_at, t.created_at, t.completed_by, t.result, t.checked
+                       t.assignee, t.checklist, t.outputs, t.due_at, t.created_at, t.completed_by, t.result, t.checked,
+                       t.escalated_roles
                   FROM generate_series($3::int, $4::int) g CROSS JOIN tasks t
                  WHERE t.onboarding_id = $1
                 """,

@@ -68,11 +68,13 @@ public struct TaskRecord: Sendable, Equatable {
     public var result: String?
     /// The ticked checklist item ids (JSON array), once completed.
     public var checked: String?
+    /// Roles an escalation added (JSON array): they may claim the task too.
+    public var escalatedRoles: String
 
     public init(
         id: String, onboardingId: String, path: String, step: String, role: String, title: String,
         instructions: String, state: String, assignee: String?, checklist: String, outputs: String, dueAt: Date?,
-        createdAt: Date, completedBy: String?, result: String?, checked: String?
+        createdAt: Date, completedBy: String?, result: String?, checked: String?, escalatedRoles: String = "[]"
     ) {
         self.id = id
         self.onboardingId = onboardingId
@@ -90,6 +92,7 @@ public struct TaskRecord: Sendable, Equatable {
         self.completedBy = completedBy
         self.result = result
         self.checked = checked
+        self.escalatedRoles = escalatedRoles
     }
 }
 
@@ -160,7 +163,7 @@ public enum Projections {
         ("id", "text"), ("onboarding_id", "text"), ("path", "text"), ("step", "text"), ("role", "text"),
         ("title", "text"), ("instructions", "text"), ("state", "text"), ("assignee", "text"),
         ("checklist", "jsonb"), ("outputs", "jsonb"), ("due_at", "timestamptz"), ("created_at", "timestamptz"),
-        ("completed_by", "text"), ("result", "jsonb"), ("checked", "jsonb"),
+        ("completed_by", "text"), ("result", "jsonb"), ("checked", "jsonb"), ("escalated_roles", "jsonb"),
     ]
 
     /// `INSERT … SELECT … FROM jsonb_to_recordset($n) … ON CONFLICT (id) DO UPDATE`: a set-based upsert of rows
@@ -276,6 +279,7 @@ public enum Projections {
             rows.field(record.completedBy)
             rows.field(record.result)
             rows.field(record.checked)
+            rows.field(record.escalatedRoles)
             rows.endRow()
         }
         try connection.copy(into: "tasks", columns: taskColumns.map(\.0), rows: rows.text)
@@ -326,7 +330,8 @@ public enum Projections {
     ) throws -> [TaskRecord] {
         try connection.query(
             taskSelect + """
-                 WHERE ($1::jsonb IS NULL OR role IN (SELECT jsonb_array_elements_text($1::jsonb)))
+                 WHERE ($1::jsonb IS NULL OR role IN (SELECT jsonb_array_elements_text($1::jsonb))
+                        OR escalated_roles ?| ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))
                    AND ($2::jsonb IS NULL OR state IN (SELECT jsonb_array_elements_text($2::jsonb)))
                    AND ($3::text IS NULL OR onboarding_id = $3)
                    AND ($4::text IS NULL OR assignee = $4)
@@ -486,6 +491,7 @@ public enum Projections {
             writer.key("completed_by"); writer.string(record.completedBy)
             writer.key("result"); writer.raw(record.result ?? "null")
             writer.key("checked"); writer.raw(record.checked ?? "null")
+            writer.key("escalated_roles"); writer.raw(record.escalatedRoles)
             writer.endObject()
         }
         writer.endArray()
@@ -507,7 +513,8 @@ public enum Projections {
             role: try row.string(4), title: try row.string(5), instructions: try row.string(6),
             state: try row.string(7), assignee: row.optionalString(8), checklist: try row.string(9),
             outputs: try row.string(10), dueAt: try row.optionalDate(11), createdAt: try row.date(12),
-            completedBy: row.optionalString(13), result: row.optionalString(14), checked: row.optionalString(15))
+            completedBy: row.optionalString(13), result: row.optionalString(14), checked: row.optionalString(15),
+            escalatedRoles: try row.string(16))
     }
 }
 

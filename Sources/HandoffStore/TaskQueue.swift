@@ -105,16 +105,27 @@ public enum TaskQueue {
         // The inner LIMIT keeps the lock attempts to candidates in queue order: the outer filter runs on the
         // inner query's rows one by one, and the outer LIMIT stops at the first lock taken.
         // One role (the common case) walks the partial queue index in order; several roles merge in a sort.
+        // Tasks escalated to these roles come from their own small index, merged in queue order.
         let roleFilter = roles.count == 1 ? "role = $1" : "role IN (SELECT jsonb_array_elements_text($1::jsonb))"
+        let escalatedFilter =
+            roles.count == 1
+            ? "escalated_roles ? $1" : "escalated_roles ?| ARRAY(SELECT jsonb_array_elements_text($1::jsonb))"
         // Always one row: the transaction's time, then the candidate or NULLs.
         return (
             """
             SELECT now(), c.id, c.onboarding_id FROM (VALUES (1)) AS one (n) LEFT JOIN LATERAL (
                 SELECT q.id, q.onboarding_id FROM (
-                    SELECT id, onboarding_id FROM tasks
-                     WHERE state = 'open' AND \(roleFilter)
-                     ORDER BY created_at, due_at, id
-                     LIMIT $2
+                    (SELECT id, onboarding_id, created_at, due_at FROM tasks
+                      WHERE state = 'open' AND \(roleFilter)
+                      ORDER BY created_at, due_at, id
+                      LIMIT $2)
+                    UNION ALL
+                    (SELECT id, onboarding_id, created_at, due_at FROM tasks
+                      WHERE state = 'open' AND escalated_roles <> '[]'::jsonb AND \(escalatedFilter)
+                      ORDER BY created_at, due_at, id
+                      LIMIT $2)
+                    ORDER BY created_at, due_at, id
+                    LIMIT $2
                 ) q
                 WHERE pg_try_advisory_xact_lock(hashtextextended(q.onboarding_id, $3::bigint))
                 LIMIT 1

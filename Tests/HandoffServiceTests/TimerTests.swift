@@ -404,8 +404,21 @@ struct TaskTimerTests {
         _ = try await engine.fireDueTimers()
         #expect(try await engine.history("e1").contains { $0.type == "TaskEscalated" })
         #expect(try await engine.task("e1-t1").role == "customer_admin")
-        _ = try await engine.claim(taskId: "e1-t1", user: "sam", roles: ["solutions_engineer"])
+        #expect(try await engine.task("e1-t1").escalatedRoles == ["solutions_engineer"])
+        // The added role finds it in its listing and its queue, and so does the task's own role.
+        let listed = try await engine.tasks(TaskQuery(roles: ["solutions_engineer"]), limit: 10, after: nil)
+        #expect(listed.items.map(\.id) == ["e1-t1"])
+        #expect(try await engine.tasks(TaskQuery(roles: ["customer_admin"]), limit: 10, after: nil).items.map(\.id) == ["e1-t1"])
+        #expect(try await engine.tasks(TaskQuery(roles: ["partner_integration_manager"]), limit: 10, after: nil).items.isEmpty)
+        let next = try await engine.nextTask(roles: ["solutions_engineer"], user: "sam")
+        #expect(next?.id == "e1-t1")
+        #expect(next?.assignee == "sam")
+        _ = try await engine.complete(
+            taskId: "e1-t1", user: "sam", outputs: [:], checklist: ["done"], roles: ["solutions_engineer"])
+        #expect(try await engine.onboarding("e1").state == "completed")
         #expect(try await engine.verify().problems == [])
+        #expect(try await engine.rebuildProjections().tasks == 1)
+        #expect(try await engine.task("e1-t1").escalatedRoles == ["solutions_engineer"])
     }
 }
 

@@ -103,7 +103,8 @@ enum PageValues {
             "onboardingId": task.onboardingId,
             "onboardingLink": path("onboardings", task.onboardingId),
             "title": task.title,
-            "role": task.role,
+            "role": task.escalatedRoles.isEmpty
+                ? task.role : ([task.role] + task.escalatedRoles).joined(separator: ", "),
             "step": task.step,
             "state": task.state,
             "assignee": task.assignee ?? "",
@@ -111,7 +112,8 @@ enum PageValues {
             "hasDue": task.dueAt != nil,
             "overdue": isOverdue(task, now: now),
             "created": time(task.createdAt),
-            "canClaim": task.state == "open" && roles.contains(task.role),
+            "canClaim": task.state == "open"
+                && (roles.contains(task.role) || task.escalatedRoles.contains(where: roles.contains)),
             "canRelease": task.state == "claimed" && (task.assignee == caller?.name || caller?.isAdmin == true),
             "isMine": task.state == "claimed" && task.assignee == caller?.name,
         ]
