@@ -3,6 +3,7 @@ import Foundation
 import HandoffCore
 import HandoffService
 import HandoffStore
+import Timestamps
 
 /// `handoff projections status | rebuild [NAME]`
 struct ProjectionsCommand: AsyncParsableCommand {
@@ -121,6 +122,25 @@ struct Demo: AsyncParsableCommand {
         }
         return try await engine.start(
             workflow: "mail-send", inputs: ["company": .string(company), "path": .string(path)], id: id, actor: "demo")
+    }
+
+    /// Starts a partner go-live under the first free id of `demo-go-live`, `demo-go-live-2`, … whose contract was
+    /// due a day ago by the engine's clock, so that its first tasks show as overdue.
+    static func startOverdueDemo(_ engine: Engine, company: String) async throws -> OnboardingView {
+        var id = "demo-go-live"
+        var attempt = 1
+        while (try? await engine.onboarding(id)) != nil {
+            attempt += 1
+            id = "demo-go-live-\(attempt)"
+        }
+        let yesterday = Timestamp.format(engine.now.addingTimeInterval(-86_400))
+        return try await engine.start(
+            workflow: "partner-go-live",
+            inputs: [
+                "company": .string(company), "contact_email": .string("legal@\(company.lowercased()).example"),
+                "contract_by": .string(yesterday),
+            ],
+            id: id, actor: "demo")
     }
 
     func run() async throws {

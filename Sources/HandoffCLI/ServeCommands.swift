@@ -86,6 +86,8 @@ struct DemoSetup {
     ]
 
     var onboarding: OnboardingView
+    /// A partner go-live whose contract was due yesterday: its task shows as overdue.
+    var overdue: OnboardingView
     var tokens: [CreatedToken]
 
     /// Starts the next free `demo`, `demo-2`, … onboarding and makes the demo's tokens, replacing live tokens of
@@ -93,6 +95,7 @@ struct DemoSetup {
     static func prepare() async throws -> DemoSetup {
         try await CommandEngine.run { engine in
             let onboarding = try await Demo.startDemo(engine, company: "Contoso", path: "standard")
+            let overdue = try await Demo.startOverdueDemo(engine, company: "Fabrikam")
             var tokens: [CreatedToken] = []
             for person in people {
                 do {
@@ -100,7 +103,7 @@ struct DemoSetup {
                 } catch let error as EngineError where error.code == .notFound {}
                 tokens.append(try await engine.createToken(name: person.name, roles: [person.role]))
             }
-            return DemoSetup(onboarding: onboarding, tokens: tokens)
+            return DemoSetup(onboarding: onboarding, overdue: overdue, tokens: tokens)
         }
     }
 
@@ -110,6 +113,8 @@ struct DemoSetup {
             "", "Demo onboarding \(onboarding.id) (mail-send, standard path) is waiting on:",
         ]
         lines += onboarding.openTasks.map { "  \($0.id)  \($0.role)  \($0.title)" }
+        lines += ["", "Onboarding \(overdue.id) (partner-go-live) has work past its due time:"]
+        lines += overdue.openTasks.map { "  \($0.id)  \($0.role)  \($0.title)" }
         lines += ["", "Tokens (each shown once; the name is who the events record):"]
         lines += tokens.map { "  \($0.name.padding(toLength: 7, withPad: " ", startingAt: 0)) \($0.roles.joined(separator: ",").padding(toLength: 28, withPad: " ", startingAt: 0)) \($0.token)" }
         let admin = tokens.first { $0.roles.contains(Engine.adminRole) }?.token ?? ""

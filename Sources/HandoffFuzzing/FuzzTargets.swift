@@ -111,6 +111,7 @@ public enum FuzzTargets {
         case .email: "fuzz@example.com"
         case .upn: "fuzz@example"
         case .uuid: "00000000-0000-4000-8000-000000000000"
+        case .time: "2026-01-31T09:00:00.000Z"
         case .url: "https://example.com/fuzz"
         }
     }

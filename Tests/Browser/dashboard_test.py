@@ -4,6 +4,7 @@
 Starts `handoff serve --demo` on a private cluster in a fresh HANDOFF_HOME and a free loopback port, then walks the
 demo onboarding to its end as its three roles would, each signed in with the token the server printed:
 
+- the partner integration manager's inbox shows the demo go-live's contract, due a day ago, as overdue;
 - the customer admin signs in, sees the demo task in the inbox, claims it and completes it; a second browser,
   left on the inbox without reloading, shows the next task as soon as it opens;
 - the UPN form refuses a bad UPN, with the error beside the field and what was typed kept, then takes a good one;
@@ -239,7 +240,15 @@ def walk_the_demo(server, screenshots):
             check(pat.has("#flow svg .current"), "the flow does not mark the step the onboarding waits in")
             pat.screenshot(screenshots, "onboarding")
             pat.go("/dashboard/inbox")
-            check(not pat.has("#open-tasks tr[data-task]"), "the partner integration manager's inbox shows others' tasks")
+            rows = pat.driver.find_elements(By.CSS_SELECTOR, "#open-tasks tr[data-task]")
+            listed = [row.get_attribute("data-task") for row in rows]
+            check(listed == ["demo-go-live-t1"],
+                  f"the partner integration manager's inbox lists {listed}, not only their go-live task")
+            check("(overdue)" in rows[0].text, f"the go-live contract, due yesterday, is not marked overdue: {rows[0].text!r}")
+            pat.go("/dashboard")
+            overdue = pat.driver.find_element(By.CSS_SELECTOR, "td.num.overdue")
+            check(overdue.text == "1", f"the overview counts {overdue.text!r} overdue tasks, not 1")
+            pat.go("/dashboard/inbox")
             pat.driver.execute_script("window.__handoffMarker = Math.random()")
 
             alice.complete("demo-t3", {"upn": "mailer@contoso.com"})

@@ -156,6 +156,7 @@ struct PropertyTests {
         case .upn: return .string("account\(n)@contoso.onmicrosoft.com")
         case .uuid: return .string(String(format: "%08X-1234-4ABC-8DEF-%012X", n, n * 7919))
         case .url: return .string("https://example.com/\(n)")
+        case .time: return .string(String(format: "2027-01-%02dT09:%02d:00.000Z", n % 28 + 1, n % 60))
         }
     }
 }

@@ -5,6 +5,7 @@ import HandoffStore
 import HandoffTestSupport
 import Postgres
 import Synchronization
+import Timestamps
 import Testing
 
 /// The one clock a test moves: the engine's only source of time.
@@ -121,10 +122,11 @@ struct TimerTests {
             _ = try await engine.start(workflow: "tick", inputs: [:], id: "d\(index)", actor: "olivia")
             clock.advance(60)
         }
-        // A day of downtime, then a scheduler that takes two at a time.
+        // A day of downtime, then a scheduler that takes two at a time and fires one onboarding at a time (with
+        // more at once, firing starts in due order and commits may swap within the onboardings in flight).
         clock.advance(86_400)
         var passes = 0
-        while try await engine.fireDueTimers(limit: 2) > 0 { passes += 1 }
+        while try await engine.fireDueTimers(limit: 2, concurrency: 1) > 0 { passes += 1 }
         #expect(passes == 3)
         let fired = try await database.column(
             "SELECT stream_id FROM events WHERE type = 'TimerFired' ORDER BY position")
@@ -419,6 +421,49 @@ struct TaskTimerTests {
         #expect(try await engine.verify().problems == [])
         #expect(try await engine.rebuildProjections().tasks == 1)
         #expect(try await engine.task("e1-t1").escalatedRoles == ["solutions_engineer"])
+    }
+}
+
+@Suite("Due times from an expression")
+struct DueExpressionTests {
+    @Test func aContractDueYesterdayIsOverdueFromTheStartAndItsOverdueEventFiresAtOnce() async throws {
+        let database = try await TestDatabase.make()
+        let clock = TestClock()
+        let engine = TimerTests.engine(database, clock, workflows: Repository.workflows)
+        let yesterday = clock.now().addingTimeInterval(-86_400)
+        _ = try await engine.start(
+            workflow: "partner-go-live",
+            inputs: ["company": "Fabrikam", "contact_email": "legal@fabrikam.example", "contract_by": .string(Timestamp.format(yesterday))],
+            id: "g1", actor: "olivia")
+        let contract = try await engine.task("g1-t1")
+        #expect(contract.dueAt == yesterday)
+        #expect(try await engine.tasks(overdue: true).items.map(\.id) == ["g1-t1"])
+        _ = try await engine.fireDueTimers()
+        #expect(try await engine.history("g1").contains { $0.type == "TaskOverdue" })
+
+        // Without the input there is no due time.
+        _ = try await engine.start(
+            workflow: "partner-go-live", inputs: ["company": "Contoso", "contact_email": "legal@contoso.example"],
+            id: "g2", actor: "olivia")
+        #expect(try await engine.task("g2-t1").dueAt == nil)
+        #expect(try await engine.verify().problems == [])
+    }
+
+    @Test func aContractTimeThatIsNotATimeIsRefusedAndNothingIsWritten() async throws {
+        let database = try await TestDatabase.make()
+        let engine = TimerTests.engine(database, TestClock(), workflows: Repository.workflows)
+        let before = try await database.column("SELECT count(*) FROM events")
+        do {
+            _ = try await engine.start(
+                workflow: "partner-go-live",
+                inputs: ["company": "Fabrikam", "contact_email": "legal@fabrikam.example", "contract_by": "next friday"],
+                id: "g3", actor: "olivia")
+            Issue.record("a start with a contract time that is not a time was taken")
+        } catch {
+            #expect(error.code == .invalidInput)
+            #expect(error.message.contains("contract_by"))
+        }
+        #expect(try await database.column("SELECT count(*) FROM events") == before)
     }
 }
 

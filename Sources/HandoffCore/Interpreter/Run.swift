@@ -172,12 +172,28 @@ struct Run {
             }
             return field
         }
+        var dueAt: Date?
+        switch task.due {
+        case .after(let span):
+            dueAt = now.addingTimeInterval(TimeInterval(span.seconds))
+        case .at(let source):
+            let value = source.value(lookup)
+            if !value.isNull {
+                guard let text = value.stringValue, let time = Timestamp.parse(text) else {
+                    fail(path: path, reason: "task '\(step.id)' needs an ISO 8601 due time, not \(value.jsonText)")
+                    return
+                }
+                dueAt = Timestamp.normalized(time)
+            }
+        case nil:
+            dueAt = nil
+        }
         emit(
             .taskOpened(
                 TaskOpened(
                     taskId: taskId, path: path, step: step.id, role: task.role, title: task.title.render(lookup),
                     instructions: task.instructions?.render(lookup) ?? "", checklist: checklist, outputs: outputs,
-                    dueAt: task.due.map { now.addingTimeInterval(TimeInterval($0.seconds)) }, createdAt: now)))
+                    dueAt: dueAt, createdAt: now)))
         scheduleTaskTimers(task, path: path, dueAt: state.tasks.last?.dueAt)
     }
 

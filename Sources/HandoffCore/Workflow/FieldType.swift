@@ -1,10 +1,13 @@
 import Foundation
+import Timestamps
 
 /// The type of an input, an output or a block parameter.
 public enum FieldType: String, Hashable, Sendable, Codable, CaseIterable {
     case string, text, boolean, integer
     case `enum`
     case email, upn, uuid, url
+    /// An ISO 8601 time such as `2026-01-31T09:00:00Z`, stored in UTC to the millisecond.
+    case time
 
     /// "a" or "an", to go before the type's name.
     var article: String { [.integer, .enum, .email].contains(self) ? "an" : "a" }
@@ -85,6 +88,9 @@ public struct FieldSpec: Hashable, Sendable {
             if let pattern, !Self.matches(string, pattern: pattern) {
                 return .failure(FieldProblem(field: name, reason: "must match the pattern \(pattern)"))
             }
+            if type == .time, let time = Timestamp.parse(string.trimmingCharacters(in: .whitespaces)) {
+                return .success(.string(Timestamp.format(time)))
+            }
             return .success(value)
         }
     }
@@ -113,6 +119,9 @@ public struct FieldSpec: Hashable, Sendable {
             return Self.looksLikeAddress(string, needsDot: false) ? nil : "must look like name@domain"
         case .uuid:
             return UUID(uuidString: string) == nil ? "must be a UUID" : nil
+        case .time:
+            return Timestamp.parse(string.trimmingCharacters(in: .whitespaces)) == nil
+                ? "must be an ISO 8601 time such as 2026-01-31T09:00:00Z" : nil
         case .url:
             guard let components = URLComponents(string: string), let scheme = components.scheme?.lowercased(),
                 ["http", "https"].contains(scheme), let host = components.host, !host.isEmpty

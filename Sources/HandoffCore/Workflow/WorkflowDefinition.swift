@@ -93,8 +93,8 @@ public struct TaskStep: Hashable, Sendable {
     public var instructions: Template?
     public var checklist: [ChecklistEntry]
     public var outputs: [FieldSpec]
-    /// How long after opening the task is due.
-    public var due: TimeSpan?
+    /// When the task is due: a span after it opens, or the time a value gives.
+    public var due: TaskDue?
     /// How long a claim may last: a claim not completed by then is released, and the task is open again.
     public var claimTimeout: TimeSpan? = nil
     /// A reminder this long before the due time, and one this long after it (both need `due`).
@@ -102,6 +102,15 @@ public struct TaskStep: Hashable, Sendable {
     public var remindAfter: TimeSpan? = nil
     /// What happens to the task when it is still not completed some time after it opened.
     public var escalation: Escalation? = nil
+}
+
+/// When a task is due.
+public enum TaskDue: Hashable, Sendable {
+    /// This long after the task opens (`due: 2d`).
+    case after(TimeSpan)
+    /// At the ISO 8601 time a value gives when the task opens (`due: ${inputs.contract_by}`); no due time when
+    /// the value is null.
+    case at(ValueSource)
 }
 
 /// A task's escalation: `after` its opening, still not completed, it goes to `role` as well (`add`) or instead

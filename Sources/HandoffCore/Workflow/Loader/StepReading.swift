@@ -320,7 +320,12 @@ extension DefinitionBuilder {
             task.outputs = readFields(outputsEntry.value, owner: "output", allowDefaultTemplate: true, scope: scope)
         }
         if let dueEntry = field(taskEntries, "due") {
-            task.due = timeSpan(dueEntry.value, what: "'due' of \(context)")
+            if dueEntry.value.scalar?.string.contains("${") == true {
+                task.due = valueSource(dueEntry.value, what: "'due' of \(context)", scope: scope, expectation: nil)
+                    .map { .at($0) }
+            } else {
+                task.due = timeSpan(dueEntry.value, what: "'due' of \(context)").map { .after($0) }
+            }
         }
         if let timeoutEntry = field(taskEntries, "claim_timeout") {
             task.claimTimeout = timeSpan(timeoutEntry.value, what: "'claim_timeout' of \(context)")
