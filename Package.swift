@@ -91,13 +91,17 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Ink", package: "Ink"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             resources: [.copy("openapi.json"), .copy("Dashboard/templates"), .copy("Dashboard/assets")]
         ),
         // `handoff bench`: the engine's code paths measured against raw SQL, interleaved.
         .target(
             name: "HandoffBench",
-            dependencies: ["HandoffService", "HandoffCore", "HandoffStore", "Postgres"]
+            dependencies: [
+                "HandoffService", "HandoffCore", "HandoffStore", "HandoffHTTP", "Postgres",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
         ),
         // The `handoff` command line.
         .executableTarget(
@@ -139,6 +143,8 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

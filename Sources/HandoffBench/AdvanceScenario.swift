@@ -19,7 +19,7 @@ struct AdvanceScenario {
     let configuration: ConnectionConfiguration
     let settings: BenchSettings
 
-    /// Completions per onboarding of the standard path with a next task to claim (t1→t2 … t5→t6).
+    /// Completions per onboarding of the standard path with a next task to claim (t1→t2 … t4→t5).
     static let advancesPerOnboarding = 5
 
     func run() async throws -> [ScenarioResult] {

@@ -30,6 +30,8 @@ struct Handoff: AsyncParsableCommand {
             Serve.self,
             Worker.self,
             Tokens.self,
+            Webhooks.self,
+            Notifications.self,
             BenchCommand.self,
         ]
     )

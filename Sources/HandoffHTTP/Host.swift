@@ -6,7 +6,7 @@ import ServiceLifecycle
 import UnixSignals
 
 /// `handoff serve`: the one long-running host. It opens the engine, runs the HTTP API and the background services
-/// beside it (the timer scheduler, and what `background` adds) under one service group, and on SIGTERM or SIGINT stops accepting connections, finishes the requests
+/// beside it (the timer scheduler, the outbox dispatcher, and what `background` adds) under one service group, and on SIGTERM or SIGINT stops accepting connections, finishes the requests
 /// in flight, stops the background services and closes the pool.
 public enum Host {
     /// Runs until a shutdown signal. `background` builds the services that run beside the server on its engine;
@@ -16,25 +16,35 @@ public enum Host {
         background: @Sendable (Engine) -> [any Service] = { _ in [] },
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws {
+        let endpoints = try Endpoints.fromEnvironment()
         let engine = try await Engine.open(settings.engine)
         defer { engine.pool.close() }
         let application = try buildApplication(
             engine: engine, settings: settings,
-            services: [TimerScheduler(engine: engine, leaseSeconds: TimerScheduler.leaseSeconds(), logger: logger)]
-                + background(engine),
+            services: backgroundServices(engine, endpoints: endpoints, logger: logger) + background(engine),
             logger: logger,
             onServerRunning: onServerRunning)
         try await application.runService(gracefulShutdownSignals: [.sigterm, .sigint])
         await engine.flushNotifications()
     }
 
-    /// `handoff worker`: the background services without HTTP (the timer scheduler), until SIGTERM or SIGINT.
+    /// The services `serve` and `worker` both run: the timer scheduler and the outbox dispatcher.
+    static func backgroundServices(_ engine: Engine, endpoints: Endpoints, logger: Logger) -> [any Service] {
+        [
+            TimerScheduler(engine: engine, leaseSeconds: TimerScheduler.leaseSeconds(), logger: logger),
+            NotificationDispatcher(engine: engine, endpoints: endpoints, logger: logger),
+        ]
+    }
+
+    /// `handoff worker`: the background services without HTTP (the timer scheduler and the outbox dispatcher),
+    /// until SIGTERM or SIGINT.
     public static func work(_ settings: EngineSettings, logger: Logger, onRunning: @Sendable () -> Void = {}) async throws {
+        let endpoints = try Endpoints.fromEnvironment()
         let engine = try await Engine.open(settings)
         defer { engine.pool.close() }
         let group = ServiceGroup(
             configuration: .init(
-                services: [TimerScheduler(engine: engine, leaseSeconds: TimerScheduler.leaseSeconds(), logger: logger)],
+                services: backgroundServices(engine, endpoints: endpoints, logger: logger),
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         onRunning()

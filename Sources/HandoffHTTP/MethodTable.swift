@@ -47,4 +47,9 @@ struct RecordingRoutes<Base: RouterMethods> where Base.Context == HandoffRequest
         table.record(.post, path)
         base.post(RouterPath(path), use: handler)
     }
+
+    func delete(_ path: String, use handler: @escaping Handler) {
+        table.record(.delete, path)
+        base.delete(RouterPath(path), use: handler)
+    }
 }

@@ -100,6 +100,52 @@ struct Routes {
         group.get("/stats") { _, _ in
             try JSONBody.response(try await engine.stats())
         }
+        addOutbox(to: group)
+    }
+
+    /// Webhook subscriptions and notifications: the admin's.
+    func addOutbox(to group: RecordingRoutes<RouterGroup<Context>>) {
+        group.post("/webhooks") { request, context in
+            try Self.requireAdmin(context)
+            let body = try await JSONBody.decode(WebhookBody.self, from: request, limit: maximumBodySize)
+            let added = try await engine.addWebhook(
+                url: body.url, secret: body.secret, workflows: body.workflows ?? [], roles: body.roles ?? [],
+                kinds: body.events ?? [])
+            return try JSONBody.response(added, status: .created)
+        }
+        group.get("/webhooks") { _, context in
+            try Self.requireAdmin(context)
+            return try JSONBody.response(["webhooks": try await engine.webhooks()])
+        }
+        group.delete("/webhooks/:id") { _, context in
+            try Self.requireAdmin(context)
+            let id = try Self.parameter("id", context)
+            try await engine.removeWebhook(id: id)
+            return try JSONBody.response(["removed": id])
+        }
+        group.get("/notifications") { request, context in
+            try Self.requireAdmin(context)
+            let query = Query(request)
+            var failed = false
+            if let text = query.single("failed") {
+                guard let flag = Bool(text) else { throw EngineError(.invalidInput, "failed is true or false, not '\(text)'") }
+                failed = flag
+            }
+            let page = try await engine.notifications(
+                failed: failed, onboardingId: query.single("onboarding"), limit: try query.limit(), after: query.single("after"))
+            return try JSONBody.response(page.listing("notifications"))
+        }
+        group.post("/notifications/:id/resend") { request, context in
+            try Self.requireAdmin(context)
+            _ = try await JSONBody.decode(EmptyBody.self, from: request, limit: maximumBodySize)
+            return try JSONBody.response(try await engine.resendNotification(try Self.parameter("id", context)))
+        }
+    }
+
+    static func requireAdmin(_ context: Context) throws(EngineError) {
+        guard try context.requireCaller().isAdmin else {
+            throw EngineError(.forbiddenRole, "only the admin role manages webhooks and notifications")
+        }
     }
 
     /// Runs a write for the authenticated caller; an `Idempotency-Key` makes it idempotent per caller (the same
@@ -163,6 +209,14 @@ struct StartBody: Decodable {
     var workflow: String
     var inputs: [String: Value]?
     var id: String?
+}
+
+struct WebhookBody: Decodable {
+    var url: String
+    var secret: String?
+    var workflows: [String]?
+    var roles: [String]?
+    var events: [String]?
 }
 
 struct SignalBody: Decodable {

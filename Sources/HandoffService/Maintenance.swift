@@ -57,8 +57,8 @@ extension Engine {
     }
 
     /// Replays every stream through the definition it started with and checks, in one consistent snapshot:
-    /// the projections hold exactly what the fold gives; every active onboarding waits on a task, a timer or a
-    /// signal, and every open task matches a step waiting in its stream; and each command, decided again on the
+    /// the projections hold exactly what the fold gives; every active onboarding waits on a task, a timer, a call
+    /// or a signal, and every open task matches a step waiting in its stream; and each command, decided again on the
     /// state before it, gives the events it appended then (times aside).
     public func verify() async throws(EngineError) -> VerifyReport {
         let definitions = definitions
@@ -119,8 +119,10 @@ extension Engine {
     static func invariantProblems(_ state: OnboardingState) -> [String] {
         var problems: [String] = []
         let id = state.onboardingId
-        if state.status == .active, state.openTasks.isEmpty, state.timers.isEmpty, state.awaitedSignals.isEmpty {
-            problems.append("\(id): is active but waits on no task, timer or signal")
+        if state.status == .active, state.openTasks.isEmpty, state.timers.isEmpty, state.awaitedSignals.isEmpty,
+            state.pendingCalls.isEmpty
+        {
+            problems.append("\(id): is active but waits on no task, timer, signal or call")
         }
         for task in state.openTasks
         where !state.activeSteps.contains(where: { $0.path == task.path && $0.kind == "task" }) {

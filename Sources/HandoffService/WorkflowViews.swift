@@ -95,6 +95,9 @@ public struct WorkflowDetail: Encodable, Sendable {
                 }
             case .block(let call): detail = "runs \(call.block)"
             case .set(let assignments): detail = assignments.map { "\($0.name) = \($0.value)" }.joined(separator: ", ")
+            case .notify(let notify): detail = "tells \(notify.role): \(notify.message.source)"
+            case .call(let call):
+                detail = "calls \(call.endpoint)" + (call.onFailure.map { ", on failure \($0)" } ?? "")
             case .end(let end): detail = end.outcome.rawValue
             }
             let condition = step.condition.map { " (if \($0.source))" } ?? ""

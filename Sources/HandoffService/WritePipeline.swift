@@ -86,7 +86,7 @@ extension Engine {
                             Projections.write(
                                 onboarding: Rows.record(applied.folded),
                                 tasks: Rows.changedTasks(from: applied.previous, to: applied.folded.state),
-                                command: command, appending: append)
+                                command: command, notifications: applied.notifications, appending: append)
                         ]
                     } else if let command, applied != nil {
                         last = [Projections.write(onboarding: nil, tasks: [], command: command)]
@@ -138,6 +138,8 @@ struct Applied: Sendable {
     var folded: FoldedOnboarding
     /// The append of `events`, run with the projection rows and COMMIT; nil when there are none.
     var append: Statement?
+    /// The outbox rows of `events`, written by the same statement.
+    var notifications: [NewNotification]
 }
 
 /// A stream as read and folded inside a write's transaction.
@@ -221,20 +223,25 @@ struct WriteContext {
             guard let folded = loaded.folded else {
                 throw EngineError(.internal, "a decision on a new onboarding emitted nothing")
             }
-            return Applied(previous: previous, events: [], folded: folded, append: nil)
+            return Applied(previous: previous, events: [], folded: folded, append: nil, notifications: [])
         }
         let metadata = EventMetadata(actor: actor, correlationId: loaded.streamId, commandId: commandId)
+        var encoded: [(event: OnboardingEvent, data: Data)] = []
         let newEvents = try events.map { event in
             let (type, data) = try event.encoded()
+            encoded.append((event, data))
             return NewEvent(type: type, schemaVersion: event.schemaVersion, data: data, metadata: metadata)
         }
         let expected: ExpectedVersion = previous.map { .exact(Int64($0.version)) } ?? .noStream
-        // Not run here: the append goes out with the projection rows and COMMIT, the write's commit point.
+        // Not run here: the append goes out with the projection rows, the outbox and COMMIT, the write's commit
+        // point.
         let append = try EventStore.appendStatement(to: loaded.streamId, expected: expected, events: newEvents)
+        let notifications = NotificationKind.notifications(
+            encoded, state: decision.state, firstVersion: (previous?.version ?? 0) + 1, time: transactionTime)
         return Applied(
             previous: previous, events: events,
             folded: FoldedOnboarding(
                 state: decision.state, startedAt: loaded.folded?.startedAt ?? transactionTime, updatedAt: transactionTime),
-            append: append)
+            append: append, notifications: notifications)
     }
 }

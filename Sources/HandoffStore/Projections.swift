@@ -190,7 +190,8 @@ public enum Projections {
             SELECT $\(first + 3)::text, $\(first + 4)::text, $\(first + 5)::text, $\(first + 6)::text,
                    $\(first + 7)::jsonb
              WHERE $\(first + 3)::text IS NOT NULL
-        )
+        ),
+        notified AS (\(Outbox.insertBody(parameter: first + 8)))
         SELECT 1
         """
     }
@@ -200,14 +201,16 @@ public enum Projections {
     /// `EventStore.maximumScalarBatch` events; 7 for arrays).
     static let writeBodiesAfterAppend = (0...(2 + 5 * EventStore.maximumScalarBatch)).map { writeBody(first: $0) }
 
-    /// Writes one onboarding's row, the task rows that changed, and the command's answer, in one statement.
+    /// Writes one onboarding's row, the task rows that changed, the command's answer and the notifications of
+    /// what it appended (the outbox), in one statement.
     ///
     /// A command id that is already recorded fails with a unique violation (SQLSTATE 23505) after waiting for the
     /// transaction that recorded it: the caller rolls back and finds the recorded answer on its next try.
     public static func write(
-        on connection: Connection, onboarding: OnboardingRecord?, tasks: [TaskRecord], command: CommandRecord?
+        on connection: Connection, onboarding: OnboardingRecord?, tasks: [TaskRecord], command: CommandRecord?,
+        notifications: [NewNotification] = []
     ) throws {
-        let statement = write(onboarding: onboarding, tasks: tasks, command: command)
+        let statement = write(onboarding: onboarding, tasks: tasks, command: command, notifications: notifications)
         try connection.query(statement.sql, statement.parameters)
     }
 
@@ -217,11 +220,13 @@ public enum Projections {
     /// its first common table expression: the events and the rows they give are written by one statement, which
     /// fails as a whole. The statement returns no rows of its own then either.
     public static func write(
-        onboarding: OnboardingRecord?, tasks: [TaskRecord], command: CommandRecord?, appending append: Statement? = nil
+        onboarding: OnboardingRecord?, tasks: [TaskRecord], command: CommandRecord?,
+        notifications: [NewNotification] = [], appending append: Statement? = nil
     ) -> Statement {
         let parameters: [(any PostgresEncodable)?] = [
             encode(onboarding.map { [$0] } ?? []), encode(tasks), command?.commandId,
             command?.onboardingId, command?.kind, command?.fingerprint, command?.response,
+            Outbox.encode(notifications),
         ]
         guard let append else { return (writeStatement, parameters) }
         return (

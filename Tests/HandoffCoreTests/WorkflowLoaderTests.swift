@@ -199,7 +199,7 @@ struct WorkflowLoaderTests {
         .replacingOccurrences(of: "mode: { type: enum, values: [fast, slow] }", with: "mode: { type: choice }")
         #expect(
             problems(source) == [
-                "7:17: input 'mode' has unknown type 'choice' (types are: string, text, boolean, integer, enum, email, upn, uuid, url)",
+                "7:17: input 'mode' has unknown type 'choice' (types are: string, text, boolean, integer, enum, email, upn, uuid, url, time)",
                 "12:12: 'due' of step 'ask' must be a duration such as 30m, 4h, 2d or 1d12h, not '2 days'",
             ])
     }

@@ -65,6 +65,8 @@ struct HTTPFixture {
             UNION ALL SELECT (SELECT count(*) FROM api_tokens WHERE revoked_at IS NULL)::text
             UNION ALL SELECT (SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t.id), '')) FROM tasks t)
             UNION ALL SELECT (SELECT md5(coalesce(string_agg(o::text, '|' ORDER BY o.id), '')) FROM onboardings o)
+            UNION ALL SELECT (SELECT count(*) FROM webhook_subscriptions)::text
+            UNION ALL SELECT (SELECT md5(coalesce(string_agg(n::text, '|' ORDER BY n.seq), '')) FROM notifications n)
             """)
     }
 

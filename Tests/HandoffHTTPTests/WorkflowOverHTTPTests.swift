@@ -36,7 +36,7 @@ struct WorkflowOverHTTPTests {
             #expect(paths == [
                 "client-synced", "global-admin-consent/sign-in", "global-admin-consent/organisation-consent",
                 "global-admin-consent/read-upn", "service-account-consent/sign-in", "service-account-consent/read-upn",
-                "remove-global-admin-consent", "tell-partner-integration-manager", "back-end-configuration",
+                "remove-global-admin-consent", "back-end-configuration",
                 "configure-variables",
             ])
             let finished = try await api.get("/onboardings/fabrikam", as: "olivia")

@@ -24,7 +24,7 @@ struct MailSendServiceTests {
         let done = try await drive(engine, "contoso")
         #expect(
             done.map(\.step) == [
-                "client-synced", "sign-in", "read-upn", "tell-partner-integration-manager", "back-end-configuration",
+                "client-synced", "sign-in", "read-upn", "back-end-configuration",
                 "configure-variables",
             ])
         #expect(done.allSatisfy { $0.state == "completed" })
@@ -63,7 +63,7 @@ struct MailSendServiceTests {
             done.map(\.path) == [
                 "client-synced", "global-admin-consent/sign-in", "global-admin-consent/organisation-consent",
                 "global-admin-consent/read-upn", "service-account-consent/sign-in", "service-account-consent/read-upn",
-                "remove-global-admin-consent", "tell-partner-integration-manager", "back-end-configuration",
+                "remove-global-admin-consent", "back-end-configuration",
                 "configure-variables",
             ])
         let finished = try await engine.onboarding("fabrikam")

@@ -530,6 +530,91 @@ extension SignalReceived: EventPayload {
     }
 }
 
+extension RoleNotified: EventPayload {
+    static let typeName = "RoleNotified"
+    var event: OnboardingEvent { .roleNotified(self) }
+    public var summary: String { "\(role): \(message)" }
+
+    init(_ fields: Fields) throws(EventCodingError) {
+        self.init(
+            path: try fields.string("path"), step: try fields.string("step"), role: try fields.string("role"),
+            message: try fields.string("message"))
+    }
+
+    func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("message"); writer.string(message)
+        writer.key("path"); writer.string(path)
+        writer.key("role"); writer.string(role)
+        writer.key("step"); writer.string(step)
+        writer.endObject()
+    }
+}
+
+extension CallRequested: EventPayload {
+    static let typeName = "CallRequested"
+    var event: OnboardingEvent { .callRequested(self) }
+    public var summary: String { "\(callId) to \(endpoint)" + (arguments.isEmpty ? "" : ": \(Self.pairs(arguments))") }
+
+    init(_ fields: Fields) throws(EventCodingError) {
+        self.init(
+            callId: try fields.string("callId"), path: try fields.string("path"), step: try fields.string("step"),
+            endpoint: try fields.string("endpoint"), arguments: try fields.values("arguments"))
+    }
+
+    func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("arguments"); Value.write(arguments, to: &writer)
+        writer.key("callId"); writer.string(callId)
+        writer.key("endpoint"); writer.string(endpoint)
+        writer.key("path"); writer.string(path)
+        writer.key("step"); writer.string(step)
+        writer.endObject()
+    }
+}
+
+extension CallAnswered: EventPayload {
+    static let typeName = "CallAnswered"
+    var event: OnboardingEvent { .callAnswered(self) }
+    public var summary: String { "\(callId) after \(attempts) attempt(s)" + (outputs.isEmpty ? "" : ": \(Self.pairs(outputs))") }
+
+    init(_ fields: Fields) throws(EventCodingError) {
+        self.init(
+            callId: try fields.string("callId"), path: try fields.string("path"), outputs: try fields.values("outputs"),
+            attempts: try fields.integer("attempts"))
+    }
+
+    func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("attempts"); writer.integer(attempts)
+        writer.key("callId"); writer.string(callId)
+        writer.key("outputs"); Value.write(outputs, to: &writer)
+        writer.key("path"); writer.string(path)
+        writer.endObject()
+    }
+}
+
+extension CallFailed: EventPayload {
+    static let typeName = "CallFailed"
+    var event: OnboardingEvent { .callFailed(self) }
+    public var summary: String { "\(callId) after \(attempts) attempt(s): \(reason)" }
+
+    init(_ fields: Fields) throws(EventCodingError) {
+        self.init(
+            callId: try fields.string("callId"), path: try fields.string("path"), reason: try fields.string("reason"),
+            attempts: try fields.integer("attempts"))
+    }
+
+    func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("attempts"); writer.integer(attempts)
+        writer.key("callId"); writer.string(callId)
+        writer.key("path"); writer.string(path)
+        writer.key("reason"); writer.string(reason)
+        writer.endObject()
+    }
+}
+
 extension TimerScheduled: EventPayload {
     static let typeName = "TimerScheduled"
     var event: OnboardingEvent { .timerScheduled(self) }

@@ -105,8 +105,13 @@ public struct Interpreter: Sendable {
             }
         case .variablesSet(let set):
             state.variables.merge(set.variables) { _, new in new }
-        case .signalReceived:
+        case .signalReceived, .roleNotified, .callAnswered, .callFailed:
             break
+        case .callRequested(let requested):
+            state.callsRequested += 1
+            if let index = state.activeSteps.firstIndex(where: { $0.path == requested.path }) {
+                state.activeSteps[index].call = requested.callId
+            }
         case .timerScheduled(let scheduled):
             state.timers.append(
                 PendingTimer(
@@ -237,6 +242,37 @@ public struct Interpreter: Sendable {
                 )
             }
             run.fireTimer(timer)
+        case .answerCall(let callId, let outputs, let attempts):
+            try requireActive(state)
+            let (path, call) = try pendingCall(callId, in: state)
+            var problems: [FieldProblem] = []
+            var accepted: [String: Value] = [:]
+            for name in outputs.keys.sorted() where !call.outputs.contains(where: { $0.name == name }) {
+                problems.append(FieldProblem(field: name, reason: "is not an output of the call"))
+            }
+            for spec in call.outputs {
+                let value = outputs[spec.name] ?? .null
+                if value.isNull {
+                    if spec.required { problems.append(FieldProblem(field: spec.name, reason: "is required")) }
+                    continue
+                }
+                switch spec.check(value) {
+                case .success(let checked): accepted[spec.name] = checked
+                case .failure(let problem): problems.append(problem)
+                }
+            }
+            guard problems.isEmpty else {
+                throw DecisionError(
+                    .invalidOutputs,
+                    "the answer to call '\(callId)' does not fit the step's outputs: "
+                        + problems.map(\.description).joined(separator: "; "),
+                    problems: problems)
+            }
+            run.answerCall(callId, path: path, outputs: accepted, attempts: attempts)
+        case .failCall(let callId, let reason, let attempts):
+            try requireActive(state)
+            let (path, _) = try pendingCall(callId, in: state)
+            run.failCall(callId, path: path, reason: reason, attempts: attempts)
         case .cancel(let user, let reason):
             try requireActive(state)
             let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -247,6 +283,18 @@ public struct Interpreter: Sendable {
             run.emit(.cancelled(OnboardingCancelled(user: user, reason: reason)))
         }
         return Decision(events: run.events, state: run.state)
+    }
+
+    /// The path and step of a call an automated step waits on; `not_found` when no step waits on it (answered,
+    /// failed or withdrawn already).
+    private func pendingCall(_ callId: String, in state: OnboardingState) throws(DecisionError) -> (String, CallStep) {
+        guard let pending = state.pendingCalls.first(where: { $0.callId == callId }),
+            let step = state.activeSteps.first(where: { $0.path == pending.path }),
+            case .call(let call)? = definition.steps[step.step]?.kind
+        else {
+            throw DecisionError(.notFound, "no step waits on call '\(callId)'")
+        }
+        return (pending.path, call)
     }
 
     private func start(onboardingId: String, inputs: [String: Value], now: Date) throws(DecisionError) -> Decision {

@@ -14,6 +14,12 @@ public enum OnboardingCommand: Hashable, Sendable {
     case deliverSignal(name: String, data: Value)
     /// Fires a pending timer; refused before its due time.
     case fireTimer(timerId: String)
+    /// Gives an automated step's call the endpoint's answer: its outputs, checked against the step's
+    /// (`invalid_outputs` when they don't fit), and how many attempts it took.
+    case answerCall(callId: String, outputs: [String: Value], attempts: Int)
+    /// Records that an automated step's call failed for good: the step's failure branch runs, or the onboarding
+    /// fails with the reason.
+    case failCall(callId: String, reason: String, attempts: Int)
     /// Stops an active onboarding, withdrawing its open tasks and timers.
     case cancel(user: String, reason: String)
 }

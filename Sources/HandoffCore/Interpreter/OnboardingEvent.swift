@@ -24,6 +24,10 @@ public enum OnboardingEvent: Hashable, Sendable {
     case taskEscalated(TaskEscalated)
     case variablesSet(VariablesSet)
     case signalReceived(SignalReceived)
+    case roleNotified(RoleNotified)
+    case callRequested(CallRequested)
+    case callAnswered(CallAnswered)
+    case callFailed(CallFailed)
     case timerScheduled(TimerScheduled)
     case timerFired(TimerFired)
     case timerCancelled(TimerCancelled)
@@ -51,6 +55,10 @@ public enum OnboardingEvent: Hashable, Sendable {
         case .taskReminded(let payload): payload
         case .taskEscalated(let payload): payload
         case .variablesSet(let payload): payload
+        case .roleNotified(let payload): payload
+        case .callRequested(let payload): payload
+        case .callAnswered(let payload): payload
+        case .callFailed(let payload): payload
         case .signalReceived(let payload): payload
         case .timerScheduled(let payload): payload
         case .timerFired(let payload): payload
@@ -65,7 +73,8 @@ public enum OnboardingEvent: Hashable, Sendable {
     static let payloadList: [any EventPayload.Type] = [
         OnboardingStarted.self, StepEntered.self, StepSkipped.self, StepCompleted.self, DecisionMade.self,
         BlockStarted.self, BranchCompleted.self, TaskOpened.self, TaskClaimed.self, TaskReleased.self,
-        TaskCompleted.self, TaskCancelled.self, TaskOverdue.self, TaskReminded.self, TaskEscalated.self, VariablesSet.self, SignalReceived.self, TimerScheduled.self,
+        TaskCompleted.self, TaskCancelled.self, TaskOverdue.self, TaskReminded.self, TaskEscalated.self, VariablesSet.self, SignalReceived.self, RoleNotified.self, CallRequested.self,
+        CallAnswered.self, CallFailed.self, TimerScheduled.self,
         TimerFired.self, TimerCancelled.self, OnboardingCompleted.self, OnboardingCancelled.self,
         OnboardingFailed.self,
     ]
@@ -373,6 +382,70 @@ public struct SignalReceived: Codable, Hashable, Sendable {
         self.path = path
         self.signal = signal
         self.data = data
+    }
+}
+
+/// A notify step told a role something.
+public struct RoleNotified: Codable, Hashable, Sendable {
+    public var path: String
+    public var step: String
+    public var role: String
+    public var message: String
+
+    public init(path: String, step: String, role: String, message: String) {
+        self.path = path
+        self.step = step
+        self.role = role
+        self.message = message
+    }
+}
+
+/// An automated step asked for a call of its endpoint with these arguments; the call's id is the same on every
+/// attempt.
+public struct CallRequested: Codable, Hashable, Sendable {
+    public var callId: String
+    public var path: String
+    public var step: String
+    public var endpoint: String
+    public var arguments: [String: Value]
+
+    public init(callId: String, path: String, step: String, endpoint: String, arguments: [String: Value]) {
+        self.callId = callId
+        self.path = path
+        self.step = step
+        self.endpoint = endpoint
+        self.arguments = arguments
+    }
+}
+
+/// The endpoint answered the call with outputs that fit the step's.
+public struct CallAnswered: Codable, Hashable, Sendable {
+    public var callId: String
+    public var path: String
+    public var outputs: [String: Value]
+    /// How many attempts it took.
+    public var attempts: Int
+
+    public init(callId: String, path: String, outputs: [String: Value], attempts: Int) {
+        self.callId = callId
+        self.path = path
+        self.outputs = outputs
+        self.attempts = attempts
+    }
+}
+
+/// The call failed on its last attempt.
+public struct CallFailed: Codable, Hashable, Sendable {
+    public var callId: String
+    public var path: String
+    public var reason: String
+    public var attempts: Int
+
+    public init(callId: String, path: String, reason: String, attempts: Int) {
+        self.callId = callId
+        self.path = path
+        self.reason = reason
+        self.attempts = attempts
     }
 }
 

@@ -27,12 +27,19 @@ public struct OnboardingState: Hashable, Sendable, Codable {
     public var blockParams: [String: [String: Value]]
     /// How many timers were ever scheduled (timer ids count on from it).
     public var timersScheduled: Int
+    /// How many calls automated steps ever asked for (call ids count on from it).
+    public var callsRequested: Int = 0
     /// The number of events folded.
     public var version: Int
 
-    /// Paths of the steps that wait now: on a task, a signal or a timer.
+    /// Paths of the steps that wait now: on a task, a signal, a timer or a call.
     public var currentSteps: [String] {
-        activeSteps.filter { ["task", "wait", "timer"].contains($0.kind) }.map(\.path)
+        activeSteps.filter { ["task", "wait", "timer", "call"].contains($0.kind) }.map(\.path)
+    }
+
+    /// Calls automated steps wait on: the call's id and the step's path.
+    public var pendingCalls: [(callId: String, path: String)] {
+        activeSteps.compactMap { step in step.call.map { ($0, step.path) } }
     }
 
     /// Tasks open or claimed.
@@ -113,6 +120,8 @@ public struct ActiveStep: Hashable, Sendable, Codable {
     public var pendingBranches: [String]
     /// For a wait step: the signal it waits for.
     public var signal: String?
+    /// For an automated step: the call it waits on.
+    public var call: String? = nil
 }
 
 public struct PendingTimer: Hashable, Sendable, Codable {

@@ -117,6 +117,19 @@ struct Run {
                 }
                 schedule(path: path, dueAt: dueAt, purpose: "timer")
             }
+        case .notify(let notify):
+            emit(.roleNotified(RoleNotified(path: path, step: id, role: notify.role, message: notify.message.render(lookup))))
+            emit(.stepCompleted(StepCompleted(path: path, step: id, outputs: [:])))
+            leave(step, prefix: prefix, to: step.next)
+        case .call(let call):
+            var arguments: [String: Value] = [:]
+            for argument in call.arguments {
+                arguments[argument.name] = argument.value.value(lookup)
+            }
+            let callId = "\(state.onboardingId)-call\(state.callsRequested + 1)"
+            emit(
+                .callRequested(
+                    CallRequested(callId: callId, path: path, step: id, endpoint: call.endpoint, arguments: arguments)))
         case .block(let call):
             guard let block = definition.blocks[call.block] else { return }
             var params: [String: Value] = [:]
@@ -259,6 +272,25 @@ struct Run {
             target = onTimeout
         }
         leave(step, prefix: prefix, to: target)
+    }
+
+    mutating func answerCall(_ callId: String, path: String, outputs: [String: Value], attempts: Int) {
+        emit(.callAnswered(CallAnswered(callId: callId, path: path, outputs: outputs, attempts: attempts)))
+        finishWaitingStep(path: path, outputs: outputs)
+    }
+
+    /// The failure branch when the step has one; otherwise the onboarding fails with the reason.
+    mutating func failCall(_ callId: String, path: String, reason: String, attempts: Int) {
+        emit(.callFailed(CallFailed(callId: callId, path: path, reason: reason, attempts: attempts)))
+        let prefix = Self.prefix(of: path)
+        let id = String(path.dropFirst(prefix.count))
+        guard let step = definition.steps[id], case .call(let call) = step.kind else { return }
+        guard let onFailure = call.onFailure else {
+            fail(path: path, reason: "the call of step '\(id)' to '\(call.endpoint)' failed: \(reason)")
+            return
+        }
+        emit(.stepCompleted(StepCompleted(path: path, step: id, outputs: [:])))
+        leave(step, prefix: prefix, to: onFailure)
     }
 
     mutating func receiveSignal(_ name: String, data: Value, at path: String) {

@@ -69,6 +69,8 @@ public enum StepKind: Hashable, Sendable {
     case timer(TimerStep)
     case block(BlockCall)
     case set([VariableAssignment])
+    case notify(NotifyStep)
+    case call(CallStep)
     case end(EndStep)
 
     public var name: String {
@@ -80,6 +82,8 @@ public enum StepKind: Hashable, Sendable {
         case .timer: "timer"
         case .block: "block"
         case .set: "set"
+        case .notify: "notify"
+        case .call: "call"
         case .end: "end"
         }
     }
@@ -165,6 +169,24 @@ public struct WaitStep: Hashable, Sendable {
     public var data: [FieldSpec]? = nil
 }
 
+/// Tells a role something (a `RoleNotified` event, which the outbox sends to the webhooks of that role) and goes
+/// straight on.
+public struct NotifyStep: Hashable, Sendable {
+    public var role: String
+    public var message: Template
+}
+
+/// An automated step: calls an endpoint named in configuration with values of the onboarding, and goes on with
+/// the JSON answer as its outputs (checked against `outputs`); after the last failed attempt it goes to
+/// `onFailure`, or fails the onboarding with the reason.
+public struct CallStep: Hashable, Sendable {
+    public var endpoint: String
+    /// What the endpoint receives (`with:`), evaluated when the step is entered.
+    public var arguments: [NamedValue]
+    public var outputs: [FieldSpec]
+    public var onFailure: String?
+}
+
 public enum TimerStep: Hashable, Sendable {
     /// Fires this long after the step is entered.
     case duration(TimeSpan)
@@ -229,6 +251,8 @@ extension Step {
             result = decision.branches.map(\.next) + (decision.otherwise.map { [$0] } ?? [])
         case .wait(let wait):
             result = (next.map { [$0] } ?? []) + (wait.onTimeout.map { [$0] } ?? [])
+        case .call(let call):
+            result = (next.map { [$0] } ?? []) + (call.onFailure.map { [$0] } ?? [])
         case .end:
             result = []
         default:

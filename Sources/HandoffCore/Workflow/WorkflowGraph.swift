@@ -146,6 +146,15 @@ private struct Drawing {
             if step.condition != nil, let first = block.steps.first {
                 edge(from: name, to: entry(first, prefix: path + "/"), label: nil, dotted: false)
             }
+        case .notify(let notify):
+            shape(name, label(step, detail: "notify \(notify.role)"), kind: "set")
+            if let after { edge(from: name, to: after, label: nil, dotted: false) }
+        case .call(let call):
+            shape(name, label(step, detail: "call \(call.endpoint)"), kind: "task")
+            if let after { edge(from: name, to: after, label: nil, dotted: false) }
+            if let onFailure = call.onFailure {
+                edge(from: name, to: entry(onFailure, prefix: prefix), label: "failed", dotted: false)
+            }
         case .set(let assignments):
             let detail = "set " + assignments.map { "\($0.name) = \($0.value)" }.joined(separator: ", ")
             shape(name, label(step, detail: detail), kind: "set")

@@ -122,6 +122,14 @@ extension DefinitionBuilder {
                     return .failure(PathError("'\(path)': step '\(name)' has no output '\(output)' (\(known))"))
                 }
                 return leaf(fieldType(spec), consumed: 2)
+            case .call(let call):
+                guard let spec = call.outputs.first(where: { $0.name == output }) else {
+                    let known =
+                        call.outputs.isEmpty
+                        ? "it has none" : "it has " + call.outputs.map(\.name).joined(separator: ", ")
+                    return .failure(PathError("'\(path)': step '\(name)' has no output '\(output)' (\(known))"))
+                }
+                return leaf(fieldType(spec), consumed: 2)
             case .wait:
                 switch output {
                 case "received": return leaf(.boolean, consumed: 2)

@@ -166,7 +166,7 @@ extension DefinitionBuilder {
 
     // MARK: Steps
 
-    static let stepKinds = ["task", "decision", "parallel", "wait", "timer", "block", "set", "end"]
+    static let stepKinds = ["task", "decision", "parallel", "wait", "timer", "block", "set", "notify", "call", "end"]
 
     mutating func readSteps(_ nodes: [Node], placement: StepPlacement, listName: String, topLevel: Bool) -> [String] {
         var ids: [String] = []
@@ -245,6 +245,10 @@ extension DefinitionBuilder {
                 readBlockCall(body, stepID: id, context: context, scope: scope, at: kindEntry.keyLocation))
         case "set":
             step.kind = .set(readSet(body, context: context, scope: scope))
+        case "notify":
+            step.kind = .notify(readNotify(body, context: context, scope: scope, at: kindEntry.keyLocation))
+        case "call":
+            step.kind = .call(readCall(body, stepID: id, context: context, scope: scope, at: kindEntry.keyLocation))
         default:
             step.kind = .end(readEnd(body, context: context, scope: scope))
         }
@@ -518,6 +522,60 @@ extension DefinitionBuilder {
             }
         }
         blockCalls.append((stepID, call, location(useEntry.value), argumentLocations))
+        return call
+    }
+
+    /// A role this workflow declares, or an error naming the roles it does.
+    mutating func checkRole(_ role: String, what: String, at position: SourcePosition) {
+        guard !roles.contains(role) else { return }
+        let guess = Self.closest(to: role, in: roles).map { " (did you mean '\($0)'?)" } ?? ""
+        error("\(what) is unknown role '\(role)'\(guess); roles are: \(roles.joined(separator: ", "))", at: position)
+    }
+
+    mutating func readNotify(_ node: Node, context: String, scope: Scope, at keyLocation: SourcePosition) -> NotifyStep {
+        var notify = NotifyStep(role: "", message: Template(literal: ""))
+        guard let entries = entries(node, what: "the notify of \(context)") else { return notify }
+        checkFields(entries, allowed: ["role", "message"], in: "the notify of \(context)")
+        if let role = requiredString(entries, "role", in: "the notify of \(context)", at: keyLocation) {
+            notify.role = role
+            if let roleEntry = field(entries, "role") {
+                checkRole(role, what: "'role' of \(context)", at: location(roleEntry.value))
+            }
+        }
+        if let messageEntry = requiredEntry(entries, "message", in: "the notify of \(context)", at: keyLocation) {
+            notify.message = template(messageEntry.value, what: "'message' of \(context)", scope: scope) ?? notify.message
+        }
+        return notify
+    }
+
+    mutating func readCall(
+        _ node: Node, stepID: String, context: String, scope: Scope, at keyLocation: SourcePosition
+    ) -> CallStep {
+        var call = CallStep(endpoint: "", arguments: [], outputs: [], onFailure: nil)
+        guard let entries = entries(node, what: "the call of \(context)") else { return call }
+        checkFields(entries, allowed: ["endpoint", "with", "outputs", "on_failure"], in: "the call of \(context)")
+        if let endpoint = requiredString(entries, "endpoint", in: "the call of \(context)", at: keyLocation) {
+            call.endpoint = endpoint
+            if !Self.isName(endpoint), let endpointEntry = field(entries, "endpoint") {
+                error(
+                    "endpoint name '\(endpoint)' may only use letters, digits, '-' and '_' (its URL lives in configuration)",
+                    at: location(endpointEntry.value))
+            }
+        }
+        if let withEntry = field(entries, "with"), let arguments = self.entries(withEntry.value, what: "'with'") {
+            for argument in arguments {
+                if let value = valueSource(argument.value, what: "argument '\(argument.key)'", scope: scope, expectation: nil) {
+                    call.arguments.append(NamedValue(name: argument.key, value: value))
+                }
+            }
+        }
+        if let outputsEntry = field(entries, "outputs") {
+            call.outputs = readFields(outputsEntry.value, owner: "output", allowDefaultTemplate: false, scope: scope)
+        }
+        if let failureEntry = field(entries, "on_failure"), let target = string(failureEntry.value, what: "'on_failure'") {
+            call.onFailure = target
+            explicitReference(from: stepID, target: target, at: location(failureEntry.value))
+        }
         return call
     }
 

@@ -1,0 +1,203 @@
+import AsyncHTTPClient
+import Foundation
+import HandoffCore
+import HandoffService
+import HandoffStore
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// The endpoints automated steps call, by name, from configuration (`HANDOFF_ENDPOINTS`: a JSON file of
+/// `{"name": {"url": "https://…", "secret": "whsec_…"}}`), so that URLs and secrets stay out of workflow files.
+public struct Endpoints: Sendable, Equatable {
+    public struct Endpoint: Codable, Sendable, Equatable {
+        public var url: String
+        public var secret: String
+
+        public init(url: String, secret: String) {
+            self.url = url
+            self.secret = secret
+        }
+    }
+
+    public var byName: [String: Endpoint]
+
+    public init(_ byName: [String: Endpoint] = [:]) {
+        self.byName = byName
+    }
+
+    /// The file `HANDOFF_ENDPOINTS` names; none when unset. Throws `invalid_input` for a file that does not read
+    /// as that shape, or an endpoint whose URL or secret is not one.
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws(EngineError) -> Endpoints
+    {
+        guard let path = environment["HANDOFF_ENDPOINTS"], !path.isEmpty else { return Endpoints() }
+        let byName: [String: Endpoint]
+        do {
+            byName = try JSONDecoder().decode([String: Endpoint].self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        } catch {
+            throw EngineError(
+                .invalidInput, "HANDOFF_ENDPOINTS (\(path)) is not a JSON object of {\"url\", \"secret\"} by name: \(error)")
+        }
+        for (name, endpoint) in byName {
+            guard let scheme = URLComponents(string: endpoint.url)?.scheme?.lowercased(), ["http", "https"].contains(scheme)
+            else { throw EngineError(.invalidInput, "endpoint '\(name)' in \(path) needs an http or https URL") }
+            guard WebhookSignature.key(endpoint.secret) != nil else {
+                throw EngineError(.invalidInput, "endpoint '\(name)' in \(path) needs a whsec_ secret")
+            }
+        }
+        return Endpoints(byName)
+    }
+}
+
+/// The outbox dispatcher, in every `handoff serve` and `handoff worker`: delivers each notification as a signed
+/// POST (Standard Webhooks headers), retries failures with backoff, dead-letters after the last attempt, and for
+/// automated steps feeds the endpoint's JSON answer back to the engine. Any number may run on one database: a
+/// notification is leased to one dispatcher per attempt, and only the oldest pending one of each receiver and
+/// onboarding is sent, so each receiver sees one onboarding's notifications in order. Delivery is at least once;
+/// a repeat carries the same `webhook-id`.
+public final class NotificationDispatcher: Service, Sendable {
+    let engine: Engine
+    let settings: DeliverySettings
+    let endpoints: Endpoints
+    let interval: Duration
+    let batch: Int
+    let concurrency: Int
+    let logger: Logger
+
+    /// Answers of automated steps are read up to this size.
+    static let maximumAnswer = 1 << 20
+
+    public init(
+        engine: Engine, settings: DeliverySettings = .fromEnvironment(), endpoints: Endpoints = Endpoints(),
+        interval: Duration = .milliseconds(100), batch: Int = 64, concurrency: Int = 16, logger: Logger
+    ) {
+        self.engine = engine
+        self.settings = settings
+        self.endpoints = endpoints
+        self.interval = interval
+        self.batch = batch
+        self.concurrency = concurrency
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        var configuration = HTTPClient.Configuration()
+        configuration.redirectConfiguration = .disallow
+        configuration.timeout = .init(connect: .seconds(Int64(max(1, settings.timeout))), read: nil)
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        while !Task.isCancelled, !Task.isShuttingDownGracefully {
+            do {
+                if try await deliverDue(client) >= batch { continue }
+            } catch {
+                logger.warning("notifications could not be delivered; trying again", metadata: ["error": "\(error)"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
+        }
+        try? await client.shutdown()
+    }
+
+    /// One pass: leases a batch of due notifications and tries each once, several at a time. Returns how many it
+    /// leased.
+    func deliverDue(_ client: HTTPClient) async throws(EngineError) -> Int {
+        let leased = try await engine.leaseNotifications(limit: batch, settings: settings)
+        await withTaskGroup(of: Void.self) { group in
+            for (index, notification) in leased.enumerated() {
+                if index >= concurrency { await group.next() }
+                group.addTask { await self.attempt(notification, client) }
+            }
+        }
+        return leased.count
+    }
+
+    /// One attempt of one notification, recorded whatever happens.
+    func attempt(_ notification: LeasedNotification, _ client: HTTPClient) async {
+        let outcome = await send(notification, client)
+        do {
+            switch outcome {
+            case .delivered(let status):
+                try await engine.recordDelivered(notification, status: status)
+            case .failed(let status, let reason):
+                let last = try await engine.recordFailure(notification, status: status, error: reason, settings: settings)
+                logger.info(
+                    last ? "notification dead-lettered" : "notification attempt failed; retrying",
+                    metadata: ["id": "\(notification.id)", "attempt": "\(notification.attempt)", "error": "\(reason)"])
+            }
+        } catch {
+            // The lease runs out and the notification is tried again.
+            logger.warning("a delivery could not be recorded", metadata: ["id": "\(notification.id)", "error": "\(error)"])
+        }
+    }
+
+    enum Outcome {
+        case delivered(status: Int)
+        case failed(status: Int?, reason: String)
+    }
+
+    private func send(_ notification: LeasedNotification, _ client: HTTPClient) async -> Outcome {
+        let url: String
+        let secret: String
+        if let endpointName = notification.endpoint {
+            guard let endpoint = endpoints.byName[endpointName] else {
+                return .failed(status: nil, reason: "no endpoint '\(endpointName)' is configured (HANDOFF_ENDPOINTS)")
+            }
+            (url, secret) = (endpoint.url, endpoint.secret)
+        } else {
+            guard let subscriptionURL = notification.url, let subscriptionSecret = notification.secret else {
+                return .failed(status: nil, reason: "the webhook was removed")
+            }
+            (url, secret) = (subscriptionURL, subscriptionSecret)
+        }
+        let body = Data(notification.body.utf8)
+        let timestamp = Int(Date().timeIntervalSince1970)
+        guard let signature = WebhookSignature.sign(id: notification.id, timestamp: timestamp, body: body, secret: secret)
+        else { return .failed(status: nil, reason: "the secret is not a whsec_ secret") }
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "content-type", value: "application/json")
+        request.headers.add(name: "user-agent", value: "Handoff")
+        request.headers.add(name: "webhook-id", value: notification.id)
+        request.headers.add(name: "webhook-timestamp", value: String(timestamp))
+        request.headers.add(name: "webhook-signature", value: signature)
+        request.body = .bytes(ByteBuffer(data: body))
+        let status: Int
+        let answer: ByteBuffer
+        do {
+            let response = try await client.execute(request, timeout: .milliseconds(Int64(settings.timeout * 1000)))
+            status = Int(response.status.code)
+            answer = try await response.body.collect(upTo: Self.maximumAnswer)
+        } catch {
+            return .failed(status: nil, reason: "the request failed: \(error)")
+        }
+        guard (200..<300).contains(status) else {
+            let text = String(buffer: answer).prefix(200)
+            return .failed(status: status, reason: "the receiver answered \(status)" + (text.isEmpty ? "" : ": \(text)"))
+        }
+        guard notification.kind == "call" else { return .delivered(status: status) }
+        return await answerCall(notification, status: status, answer: answer)
+    }
+
+    /// Gives the engine an automated step's answer: a JSON object of the step's outputs.
+    private func answerCall(_ notification: LeasedNotification, status: Int, answer: ByteBuffer) async -> Outcome {
+        let text = String(buffer: answer)
+        guard case .object(let outputs)? = try? Value(parsing: text.isEmpty ? "{}" : text) else {
+            return .failed(status: status, reason: "the answer is not a JSON object: \(text.prefix(200))")
+        }
+        do {
+            _ = try await engine.answerCall(
+                onboardingId: notification.onboardingId, callId: notification.id, outputs: outputs,
+                attempts: notification.attempt)
+            return .delivered(status: status)
+        } catch {
+            switch error.code {
+            case .notFound, .onboardingNotActive:
+                // Nothing waits on the call any more (cancelled, or answered before): the delivery is done.
+                return .delivered(status: status)
+            case .invalidOutputs:
+                return .failed(status: status, reason: error.message)
+            default:
+                return .failed(status: status, reason: "the answer could not be recorded: \(error.message)")
+            }
+        }
+    }
+}

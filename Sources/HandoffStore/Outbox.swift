@@ -1,0 +1,298 @@
+import Foundation
+import Postgres
+
+/// A notification to write with the append that causes it (migration 0010): for every webhook subscription it
+/// matches, or for the endpoint an automated step calls.
+public struct NewNotification: Sendable, Equatable {
+    /// The row id for an endpoint's call (the same on every attempt, so the receiver can tell a retry); nil for
+    /// webhooks, whose rows get a fresh `msg_…` id per subscription.
+    public var id: String?
+    public var onboardingId: String
+    public var workflowId: String
+    /// The role it concerns (a task's), or nil; subscriptions narrowed by role match only their roles.
+    public var role: String?
+    /// `task.opened`, `onboarding.completed`, …, or `call` for an automated step's call.
+    public var kind: String
+    /// The endpoint an automated step calls; nil for webhooks.
+    public var endpoint: String?
+    /// The JSON body sent.
+    public var body: String
+
+    public init(
+        id: String? = nil, onboardingId: String, workflowId: String, role: String?, kind: String,
+        endpoint: String? = nil, body: String
+    ) {
+        self.id = id
+        self.onboardingId = onboardingId
+        self.workflowId = workflowId
+        self.role = role
+        self.kind = kind
+        self.endpoint = endpoint
+        self.body = body
+    }
+}
+
+/// A webhook subscription's row.
+public struct SubscriptionRecord: Sendable, Equatable {
+    public var id: String
+    public var url: String
+    public var secret: String
+    public var workflows: [String]
+    public var roles: [String]
+    public var kinds: [String]
+    public var createdAt: Date
+
+    public init(
+        id: String, url: String, secret: String, workflows: [String], roles: [String], kinds: [String], createdAt: Date
+    ) {
+        self.id = id
+        self.url = url
+        self.secret = secret
+        self.workflows = workflows
+        self.roles = roles
+        self.kinds = kinds
+        self.createdAt = createdAt
+    }
+}
+
+/// A notification's row as listings show it.
+public struct NotificationRecord: Sendable, Equatable {
+    public var id: String
+    public var seq: Int64
+    public var subscriptionId: String?
+    public var endpoint: String?
+    public var onboardingId: String
+    public var kind: String
+    /// `pending`, `delivered` or `failed` (dead-lettered).
+    public var state: String
+    public var attempts: Int
+    public var nextAttemptAt: Date
+    public var lastStatus: Int?
+    public var lastError: String?
+    public var createdAt: Date
+    public var deliveredAt: Date?
+}
+
+/// A notification leased to one dispatcher for one attempt, with where it goes.
+public struct LeasedNotification: Sendable, Equatable {
+    public var id: String
+    public var seq: Int64
+    public var onboardingId: String
+    public var kind: String
+    public var body: String
+    /// This attempt's number (1 for the first).
+    public var attempt: Int
+    /// The subscription's URL and secret; nil for an endpoint's call (configuration names its URL).
+    public var subscriptionId: String?
+    public var url: String?
+    public var secret: String?
+    public var endpoint: String?
+    public var createdAt: Date
+}
+
+/// The outbox's tables: webhook subscriptions and the notifications waiting for, or done with, delivery.
+public enum Outbox {
+    // MARK: Writing with the append
+
+    /// The common table expression that writes an append's notifications (JSON array parameter `parameter`):
+    /// one row per matching subscription, or one per endpoint call, in the order given.
+    static func insertBody(parameter: Int) -> String {
+        """
+        INSERT INTO notifications (id, subscription_id, endpoint, onboarding_id, kind, body)
+        SELECT coalesce(n.id, 'msg_' || replace(gen_random_uuid()::text, '-', '')), s.id, n.endpoint,
+               n.onboarding_id, n.kind, n.body
+          FROM jsonb_to_recordset($\(parameter)::jsonb)
+               AS n(seq int, id text, onboarding_id text, workflow text, role text, kind text, endpoint text, body jsonb)
+          LEFT JOIN webhook_subscriptions s
+            ON n.endpoint IS NULL
+           AND (s.workflows = '[]'::jsonb OR s.workflows ? n.workflow)
+           AND (s.roles = '[]'::jsonb OR (n.role IS NOT NULL AND s.roles ? n.role))
+           AND (s.kinds = '[]'::jsonb OR s.kinds ? n.kind)
+         WHERE n.endpoint IS NOT NULL OR s.id IS NOT NULL
+         ORDER BY n.seq, s.id
+        """
+    }
+
+    /// The notifications as the JSON array `insertBody` reads.
+    static func encode(_ notifications: [NewNotification]) -> String {
+        var text = "["
+        for (index, notification) in notifications.enumerated() {
+            if index > 0 { text += "," }
+            text += "{\"seq\":\(index)"
+            text += ",\"id\":" + JSONText.string(notification.id)
+            text += ",\"onboarding_id\":" + JSONText.string(notification.onboardingId)
+            text += ",\"workflow\":" + JSONText.string(notification.workflowId)
+            text += ",\"role\":" + JSONText.string(notification.role)
+            text += ",\"kind\":" + JSONText.string(notification.kind)
+            text += ",\"endpoint\":" + JSONText.string(notification.endpoint)
+            text += ",\"body\":" + notification.body + "}"
+        }
+        return text + "]"
+    }
+
+    // MARK: Subscriptions
+
+    static let subscriptionSelect =
+        "SELECT id, url, secret, workflows::text, roles::text, kinds::text, created_at FROM webhook_subscriptions"
+
+    public static func insert(on connection: Connection, _ subscription: SubscriptionRecord) throws -> SubscriptionRecord {
+        let row = try connection.query(
+            """
+            INSERT INTO webhook_subscriptions (id, url, secret, workflows, roles, kinds)
+            VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6::jsonb)
+            RETURNING id, url, secret, workflows::text, roles::text, kinds::text, created_at
+            """,
+            [
+                subscription.id, subscription.url, subscription.secret, JSONText.array(subscription.workflows),
+                JSONText.array(subscription.roles), JSONText.array(subscription.kinds),
+            ]
+        ).rows[0]
+        return try decodeSubscription(row)
+    }
+
+    public static func subscriptions(on connection: Connection) throws -> [SubscriptionRecord] {
+        try connection.query(subscriptionSelect + " ORDER BY created_at, id").rows.map(decodeSubscription)
+    }
+
+    /// Removes a subscription and the notifications still waiting for it; false when there is none.
+    public static func removeSubscription(on connection: Connection, id: String) throws -> Bool {
+        try connection.query("DELETE FROM webhook_subscriptions WHERE id = $1 RETURNING 1", [id]).rows.count == 1
+    }
+
+    static func decodeSubscription(_ row: Row) throws -> SubscriptionRecord {
+        SubscriptionRecord(
+            id: try row.string(0), url: try row.string(1), secret: try row.string(2),
+            workflows: try JSONText.strings(try row.string(3)), roles: try JSONText.strings(try row.string(4)),
+            kinds: try JSONText.strings(try row.string(5)), createdAt: try row.date(6))
+    }
+
+    // MARK: Delivery
+
+    /// Leases up to `limit` notifications that are due, for one attempt each, for `lease` seconds: only the oldest
+    /// pending one of each target and onboarding (so one onboarding's arrive in order), skipping those another
+    /// dispatcher holds or is leasing at this moment. Oldest first.
+    public static func lease(on connection: Connection, limit: Int, lease: Double) throws -> [LeasedNotification] {
+        try connection.query(
+            """
+            WITH picked AS (
+                SELECT n.id, n.subscription_id FROM notifications n
+                 WHERE n.state = 'pending' AND n.next_attempt_at <= now()
+                   AND (n.leased_until IS NULL OR n.leased_until <= now())
+                   AND NOT EXISTS (
+                       SELECT 1 FROM notifications e
+                        WHERE e.state = 'pending'
+                          AND coalesce(e.subscription_id, e.endpoint) = coalesce(n.subscription_id, n.endpoint)
+                          AND e.onboarding_id = n.onboarding_id AND e.seq < n.seq)
+                 ORDER BY n.next_attempt_at, n.seq
+                 LIMIT $1
+                   FOR UPDATE OF n SKIP LOCKED
+            )
+            UPDATE notifications n
+               SET leased_until = now() + make_interval(secs => $2), attempts = n.attempts + 1
+              FROM picked LEFT JOIN webhook_subscriptions s ON s.id = picked.subscription_id
+             WHERE n.id = picked.id
+            RETURNING n.id, n.seq, n.onboarding_id, n.kind, n.body::text, n.attempts, n.subscription_id, s.url,
+                      s.secret, n.endpoint, n.created_at
+            """,
+            [limit, lease]
+        ).rows.map { row in
+            LeasedNotification(
+                id: try row.string(0), seq: try row.int64(1), onboardingId: try row.string(2), kind: try row.string(3),
+                body: try row.string(4), attempt: try row.int(5), subscriptionId: row.optionalString(6),
+                url: row.optionalString(7), secret: row.optionalString(8), endpoint: row.optionalString(9),
+                createdAt: try row.date(10))
+        }.sorted { $0.seq < $1.seq }
+    }
+
+    /// Records a delivered attempt. False when the row was no longer pending (re-sent or removed meanwhile).
+    @discardableResult
+    public static func delivered(on connection: Connection, id: String, status: Int) throws -> Bool {
+        try connection.query(
+            """
+            UPDATE notifications SET state = 'delivered', delivered_at = now(), leased_until = NULL,
+                   last_status = $2, last_error = NULL
+             WHERE id = $1 AND state = 'pending' RETURNING 1
+            """,
+            [id, status]
+        ).rows.count == 1
+    }
+
+    /// Records a failed attempt: the next one after `retryAfter` seconds, or, with nil, dead-lettered.
+    @discardableResult
+    public static func failed(
+        on connection: Connection, id: String, status: Int?, error: String, retryAfter: Double?
+    ) throws -> Bool {
+        try connection.query(
+            """
+            UPDATE notifications
+               SET state = CASE WHEN $4::float8 IS NULL THEN 'failed' ELSE 'pending' END,
+                   next_attempt_at = CASE WHEN $4::float8 IS NULL THEN next_attempt_at
+                                          ELSE now() + make_interval(secs => $4::float8) END,
+                   leased_until = NULL, last_status = $2, last_error = $3
+             WHERE id = $1 AND state = 'pending' RETURNING 1
+            """,
+            [id, status, String(error.prefix(1000)), retryAfter]
+        ).rows.count == 1
+    }
+
+    /// Puts a dead-lettered notification back in line for a fresh round of attempts; false when there is no
+    /// failed notification with this id.
+    public static func resend(on connection: Connection, id: String) throws -> Bool {
+        try connection.query(
+            """
+            UPDATE notifications SET state = 'pending', attempts = 0, next_attempt_at = now(), leased_until = NULL
+             WHERE id = $1 AND state = 'failed' RETURNING 1
+            """,
+            [id]
+        ).rows.count == 1
+    }
+
+    static let notificationSelect = """
+        SELECT id, seq, subscription_id, endpoint, onboarding_id, kind, state, attempts, next_attempt_at,
+               last_status, last_error, created_at, delivered_at
+          FROM notifications
+        """
+
+    /// Notifications in the order they were written, after `afterSeq`, at most `limit`; only dead-lettered ones
+    /// with `failedOnly`, only one onboarding's with `onboardingId`.
+    public static func notifications(
+        on connection: Connection, failedOnly: Bool, onboardingId: String?, limit: Int, afterSeq: Int64?
+    ) throws -> [NotificationRecord] {
+        try connection.query(
+            notificationSelect + """
+                 WHERE (NOT $1::bool OR state = 'failed')
+                   AND ($2::text IS NULL OR onboarding_id = $2)
+                   AND ($3::bigint IS NULL OR seq > $3)
+                 ORDER BY seq
+                 LIMIT $4
+                """,
+            [failedOnly, onboardingId, afterSeq, limit]
+        ).rows.map(decodeNotification)
+    }
+
+    public static func notification(on connection: Connection, id: String) throws -> NotificationRecord? {
+        try connection.query(notificationSelect + " WHERE id = $1", [id]).rows.first.map(decodeNotification)
+    }
+
+    /// The body of a notification (JSON text), for showing it.
+    public static func body(on connection: Connection, id: String) throws -> String? {
+        try connection.query("SELECT body::text FROM notifications WHERE id = $1", [id]).rows.first?.string(0)
+    }
+
+    /// How many notifications wait for delivery, and the oldest one's creation time.
+    public static func backlog(on connection: Connection) throws -> (count: Int, oldest: Date?) {
+        let row = try connection.query(
+            "SELECT count(*), min(created_at) FROM notifications WHERE state = 'pending'"
+        ).rows[0]
+        return (try row.int(0), try row.optionalDate(1))
+    }
+
+    static func decodeNotification(_ row: Row) throws -> NotificationRecord {
+        NotificationRecord(
+            id: try row.string(0), seq: try row.int64(1), subscriptionId: row.optionalString(2),
+            endpoint: row.optionalString(3), onboardingId: try row.string(4), kind: try row.string(5),
+            state: try row.string(6), attempts: try row.int(7), nextAttemptAt: try row.date(8),
+            lastStatus: row.isNull(9) ? nil : try row.int(9), lastError: row.optionalString(10), createdAt: try row.date(11),
+            deliveredAt: try row.optionalDate(12))
+    }
+}

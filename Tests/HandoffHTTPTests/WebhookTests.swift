@@ -1,0 +1,248 @@
+import Foundation
+import HandoffCore
+@testable import HandoffHTTP
+import HandoffService
+import HandoffStore
+import HandoffTestSupport
+import Logging
+import Postgres
+import Testing
+
+/// Fast retries, so a test sees every attempt within a second or two.
+let quickDelivery = DeliverySettings(attempts: 4, retryDelay: 0.05, maximumDelay: 0.2, timeout: 2)
+
+/// Runs a dispatcher for the engine while `body` runs.
+func withDispatcher<T: Sendable>(
+    _ engine: Engine, settings: DeliverySettings = quickDelivery, endpoints: Endpoints = Endpoints(),
+    _ body: () async throws -> T
+) async throws -> T {
+    var logger = Logger(label: "test")
+    logger.logLevel = .error
+    let dispatcher = NotificationDispatcher(
+        engine: engine, settings: settings, endpoints: endpoints, interval: .milliseconds(20), logger: logger)
+    let running = Task { try await dispatcher.run() }
+    defer { running.cancel() }
+    let result = try await body()
+    running.cancel()
+    _ = await running.result
+    return result
+}
+
+func notificationStates(_ database: TestDatabase) async throws -> [String?] {
+    try await database.column("SELECT state || ':' || attempts FROM notifications ORDER BY seq")
+}
+
+@Suite("Webhooks: signed deliveries, retries and dead letters")
+struct WebhookTests {
+    @Test func aReceiverThatFailsThreeTimesGetsTheNotificationFourTimesWithOneIdAndAValidSignatureEachTime() async throws {
+        let fixture = try await HTTPFixture.make()
+        let receiver = try await Receiver.start(.init(failures: 3))
+        let hook = try await fixture.engine.addWebhook(url: receiver.url, kinds: ["onboarding.started"])
+        let secret = try #require(hook.secret)
+        try await withDispatcher(fixture.engine) {
+            try await fixture.start("w1")
+            #expect(try await eventually(within: 10) { try await notificationStates(fixture.database) == ["delivered:4"] })
+        }
+        await receiver.stop()
+        let received = receiver.received
+        #expect(received.count == 4)
+        #expect(Set(received.map(\.id)).count == 1 && received[0].id.hasPrefix("msg_"))
+        #expect(received.allSatisfy { Receiver.verify($0, secret: secret) }, "a signature does not verify")
+        #expect(!Receiver.verify(received[0], secret: WebhookSignature.makeSecret()), "any secret verifies")
+        let body = received[0].json
+        #expect(body["type"] == "onboarding.started" && body["onboardingId"] == "w1" && body["workflow"] == "mail-send")
+        #expect(body["data"]?["inputs"]?["company"] == "Contoso")
+    }
+
+    @Test func aReceiverThatAlwaysFailsEndsDeadLetteredAndAResendDeliversItOnce() async throws {
+        let fixture = try await HTTPFixture.make()
+        let receiver = try await Receiver.start(.init(alwaysFail: true))
+        _ = try await fixture.engine.addWebhook(url: receiver.url, kinds: ["onboarding.started"])
+        try await withDispatcher(fixture.engine) {
+            try await fixture.start("w2")
+            #expect(try await eventually(within: 10) { try await notificationStates(fixture.database) == ["failed:4"] })
+            let failed = try await fixture.engine.notifications(failed: true)
+            #expect(failed.items.count == 1)
+            let dead = try #require(failed.items.first)
+            #expect(dead.lastStatus == 500 && dead.lastError?.contains("500") == true)
+            #expect(receiver.received.count == 4)
+
+            receiver.change { $0.alwaysFail = false }
+            let resent = try await fixture.engine.resendNotification(dead.id)
+            #expect(resent.state == "pending" && resent.attempts == 0)
+            #expect(try await eventually(within: 10) { try await notificationStates(fixture.database) == ["delivered:1"] })
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(receiver.received.count == 5, "the re-send was not delivered exactly once")
+            #expect(Set(receiver.received.map(\.id)) == [dead.id])
+            // Only a dead letter is sent again.
+            do throws(EngineError) {
+                _ = try await fixture.engine.resendNotification(dead.id)
+                Issue.record("a delivered notification was queued again")
+            } catch {
+                #expect(error.code == .invalidInput)
+            }
+        }
+        await receiver.stop()
+    }
+
+    @Test func aCommandThatRollsBackLeavesNoNotification() async throws {
+        let fixture = try await HTTPFixture.make()
+        _ = try await fixture.engine.addWebhook(url: "http://127.0.0.1:9/hook")
+        try await fixture.start("w3")
+        let before = try await fixture.contents()
+        #expect(try await fixture.database.column("SELECT count(*) FROM notifications") != ["0"])
+        _ = try await fixture.engine.claim(taskId: "w3-t1", user: "alice", roles: ["customer_admin"])
+        let claimed = try await fixture.contents()
+        // Refused inside the write's transaction (the completion is decided there and rolls back).
+        do {
+            _ = try await fixture.engine.complete(taskId: "w3-t1", user: "alice", outputs: [:], checklist: [])
+            Issue.record("an incomplete completion was taken")
+        } catch {
+            #expect(error.code == .invalidOutputs || error.code == .checklistIncomplete)
+        }
+        #expect(try await fixture.contents() == claimed)
+        #expect(claimed != before)
+    }
+
+    @Test func everyNotificationOfAnOnboardingArrivesInOrder() async throws {
+        let fixture = try await HTTPFixture.make()
+        let receiver = try await Receiver.start(.init(failures: 2))
+        _ = try await fixture.engine.addWebhook(url: receiver.url, workflows: ["mail-send"])
+        try await withDispatcher(fixture.engine) {
+            try await fixture.start("w4")
+            _ = try await fixture.engine.claim(taskId: "w4-t1", user: "alice", roles: ["customer_admin"])
+            _ = try await fixture.engine.release(taskId: "w4-t1", user: "alice")
+            _ = try await fixture.engine.claim(taskId: "w4-t1", user: "alice", roles: ["customer_admin"])
+            #expect(try await eventually(within: 10) {
+                try await fixture.database.column("SELECT count(*) FROM notifications WHERE state <> 'delivered'") == ["0"]
+            })
+        }
+        await receiver.stop()
+        // Retries repeat an id; the first arrival of each id is in the stream's order.
+        var seen: [String] = []
+        var versions: [Int] = []
+        for delivery in receiver.received where !seen.contains(delivery.id) {
+            seen.append(delivery.id)
+            if case .integer(let version)? = delivery.json["version"] { versions.append(version) }
+        }
+        #expect(versions == versions.sorted() && versions.count == 5, "\(versions)")
+        #expect(seen.count == 5)
+        let types = receiver.received.map { $0.json["type"]?.stringValue ?? "" }
+        #expect(Set(types) == ["onboarding.started", "task.opened", "task.claimed", "task.released"])
+    }
+
+    @Test func twoDispatchersOnOneDatabaseDeliverEachNotificationOnce() async throws {
+        let fixture = try await HTTPFixture.make()
+        let receiver = try await Receiver.start(.init(delay: .milliseconds(5)))
+        _ = try await fixture.engine.addWebhook(url: receiver.url, kinds: ["onboarding.started", "task.opened"])
+        let second = ConnectionPool(ConnectionConfiguration(fixture.database.connectionString), maximumConnections: 4)
+        defer { second.close() }
+        let other = Engine(pool: second, workflows: WorkflowLibrary(folder: Repository.workflows))
+        let count = 40
+        try await withDispatcher(fixture.engine) {
+            try await withDispatcher(other) {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for index in 0..<count {
+                        group.addTask { try await fixture.start("d\(index)") }
+                    }
+                    try await group.waitForAll()
+                }
+                #expect(try await eventually(within: 20) {
+                    try await fixture.database.column("SELECT count(*) FROM notifications WHERE state = 'delivered'")
+                        == ["\(2 * count)"]
+                })
+            }
+        }
+        await receiver.stop()
+        let ids = receiver.received.map(\.id)
+        #expect(ids.count == 2 * count && Set(ids).count == 2 * count, "\(ids.count) deliveries of \(Set(ids).count) ids")
+    }
+
+    @Test func aWebhookNarrowedByRoleGetsOnlyThatRolesNotifications() async throws {
+        let fixture = try await HTTPFixture.make()
+        let receiver = try await Receiver.start()
+        _ = try await fixture.engine.addWebhook(url: receiver.url, roles: ["partner_integration_manager"])
+        try await withDispatcher(fixture.engine) {
+            try await fixture.start("w5")
+            for (task, outputs) in [
+                ("w5-t1", ["client_id": Value.string("C-1")]), ("w5-t2", [:]), ("w5-t3", ["upn": "mailer@contoso.com"]),
+            ] {
+                let open = try await fixture.engine.task(task)
+                _ = try await fixture.engine.claim(taskId: task, user: "alice", roles: ["customer_admin"])
+                _ = try await fixture.engine.complete(
+                    taskId: task, user: "alice", outputs: outputs, checklist: Set(open.checklist.map(\.id)))
+            }
+            #expect(try await eventually(within: 10) { receiver.received.count >= 2 })
+        }
+        await receiver.stop()
+        let types = receiver.received.map { $0.json["type"]?.stringValue ?? "" }
+        #expect(types == ["role.notified", "task.opened"], "\(types)")
+        #expect(receiver.received.allSatisfy { $0.json["role"] == "partner_integration_manager" })
+        #expect(receiver.received.first?.json["data"]?["message"]?.stringValue?.contains("Contoso") == true)
+    }
+
+    @Test(arguments: [
+        ("ftp://example.com/hook", [String](), [String](), [String](), "http or https"),
+        ("not a url", [], [], [], "http or https"),
+        ("http://example.com/hook", ["mail-sned"], [], [], "no workflow 'mail-sned'"),
+        ("http://example.com/hook", [], ["partner_manager"], [], "no workflow has role 'partner_manager'"),
+        ("http://example.com/hook", [], [], ["task.done"], "no notification kind 'task.done'"),
+    ])
+    func aBadSubscriptionIsRefusedWithItsReasonAndChangesNothing(
+        url: String, workflows: [String], roles: [String], kinds: [String], message: String
+    ) async throws {
+        let fixture = try await HTTPFixture.make()
+        let before = try await fixture.contents()
+        do {
+            _ = try await fixture.engine.addWebhook(url: url, workflows: workflows, roles: roles, kinds: kinds)
+            Issue.record("the subscription was taken")
+        } catch {
+            #expect(error.code == .invalidInput)
+            #expect(error.message.contains(message), "\(error.message)")
+        }
+        do {
+            _ = try await fixture.engine.addWebhook(url: "http://example.com/hook", secret: "whsec_short")
+            Issue.record("a short secret was taken")
+        } catch {
+            #expect(error.message.contains("whsec_"))
+        }
+        #expect(try await fixture.contents() == before)
+    }
+}
+
+@Suite("Webhooks over HTTP")
+struct WebhookRouteTests {
+    @Test func theAdminManagesWebhooksAndOthersAreRefusedAndNothingChanges() async throws {
+        let fixture = try await HTTPFixture.make()
+        try await fixture.withServer { api in
+            let before = try await fixture.contents()
+            let refused = try await api.post("/webhooks", as: "alice", body: #"{"url":"http://127.0.0.1:9/hook"}"#)
+            #expect(refused.status == 403 && refused["code"] == "forbidden_role", "\(refused.text)")
+            let bad = try await api.post("/webhooks", as: "olivia", body: #"{"url":"http://127.0.0.1:9/hook","roles":["nobody"]}"#)
+            #expect(bad.status == 422 && bad.text.contains("nobody"), "\(bad.text)")
+            let malformed = try await api.post("/webhooks", as: "olivia", body: #"{"link":"x"}"#)
+            #expect(malformed.status == 422 || malformed.status == 400, "\(malformed.text)")
+            #expect(try await api.get("/notifications", as: "pat").status == 403)
+            #expect(try await fixture.contents() == before)
+
+            let added = try await api.post(
+                "/webhooks", as: "olivia", body: #"{"url":"http://127.0.0.1:9/hook","events":["task.opened"]}"#)
+            #expect(added.status == 201, "\(added.text)")
+            let id = try #require(added["id"]?.stringValue)
+            #expect(added["secret"]?.stringValue?.hasPrefix("whsec_") == true)
+            let listed = try await api.get("/webhooks", as: "olivia")
+            #expect(listed.text.contains(id) && !listed.text.contains("whsec_"), "a listing shows a secret")
+            try await fixture.start("r1")
+            let notifications = try await api.get("/notifications?onboarding=r1", as: "olivia")
+            #expect(notifications["notifications"]?.items.first?["type"] == "task.opened", "\(notifications.text)")
+            let failedOnly = try await api.get("/notifications?failed=true", as: "olivia")
+            #expect(failedOnly["notifications"] == .list([]))
+            #expect(try await api.get("/notifications?failed=maybe", as: "olivia").status == 422)
+            let missing = try await api.post("/notifications/msg_nope/resend", as: "olivia")
+            #expect(missing.status == 404)
+            let removed = try await api.send(.delete, "/webhooks/\(id)", as: "olivia", bytes: [])
+            #expect(removed.status == 200, "\(removed.text)")
+            #expect(try await api.send(.delete, "/webhooks/\(id)", as: "olivia", bytes: []).status == 404)
+        }
+    }
+}
