@@ -7,11 +7,11 @@ struct WorkflowFilesTests {
     @Test func everyFileLoads() throws {
         let files = try FileManager.default.contentsOfDirectory(atPath: workflowsFolder.path)
             .filter { $0.hasSuffix(".yaml") }.sorted()
-        #expect(files == ["mail-send.yaml", "partner-go-live.yaml"])
+        #expect(files == ["mail-send.yaml", "partner-go-live.yaml", "portal-configuration.yaml"])
         let loaded = WorkflowLoader.loadAll(
             try files.map { ("workflows/\($0)", try Data(contentsOf: workflowsFolder.appendingPathComponent($0))) })
         switch loaded {
-        case .success(let definitions): #expect(definitions.map(\.id) == ["mail-send", "partner-go-live"])
+        case .success(let definitions): #expect(definitions.map(\.id) == ["mail-send", "partner-go-live", "portal-configuration"])
         case .failure(let error): Issue.record("\(error)")
         }
     }
@@ -30,7 +30,8 @@ struct WorkflowSchemaTests {
         let properties = try #require(step["properties"] as? [String: Any])
         #expect(
             Set(properties.keys) == [
-                "id", "title", "if", "next", "task", "decision", "parallel", "wait", "timer", "block", "set", "end",
+                "id", "title", "if", "next", "task", "decision", "parallel", "wait", "timer", "block", "set", "notify",
+                "call", "end",
             ])
     }
 }

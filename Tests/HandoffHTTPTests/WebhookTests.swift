@@ -246,3 +246,82 @@ struct WebhookRouteTests {
         }
     }
 }
+
+@Suite("Automated steps")
+struct AutomatedStepTests {
+    static let inputs: [String: Value] = ["company": "Contoso", "client_id": "C-1001", "upn": "mailer@contoso.com"]
+
+    static func endpoints(_ url: String) -> Endpoints {
+        Endpoints(["pia-portal": .init(url: url, secret: WebhookSignature.makeSecret())])
+    }
+
+    @Test func theAnswerBecomesTheStepsOutputsAndFeedsLaterDefaults() async throws {
+        let fixture = try await HTTPFixture.make()
+        let receiver = try await Receiver.start(
+            .init(failures: 1, answer: #"{"configuration_id":"cfg-7","tenant_url":"https://contoso.pia.example"}"#))
+        let endpoints = Self.endpoints(receiver.url)
+        try await withDispatcher(fixture.engine, endpoints: endpoints) {
+            _ = try await fixture.engine.start(workflow: "portal-configuration", inputs: Self.inputs, id: "a1", actor: "olivia")
+            #expect(try await eventually(within: 10) { try await fixture.engine.onboarding("a1").currentSteps == ["confirm"] })
+        }
+        await receiver.stop()
+        let confirm = try await fixture.engine.task("a1-t1")
+        #expect(confirm.outputs.first?.default == "cfg-7")
+        #expect(confirm.instructions.contains("https://contoso.pia.example"))
+        // Two attempts, one id: the call's, the same the stream records.
+        #expect(receiver.received.count == 2 && Set(receiver.received.map(\.id)) == ["a1-call1"])
+        let secret = try #require(endpoints.byName["pia-portal"]?.secret)
+        #expect(receiver.received.allSatisfy { Receiver.verify($0, secret: secret) })
+        #expect(receiver.received[0].json["data"]?["Mail_Send_UPN"] == "mailer@contoso.com")
+        let types = try await fixture.engine.history("a1").map(\.type)
+        #expect(types.contains("CallRequested") && types.contains("CallAnswered") && !types.contains("CallFailed"))
+        try await fixture.expectInvariants()
+    }
+
+    @Test func aMalformedAnswerIsRefusedWithTheReasonAndTheFailureBranchRunsAfterTheLastAttempt() async throws {
+        let fixture = try await HTTPFixture.make()
+        let receiver = try await Receiver.start(.init(answer: #"{"configuration_id":"cfg-7","tenant_url":"not a url"}"#))
+        try await withDispatcher(fixture.engine, endpoints: Self.endpoints(receiver.url)) {
+            _ = try await fixture.engine.start(workflow: "portal-configuration", inputs: Self.inputs, id: "a2", actor: "olivia")
+            #expect(try await eventually(within: 10) {
+                try await fixture.engine.onboarding("a2").currentSteps == ["configure-by-hand"]
+            })
+        }
+        await receiver.stop()
+        #expect(receiver.received.count == quickDelivery.attempts)
+        let failed = try #require(try await fixture.engine.history("a2").first { $0.type == "CallFailed" })
+        #expect(failed.data["reason"]?.stringValue?.contains("tenant_url: must be an http or https URL") == true, "\(failed.data)")
+        let notification = try #require(try await fixture.engine.notifications(onboardingId: "a2").items.first)
+        #expect(notification.state == "failed" && notification.lastError?.contains("tenant_url") == true)
+        #expect(!(try await fixture.engine.history("a2").contains { $0.type == "CallAnswered" }))
+        try await fixture.expectInvariants()
+    }
+
+    @Test func anEndpointDownUntilAfterTheRetriesFollowsTheFailureBranch() async throws {
+        let fixture = try await HTTPFixture.make()
+        // Nothing listens on the discard port.
+        try await withDispatcher(fixture.engine, endpoints: Self.endpoints("http://127.0.0.1:9/portal")) {
+            _ = try await fixture.engine.start(workflow: "portal-configuration", inputs: Self.inputs, id: "a3", actor: "olivia")
+            #expect(try await eventually(within: 15) {
+                try await fixture.engine.onboarding("a3").currentSteps == ["configure-by-hand"]
+            })
+        }
+        let failed = try #require(try await fixture.engine.history("a3").first { $0.type == "CallFailed" })
+        #expect(failed.data["attempts"] == .integer(quickDelivery.attempts))
+        #expect(try await fixture.engine.task("a3-t1").title == "Set Contoso's Mail.Send variables by hand")
+        try await fixture.expectInvariants()
+    }
+
+    @Test func withoutAFailureBranchTheOnboardingFailsWithTheReason() async throws {
+        let fixture = try await HTTPFixture.make()
+        // An endpoint no configuration names: every attempt fails with that reason.
+        try await withDispatcher(fixture.engine, endpoints: Endpoints()) {
+            _ = try await fixture.engine.start(workflow: "portal-configuration", inputs: Self.inputs, id: "a4", actor: "olivia")
+            #expect(try await eventually(within: 10) {
+                try await fixture.engine.history("a4").contains { $0.type == "CallFailed" }
+            })
+        }
+        let failed = try #require(try await fixture.engine.history("a4").first { $0.type == "CallFailed" })
+        #expect(failed.data["reason"]?.stringValue?.contains("no endpoint 'pia-portal' is configured") == true)
+    }
+}
