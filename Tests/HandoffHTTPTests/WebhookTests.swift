@@ -325,3 +325,55 @@ struct AutomatedStepTests {
         #expect(failed.data["reason"]?.stringValue?.contains("no endpoint 'pia-portal' is configured") == true)
     }
 }
+
+@Suite("Dispatchers in several processes", .serialized)
+struct DispatcherProcessTests {
+    static func worker(_ database: TestDatabase, folder: URL, name: String) throws -> Int32 {
+        let environment = [
+            "DATABASE_URL": database.connectionString, "HANDOFF_MIGRATIONS": Repository.migrations.path,
+            "HANDOFF_WORKFLOWS": Repository.workflows.path, "LOG_LEVEL": "error",
+            "HANDOFF_DELIVERY_TIMEOUT_SECONDS": "1", "HANDOFF_DELIVERY_RETRY_SECONDS": "0.05",
+        ]
+        let assignments = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        return try ChildProcess.start(
+            "/usr/bin/env", assignments + [HandoffProcess.executable.path, "worker"],
+            stdout: folder.appendingPathComponent("\(name).out").path,
+            stderr: folder.appendingPathComponent("\(name).err").path)
+    }
+
+    /// A worker killed with SIGKILL while deliveries are in flight, then another started: every notification is
+    /// delivered, and an id arrives more than once only when its first delivery was cut off.
+    @Test func aDispatcherKilledMidDeliveryLosesNothingAndARestartDeliversTheRest() async throws {
+        let fixture = try await HTTPFixture.make()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("dispatch-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // Slow answers, so deliveries are in flight when the worker dies.
+        let receiver = try await Receiver.start(.init(delay: .milliseconds(150)))
+        _ = try await fixture.engine.addWebhook(url: receiver.url, kinds: ["onboarding.started", "task.opened"])
+        let count = 30
+        for index in 0..<count { try await fixture.start("k\(index)") }
+        let first = try Self.worker(fixture.database, folder: folder, name: "first")
+        #expect(try await eventually(within: 30) { receiver.received.count >= 5 })
+        kill(first, SIGKILL)
+        _ = try await offload { try ChildProcess.waitForExit(first) }
+        let delivered = try await fixture.database.column("SELECT count(*) FROM notifications WHERE state = 'delivered'")
+        #expect(delivered != ["\(2 * count)"], "everything was delivered before the kill")
+
+        let second = try Self.worker(fixture.database, folder: folder, name: "second")
+        let all = try await eventually(within: 60) {
+            try await fixture.database.column("SELECT count(*) FROM notifications WHERE state = 'delivered'")
+                == ["\(2 * count)"]
+        }
+        #expect(all, "not every notification was delivered after the restart")
+        kill(second, SIGTERM)
+        let status = try await offload { try ChildProcess.waitForExit(second) }
+        #expect(status == 0, "the second worker did not stop cleanly")
+        await receiver.stop()
+        let ids = try await fixture.database.column("SELECT id FROM notifications ORDER BY seq").compactMap { $0 }
+        let received = receiver.received.map(\.id)
+        #expect(Set(received) == Set(ids), "some notification never arrived")
+        // Repeats only for the deliveries the kill cut off (at most the dispatcher's in-flight batch).
+        #expect(received.count - ids.count <= 64, "\(received.count - ids.count) repeats")
+    }
+}
