@@ -20,7 +20,7 @@ struct AdvanceScenario {
     let settings: BenchSettings
 
     /// Completions per onboarding of the standard path with a next task to claim (t1→t2 … t4→t5).
-    static let advancesPerOnboarding = 5
+    static let advancesPerOnboarding = 4
 
     func run() async throws -> [ScenarioResult] {
         let rounds = max(1, settings.rounds)

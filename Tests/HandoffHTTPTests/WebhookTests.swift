@@ -41,7 +41,7 @@ struct WebhookTests {
         let secret = try #require(hook.secret)
         try await withDispatcher(fixture.engine) {
             try await fixture.start("w1")
-            #expect(try await eventually(within: 10) { try await notificationStates(fixture.database) == ["delivered:4"] })
+            #expect(try await eventually(within: 30) { try await notificationStates(fixture.database) == ["delivered:4"] })
         }
         await receiver.stop()
         let received = receiver.received
@@ -60,7 +60,7 @@ struct WebhookTests {
         _ = try await fixture.engine.addWebhook(url: receiver.url, kinds: ["onboarding.started"])
         try await withDispatcher(fixture.engine) {
             try await fixture.start("w2")
-            #expect(try await eventually(within: 10) { try await notificationStates(fixture.database) == ["failed:4"] })
+            #expect(try await eventually(within: 30) { try await notificationStates(fixture.database) == ["failed:4"] })
             let failed = try await fixture.engine.notifications(failed: true)
             #expect(failed.items.count == 1)
             let dead = try #require(failed.items.first)
@@ -70,7 +70,7 @@ struct WebhookTests {
             receiver.change { $0.alwaysFail = false }
             let resent = try await fixture.engine.resendNotification(dead.id)
             #expect(resent.state == "pending" && resent.attempts == 0)
-            #expect(try await eventually(within: 10) { try await notificationStates(fixture.database) == ["delivered:1"] })
+            #expect(try await eventually(within: 30) { try await notificationStates(fixture.database) == ["delivered:1"] })
             try await Task.sleep(for: .milliseconds(200))
             #expect(receiver.received.count == 5, "the re-send was not delivered exactly once")
             #expect(Set(receiver.received.map(\.id)) == [dead.id])
@@ -113,7 +113,7 @@ struct WebhookTests {
             _ = try await fixture.engine.claim(taskId: "w4-t1", user: "alice", roles: ["customer_admin"])
             _ = try await fixture.engine.release(taskId: "w4-t1", user: "alice")
             _ = try await fixture.engine.claim(taskId: "w4-t1", user: "alice", roles: ["customer_admin"])
-            #expect(try await eventually(within: 10) {
+            #expect(try await eventually(within: 30) {
                 try await fixture.database.column("SELECT count(*) FROM notifications WHERE state <> 'delivered'") == ["0"]
             })
         }
@@ -172,7 +172,7 @@ struct WebhookTests {
                 _ = try await fixture.engine.complete(
                     taskId: task, user: "alice", outputs: outputs, checklist: Set(open.checklist.map(\.id)))
             }
-            #expect(try await eventually(within: 10) { receiver.received.count >= 2 })
+            #expect(try await eventually(within: 30) { receiver.received.count >= 2 })
         }
         await receiver.stop()
         let types = receiver.received.map { $0.json["type"]?.stringValue ?? "" }
@@ -262,7 +262,7 @@ struct AutomatedStepTests {
         let endpoints = Self.endpoints(receiver.url)
         try await withDispatcher(fixture.engine, endpoints: endpoints) {
             _ = try await fixture.engine.start(workflow: "portal-configuration", inputs: Self.inputs, id: "a1", actor: "olivia")
-            #expect(try await eventually(within: 10) { try await fixture.engine.onboarding("a1").currentSteps == ["confirm"] })
+            #expect(try await eventually(within: 30) { try await fixture.engine.onboarding("a1").currentSteps == ["confirm"] })
         }
         await receiver.stop()
         let confirm = try await fixture.engine.task("a1-t1")
@@ -283,7 +283,7 @@ struct AutomatedStepTests {
         let receiver = try await Receiver.start(.init(answer: #"{"configuration_id":"cfg-7","tenant_url":"not a url"}"#))
         try await withDispatcher(fixture.engine, endpoints: Self.endpoints(receiver.url)) {
             _ = try await fixture.engine.start(workflow: "portal-configuration", inputs: Self.inputs, id: "a2", actor: "olivia")
-            #expect(try await eventually(within: 10) {
+            #expect(try await eventually(within: 30) {
                 try await fixture.engine.onboarding("a2").currentSteps == ["configure-by-hand"]
             })
         }
@@ -302,7 +302,7 @@ struct AutomatedStepTests {
         // Nothing listens on the discard port.
         try await withDispatcher(fixture.engine, endpoints: Self.endpoints("http://127.0.0.1:9/portal")) {
             _ = try await fixture.engine.start(workflow: "portal-configuration", inputs: Self.inputs, id: "a3", actor: "olivia")
-            #expect(try await eventually(within: 15) {
+            #expect(try await eventually(within: 30) {
                 try await fixture.engine.onboarding("a3").currentSteps == ["configure-by-hand"]
             })
         }
@@ -317,7 +317,7 @@ struct AutomatedStepTests {
         // An endpoint no configuration names: every attempt fails with that reason.
         try await withDispatcher(fixture.engine, endpoints: Endpoints()) {
             _ = try await fixture.engine.start(workflow: "portal-configuration", inputs: Self.inputs, id: "a4", actor: "olivia")
-            #expect(try await eventually(within: 10) {
+            #expect(try await eventually(within: 30) {
                 try await fixture.engine.history("a4").contains { $0.type == "CallFailed" }
             })
         }
