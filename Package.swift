@@ -101,6 +101,8 @@ let package = Package(
             dependencies: [
                 "HandoffService", "HandoffCore", "HandoffStore", "HandoffHTTP", "Postgres",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The `handoff` command line.

@@ -6,7 +6,7 @@ import Postgres
 /// `handoff bench`: runs scenarios in a database of their own on the configured server, then drops it.
 public enum Bench {
     /// The scenarios, in the order they run when none is named.
-    public static let scenarios = ["append", "claim", "advance", "timers", "replay", "rebuild"]
+    public static let scenarios = ["append", "claim", "advance", "timers", "outbox", "replay", "rebuild"]
 
     /// Runs the named scenarios (all when empty). `connectionString` is the server's; each scenario runs in a new
     /// database `handoff_bench_<pid>_<random>` created there (its user needs CREATEDB), migrated, and dropped afterwards,
@@ -56,6 +56,10 @@ public enum Bench {
                     ).run()
                 case "timers":
                     return try await TimersScenario(
+                        pool: pool, engine: engine, configuration: configuration, settings: settings
+                    ).run()
+                case "outbox":
+                    return try await OutboxScenario(
                         pool: pool, engine: engine, configuration: configuration, settings: settings
                     ).run()
                 case "replay":

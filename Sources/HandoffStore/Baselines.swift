@@ -56,6 +56,18 @@ extension Baselines {
         ).rows.map { try $0.date(0) }
     }
 
+    /// Each notification of a subscription: its id and when it was written (its transaction's time).
+    public static func notificationTimes(on connection: Connection, subscription: String) throws -> [(String, Date)] {
+        try connection.query(
+            "SELECT id, created_at FROM notifications WHERE subscription_id = $1", [subscription]
+        ).rows.map { (try $0.string(0), try $0.date(1)) }
+    }
+
+    /// How many notifications still wait for delivery.
+    public static func pendingNotifications(on connection: Connection) throws -> Int {
+        try connection.query("SELECT count(*) FROM notifications WHERE state = 'pending'").rows[0].int(0)
+    }
+
     public static func cloneOnboarding(on connection: Connection, source: String, tag: String, first: Int, count: Int)
         throws
     {

@@ -46,6 +46,20 @@ import Testing
         }
     }
 
+    @Test func outboxDeliversEveryNotificationOfEachRoundAgainstTheWritersWithoutSubscribers() async throws {
+        let report = try await run(["outbox"], clients: [2])
+        #expect(report.scenarios.map(\.name) == ["outbox", "outbox-delivered", "outbox-delay-p50", "outbox-delay-p99"])
+        let writers = try #require(report.scenarios.first)
+        #expect(writers.unit == "tasks/s")
+        expectSane(writers)
+        let delivered = report.scenarios[1]
+        #expect(delivered.unit == "notifications/s" && delivered.engine.min > 0, "a round delivered nothing")
+        for delay in report.scenarios.dropFirst(2) {
+            #expect(delay.unit == "ms")
+            #expect(delay.engine.min > 0, "a round's notifications never arrived")
+        }
+    }
+
     @Test func appendMeasuresTheEngineAndTheBaselineEveryRound() async throws {
         let report = try await run(["append"])
         #expect(report.scenarios.map(\.name) == ["append", "append-10"])
