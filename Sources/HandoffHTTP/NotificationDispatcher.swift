@@ -97,35 +97,56 @@ public final class NotificationDispatcher: Service, Sendable {
         try? await client.shutdown()
     }
 
-    /// One pass: leases a batch of due notifications and tries each once, several at a time. Returns how many it
-    /// leased.
+    /// One pass: leases a batch of due notifications and tries each once: one receiver's notifications of one
+    /// onboarding (a line) one after another, stopping at the first failure so that none overtakes it, and several
+    /// lines at a time. Returns how many it leased.
     func deliverDue(_ client: HTTPClient) async throws(EngineError) -> Int {
         let leased = try await engine.leaseNotifications(limit: batch, settings: settings)
+        var lines: [String: [LeasedNotification]] = [:]
+        var order: [String] = []
+        for notification in leased {
+            let line = (notification.subscriptionId ?? notification.endpoint ?? "") + "/" + notification.onboardingId
+            if lines[line] == nil { order.append(line) }
+            lines[line, default: []].append(notification)
+        }
         await withTaskGroup(of: Void.self) { group in
-            for (index, notification) in leased.enumerated() {
+            for (index, line) in order.enumerated() {
                 if index >= concurrency { await group.next() }
-                group.addTask { await self.attempt(notification, client) }
+                let notifications = lines[line] ?? []
+                group.addTask { await self.deliver(line: notifications, client) }
             }
         }
         return leased.count
     }
 
-    /// One attempt of one notification, recorded whatever happens.
-    func attempt(_ notification: LeasedNotification, _ client: HTTPClient) async {
-        let outcome = await send(notification, client)
-        do {
-            switch outcome {
-            case .delivered(let status):
-                try await engine.recordDelivered(notification, status: status)
-            case .failed(let status, let reason):
+    /// Delivers one line in order; records what was delivered in one statement, the failure that stopped it,
+    /// and gives back the rest untried.
+    func deliver(line: [LeasedNotification], _ client: HTTPClient) async {
+        var delivered: [(id: String, status: Int)] = []
+        var stopped: Int?
+        for (index, notification) in line.enumerated() {
+            let outcome = await send(notification, client)
+            guard case .failed(let status, let reason) = outcome else {
+                if case .delivered(let status) = outcome { delivered.append((notification.id, status)) }
+                continue
+            }
+            stopped = index
+            do {
                 let last = try await engine.recordFailure(notification, status: status, error: reason, settings: settings)
                 logger.info(
                     last ? "notification dead-lettered" : "notification attempt failed; retrying",
                     metadata: ["id": "\(notification.id)", "attempt": "\(notification.attempt)", "error": "\(reason)"])
+            } catch {
+                logger.warning("a failed delivery could not be recorded", metadata: ["id": "\(notification.id)", "error": "\(error)"])
             }
+            break
+        }
+        do {
+            try await engine.recordDelivered(delivered)
+            if let stopped { try await engine.unlease(Array(line[(stopped + 1)...])) }
         } catch {
-            // The lease runs out and the notification is tried again.
-            logger.warning("a delivery could not be recorded", metadata: ["id": "\(notification.id)", "error": "\(error)"])
+            // The leases run out and those notifications are tried again (with the same ids).
+            logger.warning("deliveries could not be recorded", metadata: ["error": "\(error)"])
         }
     }
 

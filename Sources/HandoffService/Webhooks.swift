@@ -229,9 +229,17 @@ extension Engine {
         try await read { connection in try Outbox.lease(on: connection, limit: limit, lease: settings.leaseSeconds) }
     }
 
-    /// Records a delivered attempt.
-    public func recordDelivered(_ notification: LeasedNotification, status: Int) async throws(EngineError) {
-        try await read { connection in _ = try Outbox.delivered(on: connection, id: notification.id, status: status) }
+    /// Records delivered attempts in one statement.
+    public func recordDelivered(_ deliveries: [(id: String, status: Int)]) async throws(EngineError) {
+        guard !deliveries.isEmpty else { return }
+        try await read { connection in try Outbox.delivered(on: connection, deliveries) }
+    }
+
+    /// Gives back leased notifications that were not attempted.
+    public func unlease(_ notifications: [LeasedNotification]) async throws(EngineError) {
+        guard !notifications.isEmpty else { return }
+        let ids = notifications.map(\.id)
+        try await read { connection in try Outbox.unlease(on: connection, ids) }
     }
 
     /// Records a failed attempt: a retry after the backoff, or, after the last attempt, the dead letter (and for

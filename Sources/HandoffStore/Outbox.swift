@@ -1,4 +1,5 @@
 import Foundation
+import HandoffJSON
 import Postgres
 
 /// A notification to write with the append that causes it (migration 0010): for every webhook subscription it
@@ -168,9 +169,15 @@ public enum Outbox {
 
     // MARK: Delivery
 
-    /// Leases up to `limit` notifications that are due, for one attempt each, for `lease` seconds: only the oldest
-    /// pending one of each target and onboarding (so one onboarding's arrive in order), skipping those another
-    /// dispatcher holds or is leasing at this moment. Oldest first.
+    /// An arbitrary constant: the advisory lock space of the outbox's lines (a receiver and an onboarding).
+    static let lineLockSpace: Int64 = 0x6f75_7462_6f78
+
+    /// Leases up to `limit` notifications that are due, for one attempt each, for `lease` seconds, oldest first.
+    ///
+    /// A receiver's notifications of one onboarding form a line, delivered in order: a row is leased only when
+    /// every earlier pending row of its line is free and due too (and so leased with it, earlier rows coming
+    /// first), and only by the one dispatcher that holds the line's lock while it leases. A line another
+    /// dispatcher holds, or whose earlier row waits for a retry, is left alone.
     public static func lease(on connection: Connection, limit: Int, lease: Double) throws -> [LeasedNotification] {
         try connection.query(
             """
@@ -182,8 +189,11 @@ public enum Outbox {
                        SELECT 1 FROM notifications e
                         WHERE e.state = 'pending'
                           AND coalesce(e.subscription_id, e.endpoint) = coalesce(n.subscription_id, n.endpoint)
-                          AND e.onboarding_id = n.onboarding_id AND e.seq < n.seq)
-                 ORDER BY n.next_attempt_at, n.seq
+                          AND e.onboarding_id = n.onboarding_id AND e.seq < n.seq
+                          AND (e.next_attempt_at > now() OR e.leased_until > now()))
+                   AND pg_try_advisory_xact_lock(
+                       hashtextextended(coalesce(n.subscription_id, n.endpoint) || '/' || n.onboarding_id, $3::bigint))
+                 ORDER BY n.seq
                  LIMIT $1
                    FOR UPDATE OF n SKIP LOCKED
             )
@@ -194,7 +204,7 @@ public enum Outbox {
             RETURNING n.id, n.seq, n.onboarding_id, n.kind, n.body::text, n.attempts, n.subscription_id, s.url,
                       s.secret, n.endpoint, n.created_at
             """,
-            [limit, lease]
+            [limit, lease, lineLockSpace]
         ).rows.map { row in
             LeasedNotification(
                 id: try row.string(0), seq: try row.int64(1), onboardingId: try row.string(2), kind: try row.string(3),
@@ -204,17 +214,37 @@ public enum Outbox {
         }.sorted { $0.seq < $1.seq }
     }
 
-    /// Records a delivered attempt. False when the row was no longer pending (re-sent or removed meanwhile).
-    @discardableResult
-    public static func delivered(on connection: Connection, id: String, status: Int) throws -> Bool {
+    /// Records delivered attempts, all in one statement.
+    public static func delivered(on connection: Connection, _ deliveries: [(id: String, status: Int)]) throws {
+        guard !deliveries.isEmpty else { return }
+        var writer = JSONWriter(capacity: 64 * deliveries.count)
+        writer.beginArray()
+        for delivery in deliveries {
+            writer.beginObject()
+            writer.key("id"); writer.string(delivery.id)
+            writer.key("status"); writer.integer(delivery.status)
+            writer.endObject()
+        }
+        writer.endArray()
         try connection.query(
             """
-            UPDATE notifications SET state = 'delivered', delivered_at = now(), leased_until = NULL,
-                   last_status = $2, last_error = NULL
-             WHERE id = $1 AND state = 'pending' RETURNING 1
+            UPDATE notifications n SET state = 'delivered', delivered_at = now(), leased_until = NULL,
+                   last_status = d.status, last_error = NULL
+              FROM jsonb_to_recordset($1::jsonb) AS d(id text, status int)
+             WHERE n.id = d.id AND n.state = 'pending'
             """,
-            [id, status]
-        ).rows.count == 1
+            [writer.text])
+    }
+
+    /// Gives back leased notifications that were not attempted (their line stopped at an earlier failure).
+    public static func unlease(on connection: Connection, _ ids: [String]) throws {
+        guard !ids.isEmpty else { return }
+        try connection.query(
+            """
+            UPDATE notifications SET leased_until = NULL, attempts = greatest(attempts - 1, 0)
+             WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)) AND state = 'pending'
+            """,
+            [JSONText.array(ids)])
     }
 
     /// Records a failed attempt: the next one after `retryAfter` seconds, or, with nil, dead-lettered.

@@ -156,6 +156,14 @@ struct WebhookTests {
         await receiver.stop()
         let ids = receiver.received.map(\.id)
         #expect(ids.count == 2 * count && Set(ids).count == 2 * count, "\(ids.count) deliveries of \(Set(ids).count) ids")
+        // Each onboarding's notifications arrived in its stream's order, whichever dispatcher sent them.
+        var versions: [String: [Int]] = [:]
+        for delivery in receiver.received {
+            if let onboarding = delivery.json["onboardingId"]?.stringValue, case .integer(let version)? = delivery.json["version"] {
+                versions[onboarding, default: []].append(version)
+            }
+        }
+        #expect(versions.count == count && versions.values.allSatisfy { $0 == $0.sorted() && $0.count == 2 })
     }
 
     @Test func aWebhookNarrowedByRoleGetsOnlyThatRolesNotifications() async throws {
