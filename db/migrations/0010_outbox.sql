@@ -35,8 +35,9 @@ CREATE TABLE notifications (
     CHECK ((subscription_id IS NULL) <> (endpoint IS NULL))
 );
 
--- The dispatcher's work: pending rows by due time, and the head of each target's line per onboarding.
-CREATE INDEX notifications_due ON notifications (next_attempt_at, seq) WHERE state = 'pending';
+-- The dispatcher's work: pending rows oldest first (a lease walks it and stops at its limit), and each
+-- receiver's line of one onboarding.
+CREATE INDEX notifications_pending ON notifications (seq) WHERE state = 'pending';
 CREATE INDEX notifications_line ON notifications (coalesce(subscription_id, endpoint), onboarding_id, seq)
     WHERE state = 'pending';
 CREATE INDEX notifications_failed ON notifications (seq) WHERE state = 'failed';
