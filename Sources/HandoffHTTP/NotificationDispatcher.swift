@@ -70,7 +70,7 @@ public final class NotificationDispatcher: Service, Sendable {
 
     public init(
         engine: Engine, settings: DeliverySettings = .fromEnvironment(), endpoints: Endpoints = Endpoints(),
-        interval: Duration = .milliseconds(100), batch: Int = 64, concurrency: Int = 16, logger: Logger
+        interval: Duration = .milliseconds(100), batch: Int = 256, concurrency: Int = 32, logger: Logger
     ) {
         self.engine = engine
         self.settings = settings
@@ -109,28 +109,50 @@ public final class NotificationDispatcher: Service, Sendable {
             if lines[line] == nil { order.append(line) }
             lines[line, default: []].append(notification)
         }
-        await withTaskGroup(of: Void.self) { group in
+        // What the lines delivered, and what they left untried, recorded in one statement each for the pass.
+        let (delivered, untried) = await withTaskGroup(of: LineOutcome.self) { group in
+            var delivered: [(id: String, status: Int)] = []
+            var untried: [LeasedNotification] = []
             for (index, line) in order.enumerated() {
-                if index >= concurrency { await group.next() }
+                if index >= concurrency, let done = await group.next() {
+                    delivered += done.delivered
+                    untried += done.untried
+                }
                 let notifications = lines[line] ?? []
                 group.addTask { await self.deliver(line: notifications, client) }
             }
+            for await done in group {
+                delivered += done.delivered
+                untried += done.untried
+            }
+            return (delivered, untried)
+        }
+        do {
+            try await engine.recordDelivered(delivered)
+            try await engine.unlease(untried)
+        } catch {
+            // The leases run out and those notifications are tried again (with the same ids).
+            logger.warning("deliveries could not be recorded", metadata: ["error": "\(error)"])
         }
         return leased.count
     }
 
-    /// Delivers one line in order; records what was delivered in one statement, the failure that stopped it,
-    /// and gives back the rest untried.
-    func deliver(line: [LeasedNotification], _ client: HTTPClient) async {
+    struct LineOutcome: Sendable {
         var delivered: [(id: String, status: Int)] = []
-        var stopped: Int?
+        var untried: [LeasedNotification] = []
+    }
+
+    /// Delivers one line in order, stopping at the first failure (recorded at once, with its retry or dead
+    /// letter); returns what it delivered and what it left untried.
+    func deliver(line: [LeasedNotification], _ client: HTTPClient) async -> LineOutcome {
+        var outcome = LineOutcome()
         for (index, notification) in line.enumerated() {
-            let outcome = await send(notification, client)
-            guard case .failed(let status, let reason) = outcome else {
-                if case .delivered(let status) = outcome { delivered.append((notification.id, status)) }
+            let result = await send(notification, client)
+            guard case .failed(let status, let reason) = result else {
+                if case .delivered(let status) = result { outcome.delivered.append((notification.id, status)) }
                 continue
             }
-            stopped = index
+            outcome.untried = Array(line[(index + 1)...])
             do {
                 let last = try await engine.recordFailure(notification, status: status, error: reason, settings: settings)
                 logger.info(
@@ -141,13 +163,7 @@ public final class NotificationDispatcher: Service, Sendable {
             }
             break
         }
-        do {
-            try await engine.recordDelivered(delivered)
-            if let stopped { try await engine.unlease(Array(line[(stopped + 1)...])) }
-        } catch {
-            // The leases run out and those notifications are tried again (with the same ids).
-            logger.warning("deliveries could not be recorded", metadata: ["error": "\(error)"])
-        }
+        return outcome
     }
 
     enum Outcome {
