@@ -69,7 +69,8 @@ struct WebhookTests {
 
             receiver.change { $0.alwaysFail = false }
             let resent = try await fixture.engine.resendNotification(dead.id)
-            #expect(resent.state == "pending" && resent.attempts == 0)
+            // Queued again with a fresh round of attempts (the running dispatcher may already be on it).
+            #expect(resent.state != "failed" && resent.attempts <= 1, "\(resent)")
             #expect(try await eventually(within: 30) { try await notificationStates(fixture.database) == ["delivered:1"] })
             try await Task.sleep(for: .milliseconds(200))
             #expect(receiver.received.count == 5, "the re-send was not delivered exactly once")
