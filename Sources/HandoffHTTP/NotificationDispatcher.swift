@@ -61,8 +61,8 @@ public final class NotificationDispatcher: Service, Sendable {
     let settings: DeliverySettings
     let endpoints: Endpoints
     let interval: Duration
+    /// Rows leased per pass; their lines are all sent at once.
     let batch: Int
-    let concurrency: Int
     let logger: Logger
 
     /// Answers of automated steps are read up to this size.
@@ -70,14 +70,13 @@ public final class NotificationDispatcher: Service, Sendable {
 
     public init(
         engine: Engine, settings: DeliverySettings = .fromEnvironment(), endpoints: Endpoints = Endpoints(),
-        interval: Duration = .milliseconds(100), batch: Int = 256, concurrency: Int = 32, logger: Logger
+        interval: Duration = .milliseconds(100), batch: Int = 128, logger: Logger
     ) {
         self.engine = engine
         self.settings = settings
         self.endpoints = endpoints
         self.interval = interval
         self.batch = batch
-        self.concurrency = concurrency
         self.logger = logger
     }
 
@@ -109,30 +108,22 @@ public final class NotificationDispatcher: Service, Sendable {
             if lines[line] == nil { order.append(line) }
             lines[line, default: []].append(notification)
         }
-        // What the lines delivered, and what they left untried, recorded in one statement each for the pass.
-        let (delivered, untried) = await withTaskGroup(of: LineOutcome.self) { group in
-            var delivered: [(id: String, status: Int)] = []
-            var untried: [LeasedNotification] = []
-            for (index, line) in order.enumerated() {
-                if index >= concurrency, let done = await group.next() {
-                    delivered += done.delivered
-                    untried += done.untried
-                }
+        // Every line at once (a pass holds at most `batch` rows), each recorded as soon as it is done: a row is
+        // leased for as long as the rows before it in its line may take, and no longer.
+        await withTaskGroup(of: Void.self) { group in
+            for line in order {
                 let notifications = lines[line] ?? []
-                group.addTask { await self.deliver(line: notifications, client) }
+                group.addTask {
+                    let outcome = await self.deliver(line: notifications, client)
+                    do {
+                        try await self.engine.recordDelivered(outcome.delivered)
+                        try await self.engine.unlease(outcome.untried)
+                    } catch {
+                        // The leases run out and those notifications are tried again (with the same ids).
+                        self.logger.warning("deliveries could not be recorded", metadata: ["error": "\(error)"])
+                    }
+                }
             }
-            for await done in group {
-                delivered += done.delivered
-                untried += done.untried
-            }
-            return (delivered, untried)
-        }
-        do {
-            try await engine.recordDelivered(delivered)
-            try await engine.unlease(untried)
-        } catch {
-            // The leases run out and those notifications are tried again (with the same ids).
-            logger.warning("deliveries could not be recorded", metadata: ["error": "\(error)"])
         }
         return leased.count
     }

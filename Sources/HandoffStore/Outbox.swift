@@ -182,7 +182,9 @@ public enum Outbox {
         try connection.query(
             """
             WITH picked AS (
-                SELECT n.id, n.subscription_id FROM notifications n
+                SELECT n.id, n.subscription_id, n.seq, coalesce(n.subscription_id, n.endpoint) || '/' || n.onboarding_id
+                       AS line
+                  FROM notifications n
                  WHERE n.state = 'pending' AND n.next_attempt_at <= now()
                    AND (n.leased_until IS NULL OR n.leased_until <= now())
                    AND NOT EXISTS (
@@ -196,11 +198,13 @@ public enum Outbox {
                  ORDER BY n.seq
                  LIMIT $1
                    FOR UPDATE OF n SKIP LOCKED
+            ), placed AS (
+                SELECT id, subscription_id, row_number() OVER (PARTITION BY line ORDER BY seq) AS place FROM picked
             )
             UPDATE notifications n
-               SET leased_until = now() + make_interval(secs => $2), attempts = n.attempts + 1
-              FROM picked LEFT JOIN webhook_subscriptions s ON s.id = picked.subscription_id
-             WHERE n.id = picked.id
+               SET leased_until = now() + make_interval(secs => $2::float8 * placed.place), attempts = n.attempts + 1
+              FROM placed LEFT JOIN webhook_subscriptions s ON s.id = placed.subscription_id
+             WHERE n.id = placed.id
             RETURNING n.id, n.seq, n.onboarding_id, n.kind, n.body::text, n.attempts, n.subscription_id, s.url,
                       s.secret, n.endpoint, n.created_at
             """,
