@@ -70,7 +70,7 @@ public final class NotificationDispatcher: Service, Sendable {
 
     public init(
         engine: Engine, settings: DeliverySettings = .fromEnvironment(), endpoints: Endpoints = Endpoints(),
-        interval: Duration = .milliseconds(100), batch: Int = 128, logger: Logger
+        interval: Duration = .milliseconds(100), batch: Int = 64, logger: Logger
     ) {
         self.engine = engine
         self.settings = settings
