@@ -45,7 +45,7 @@ extension Engine {
         let secret = Self.tokenPrefix + Data(bytes).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
-        let uniqueRoles = roles.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        let uniqueRoles = Self.unique(roles)
         let expiresAt = lifetime.map { Timestamp.normalized(clock().addingTimeInterval($0)) }
         try await read { connection in
             try TokenStore.insert(

@@ -142,7 +142,7 @@ extension Engine {
             throw EngineError(
                 .invalidInput, "a webhook secret must be whsec_ and the base64 of 16 to 64 random bytes")
         }
-        let (definitions, _) = try workflows_()
+        let (definitions, _) = try self.workflows.load()
         let knownWorkflows = Set(definitions.map(\.id))
         let knownRoles = Set(definitions.flatMap(\.roles))
         for workflow in workflows where !knownWorkflows.contains(workflow) {
@@ -265,11 +265,6 @@ extension Engine {
         return delay == nil
     }
 
-    /// How many notifications wait for delivery and since when.
-    public func notificationBacklog() async throws(EngineError) -> (count: Int, oldest: Date?) {
-        try await read { connection in try Outbox.backlog(on: connection) }
-    }
-
     // MARK: Automated steps
 
     /// Gives an automated step the endpoint's answer; the onboarding goes on with it as the step's outputs.
@@ -278,16 +273,10 @@ extension Engine {
     public func answerCall(onboardingId: String, callId: String, outputs: [String: Value], attempts: Int)
         async throws(EngineError) -> OnboardingView
     {
-        let request = CallAnswerRequest(callId: callId, outputs: outputs)
-        return try await perform(
-            kind: "call-answer", commandId: "answer-" + callId, request: request, stream: onboardingId
-        ) { context in
-            let loaded = try context.load(onboardingId)
-            let applied = try context.apply(
-                loaded, command: .answerCall(callId: callId, outputs: outputs, attempts: attempts),
-                actor: Self.dispatcherActor)
-            return (Rows.view(applied.folded), applied)
-        }
+        try await settleCall(
+            onboardingId, kind: "call-answer", commandId: "answer-" + callId,
+            request: CallAnswerRequest(callId: callId, outputs: outputs),
+            command: .answerCall(callId: callId, outputs: outputs, attempts: attempts))
     }
 
     /// Records that an automated step's call failed for good; the step's failure branch runs, or the onboarding
@@ -295,14 +284,19 @@ extension Engine {
     public func failCall(onboardingId: String, callId: String, reason: String, attempts: Int)
         async throws(EngineError) -> OnboardingView
     {
-        let request = CallAnswerRequest(callId: callId, outputs: ["reason": .string(reason)])
-        return try await perform(
-            kind: "call-failure", commandId: "failure-" + callId, request: request, stream: onboardingId
-        ) { context in
+        try await settleCall(
+            onboardingId, kind: "call-failure", commandId: "failure-" + callId,
+            request: CallAnswerRequest(callId: callId, outputs: ["reason": .string(reason)]),
+            command: .failCall(callId: callId, reason: reason, attempts: attempts))
+    }
+
+    /// One outcome of a call, as the dispatcher's command on the onboarding, idempotent by its command id.
+    private func settleCall(
+        _ onboardingId: String, kind: String, commandId: String, request: CallAnswerRequest, command: OnboardingCommand
+    ) async throws(EngineError) -> OnboardingView {
+        try await perform(kind: kind, commandId: commandId, request: request, stream: onboardingId) { context in
             let loaded = try context.load(onboardingId)
-            let applied = try context.apply(
-                loaded, command: .failCall(callId: callId, reason: reason, attempts: attempts),
-                actor: Self.dispatcherActor)
+            let applied = try context.apply(loaded, command: command, actor: Self.dispatcherActor)
             return (Rows.view(applied.folded), applied)
         }
     }
@@ -318,10 +312,6 @@ extension Engine {
 
     static func unique(_ values: [String]) -> [String] {
         values.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
-    }
-
-    private func workflows_() throws(EngineError) -> ([WorkflowDefinition], [WorkflowLoadError]) {
-        try workflows.load()
     }
 }
 

@@ -308,19 +308,6 @@ public enum Outbox {
         try connection.query(notificationSelect + " WHERE id = $1", [id]).rows.first.map(decodeNotification)
     }
 
-    /// The body of a notification (JSON text), for showing it.
-    public static func body(on connection: Connection, id: String) throws -> String? {
-        try connection.query("SELECT body::text FROM notifications WHERE id = $1", [id]).rows.first?.string(0)
-    }
-
-    /// How many notifications wait for delivery, and the oldest one's creation time.
-    public static func backlog(on connection: Connection) throws -> (count: Int, oldest: Date?) {
-        let row = try connection.query(
-            "SELECT count(*), min(created_at) FROM notifications WHERE state = 'pending'"
-        ).rows[0]
-        return (try row.int(0), try row.optionalDate(1))
-    }
-
     static func decodeNotification(_ row: Row) throws -> NotificationRecord {
         NotificationRecord(
             id: try row.string(0), seq: try row.int64(1), subscriptionId: row.optionalString(2),
