@@ -140,8 +140,11 @@ struct WebhookTests {
         defer { second.close() }
         let other = Engine(pool: second, workflows: WorkflowLibrary(folder: Repository.workflows))
         let count = 40
-        try await withDispatcher(fixture.engine) {
-            try await withDispatcher(other) {
+        // The attempt's timeout (and so the lease) of the default settings: a dispatcher slowed by a busy machine
+        // still records its deliveries before the other may take them over.
+        let settings = DeliverySettings(attempts: 4, retryDelay: 0.05, maximumDelay: 0.2, timeout: 10)
+        try await withDispatcher(fixture.engine, settings: settings) {
+            try await withDispatcher(other, settings: settings) {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for index in 0..<count {
                         group.addTask { try await fixture.start("d\(index)") }
