@@ -13,9 +13,16 @@ extension Engine {
     /// before its due time by the engine's clock, `not_found` when no such timer is pending,
     /// `onboarding_not_active`.
     public func fireTimer(onboardingId: String, timerId: String) async throws(EngineError) -> OnboardingView {
-        let request = TimerRequest(onboardingId: onboardingId, timerId: timerId)
-        let commandId = "timer-" + Hex.sha256(Data((onboardingId + "\u{0}" + timerId).utf8))
-        return try await perform(kind: "timer", commandId: commandId, request: request, stream: onboardingId) { context in
+        let write = Self.timerWrite(onboardingId: onboardingId, timerId: timerId)
+        return try await perform(kind: "timer", commandId: write.commandId, request: write.request, stream: onboardingId, write.body)
+    }
+
+    /// The write that fires one timer, under a command id that is the timer's own.
+    static func timerWrite(onboardingId: String, timerId: String) -> StreamWrite<OnboardingView, TimerRequest> {
+        StreamWrite(
+            commandId: "timer-" + Hex.sha256(Data((onboardingId + "\u{0}" + timerId).utf8)),
+            request: TimerRequest(onboardingId: onboardingId, timerId: timerId), stream: onboardingId
+        ) { context in
             let loaded = try context.load(onboardingId)
             let applied = try context.apply(loaded, command: .fireTimer(timerId: timerId), actor: Self.schedulerActor)
             return (Rows.view(applied.folded), applied)
@@ -23,8 +30,9 @@ extension Engine {
     }
 
     /// One pass of the scheduler: leases up to `limit` onboardings with a timer due by the engine's clock (earliest
-    /// first, skipping those another scheduler holds) and fires each one's due timers in due order, up to
-    /// `concurrency` onboardings at once (each onboarding's timers one after another). Returns how many
+    /// first, skipping those another scheduler holds) and fires their due timers, in `concurrency` lanes at once.
+    /// Each lane fires its share in due order, as many onboardings' timers at a time as it can in one transaction
+    /// (one timer per onboarding in each, so that an onboarding's timers fire one after another). Returns how many
     /// onboardings it leased, so a caller that got `limit` knows more may be due.
     ///
     /// Exactly once across processes: a timer fires only while it is pending in its stream, decided under the
@@ -41,14 +49,14 @@ extension Engine {
         let due = try await read { connection in
             try TimerSchedule.lease(on: connection, now: now, limit: limit, lease: leaseSeconds)
         }
-        // Earliest first: the lease returns onboardings by their next due time, and a new one starts only as an
-        // earlier one finishes.
+        // Lane i takes the i-th, (i + lanes)-th, … onboarding: every lane starts with the earliest due.
+        let lanes = max(1, min(concurrency, due.count))
         let failure = await withTaskGroup(of: EngineError?.self) { group -> EngineError? in
-            var first: EngineError?
-            for (index, onboarding) in due.enumerated() {
-                if index >= max(1, concurrency), let failed = await group.next() { first = first ?? failed }
-                group.addTask { await self.fireDue(onboarding, now: now) }
+            for lane in 0..<lanes {
+                let share = stride(from: lane, to: due.count, by: lanes).map { due[$0] }
+                group.addTask { await self.fireDue(share, now: now) }
             }
+            var first: EngineError?
             for await failed in group { first = first ?? failed }
             return first
         }
@@ -59,23 +67,39 @@ extension Engine {
         return due.count
     }
 
-    /// Fires one leased onboarding's timers due at `now`, in due order; the error that stopped it, if any.
-    private func fireDue(_ onboarding: TimerSchedule.Due, now: Date) async -> EngineError? {
-        let timers: [OnboardingView.TimerSummary]
-        do {
-            timers = try StoredJSON.decoder.decode([OnboardingView.TimerSummary].self, from: Data(onboarding.timers.utf8))
-        } catch {
-            return EngineError(.internal, "the timers of onboarding '\(onboarding.onboardingId)' can't be read: \(error)")
-        }
-        for timer in timers.sorted(by: { ($0.dueAt, $0.id) < ($1.dueAt, $1.id) }) where timer.dueAt <= now {
+    /// Fires the timers of leased onboardings due at `now`, in due order, in as few transactions as keep each
+    /// onboarding's timers one after another; the first error that is not a timer found fired, if any.
+    private func fireDue(_ onboardings: [TimerSchedule.Due], now: Date) async -> EngineError? {
+        var timers: [(onboardingId: String, timer: OnboardingView.TimerSummary)] = []
+        for onboarding in onboardings {
             do {
-                _ = try await fireTimer(onboardingId: onboarding.onboardingId, timerId: timer.id)
+                let pending = try StoredJSON.decoder.decode(
+                    [OnboardingView.TimerSummary].self, from: Data(onboarding.timers.utf8))
+                timers += pending.filter { $0.dueAt <= now }.map { (onboarding.onboardingId, $0) }
             } catch {
-                // Fired meanwhile by a person's command moving the flow on, or the onboarding ended: nothing to do.
-                guard error.code == .notFound || error.code == .onboardingNotActive else { return error }
+                return EngineError(.internal, "the timers of onboarding '\(onboarding.onboardingId)' can't be read: \(error)")
             }
         }
-        return nil
+        timers.sort { ($0.timer.dueAt, $0.onboardingId, $0.timer.id) < ($1.timer.dueAt, $1.onboardingId, $1.timer.id) }
+        // A transaction ends where an onboarding would come in it twice.
+        var batches: [[StreamWrite<OnboardingView, TimerRequest>]] = [[]]
+        var inBatch: Set<String> = []
+        for (onboardingId, timer) in timers {
+            if inBatch.contains(onboardingId) {
+                batches.append([])
+                inBatch = []
+            }
+            batches[batches.count - 1].append(Self.timerWrite(onboardingId: onboardingId, timerId: timer.id))
+            inBatch.insert(onboardingId)
+        }
+        var first: EngineError?
+        for batch in batches where !batch.isEmpty {
+            for case .failure(let error) in await performEach(kind: "timer", batch) {
+                // Fired meanwhile by a person's command moving the flow on, or the onboarding ended: nothing to do.
+                if error.code != .notFound, error.code != .onboardingNotActive { first = first ?? error }
+            }
+        }
+        return first
     }
 
     /// How many onboardings have a timer due now and not yet fired, and the earliest due time.

@@ -26,15 +26,7 @@ extension Engine {
             throw EngineError(.invalidInput, "a command id must have 1 to 200 characters")
         }
         // Only a command id needs the request's fingerprint (to refuse the same id for another request).
-        var fingerprint = ""
-        if commandId != nil {
-            do {
-                let data = try StoredJSON.encoder.encode(request)
-                fingerprint = Hex.sha256(Data(kind.utf8) + data)
-            } catch {
-                throw EngineError(.invalidInput, "the request can't be encoded: \(error)")
-            }
-        }
+        let fingerprint = commandId == nil ? "" : try Self.fingerprint(kind: kind, request: request)
         let definitions = definitions
         let snapshots = snapshots
         let clock = clock
@@ -114,6 +106,150 @@ extension Engine {
                 throw EngineError.from(error)
             }
         }
+    }
+
+    /// What a command id's record keeps of its request, to refuse the same id for a different one.
+    static func fingerprint<Request: Encodable>(kind: String, request: Request) throws(EngineError) -> String {
+        do {
+            return Hex.sha256(Data(kind.utf8) + (try StoredJSON.encoder.encode(request)))
+        } catch {
+            throw EngineError(.invalidInput, "the request can't be encoded: \(error)")
+        }
+    }
+
+    /// One write of `performEach`: a command with its id on one known onboarding.
+    struct StreamWrite<Answer: Codable & Sendable, Request: Encodable & Sendable>: Sendable {
+        var commandId: String
+        var request: Request
+        var stream: String
+        var body: @Sendable (WriteContext) throws -> Outcome<Answer>
+    }
+
+    /// Runs writes of one kind on distinct onboardings in one transaction, so that the batch costs two round trips
+    /// and one durable commit instead of two and one each: every stream's lock, command-id lookup and read travel
+    /// with `BEGIN` (the locks in stream order), and every append, its projection rows and its outbox with
+    /// `COMMIT`, in the writes' order. Each write's result comes back in its place: a write whose decision is
+    /// refused (an `EngineError` or `DecisionError` other than `internal`) is left out and the others go on; a repeated command id
+    /// answers as before. When the transaction itself fails, each write runs again on its own through `perform`,
+    /// with its retries, so a batch never ends worse than its writes one by one.
+    func performEach<Answer: Codable & Sendable, Request: Encodable & Sendable>(
+        kind: String, _ writes: [StreamWrite<Answer, Request>]
+    ) async -> [Result<Answer, EngineError>] {
+        // One write, or two on one stream (whose second must read what the first appends): each on its own.
+        guard writes.count > 1, Set(writes.map(\.stream)).count == writes.count else {
+            return await performAlone(kind: kind, writes)
+        }
+        var fingerprints: [String] = []
+        for write in writes {
+            do {
+                fingerprints.append(try Self.fingerprint(kind: kind, request: write.request))
+            } catch {
+                return await performAlone(kind: kind, writes)
+            }
+        }
+        let definitions = definitions
+        let snapshots = snapshots
+        let clock = clock
+        let fingerprintsOfRequests = fingerprints
+        let starting = writes.map { snapshots.snapshot($0.stream) }
+        let preambles = writes.indices.map { index in
+            TaskQueue.Preamble.stream(
+                writes[index].stream, readingFrom: starting[index].map { Int64($0.state.version) + 1 } ?? 1)
+        }
+        // Locks in stream order, whatever order the writes come in, so that two batches never wait on each other.
+        let lockOrder = writes.indices.sorted { writes[$0].stream < writes[$1].stream }
+        var first: [Statement] = []
+        var ranges: [Range<Int>] = Array(repeating: 0..<0, count: writes.count)
+        for index in lockOrder {
+            let statements = TaskQueue.writePreamble(preambles[index], commandId: writes[index].commandId)
+            ranges[index] = first.count..<(first.count + statements.count)
+            first += statements
+        }
+        let preambleRanges = ranges
+        do {
+            let (results, committed): ([Result<Answer, EngineError>], [FoldedOnboarding]) =
+                try await pool.withTransaction(pipelinedWith: first) { connection, results in
+                    var answers: [Result<Answer, EngineError>] = []
+                    var committed: [FoldedOnboarding] = []
+                    var last: [Statement] = []
+                    for (index, write) in writes.enumerated() {
+                        let read = try TaskQueue.preambleResults(
+                            Array(results[preambleRanges[index]]), preambles[index], commandId: write.commandId)
+                        if let recorded = read.command {
+                            guard recorded.kind == kind, recorded.fingerprint == fingerprintsOfRequests[index] else {
+                                answers.append(.failure(EngineError(
+                                    .invalidInput,
+                                    "command id '\(write.commandId)' was already used for a different \(recorded.kind) request")))
+                                continue
+                            }
+                            answers.append(.success(try Rows.decode(Answer.self, recorded.response)))
+                            continue
+                        }
+                        let context = WriteContext(
+                            connection: connection, definitions: definitions, snapshots: snapshots, now: clock(),
+                            transactionTime: read.transactionTime, commandId: write.commandId,
+                            preloaded: read.events.map {
+                                Preloaded(streamId: write.stream, snapshot: starting[index], events: $0)
+                            },
+                            candidate: nil)
+                        let answer: Answer
+                        let applied: Applied?
+                        do {
+                            (answer, applied) = try write.body(context)
+                        } catch {
+                            // A refused decision leaves the transaction as it was; anything else ends the batch.
+                            let refused = EngineError.from(error)
+                            guard error is EngineError || error is DecisionError, refused.code != .internal else {
+                                throw error
+                            }
+                            answers.append(.failure(refused))
+                            continue
+                        }
+                        answers.append(.success(answer))
+                        guard let applied else { continue }
+                        let command = CommandRecord(
+                            commandId: write.commandId, onboardingId: applied.folded.state.onboardingId, kind: kind,
+                            fingerprint: fingerprintsOfRequests[index], response: try Rows.encode(answer))
+                        if let append = applied.append {
+                            last.append(
+                                Projections.write(
+                                    onboarding: Rows.record(applied.folded),
+                                    tasks: Rows.changedTasks(from: applied.previous, to: applied.folded.state),
+                                    command: command, notifications: applied.notifications, appending: append))
+                            committed.append(applied.folded)
+                        } else {
+                            last.append(Projections.write(onboarding: nil, tasks: [], command: command))
+                        }
+                    }
+                    return ((answers, committed), last)
+                }
+            for folded in committed {
+                snapshots.remember(folded)
+            }
+            if !committed.isEmpty {
+                notifier.poke()
+            }
+            return results
+        } catch {
+            return await performAlone(kind: kind, writes)
+        }
+    }
+
+    /// `performEach` one write at a time, each in its own transaction.
+    private func performAlone<Answer: Codable & Sendable, Request: Encodable & Sendable>(
+        kind: String, _ writes: [StreamWrite<Answer, Request>]
+    ) async -> [Result<Answer, EngineError>] {
+        var results: [Result<Answer, EngineError>] = []
+        for write in writes {
+            do throws(EngineError) {
+                results.append(.success(
+                    try await perform(
+                        kind: kind, commandId: write.commandId, request: write.request, stream: write.stream, write.body)))
+            } catch {
+                results.append(.failure(error))
+            }
+        }
+        return results
     }
 
     static func isRetryable(_ error: any Error) -> Bool {
