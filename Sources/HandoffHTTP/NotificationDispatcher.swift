@@ -6,6 +6,7 @@ import HandoffStore
 import Logging
 import NIOCore
 import ServiceLifecycle
+import Synchronization
 
 /// The endpoints automated steps call, by name, from configuration (`HANDOFF_ENDPOINTS`: a JSON file of
 /// `{"name": {"url": "https://…", "secret": "whsec_…"}}`), so that URLs and secrets stay out of workflow files.
@@ -61,7 +62,7 @@ public final class NotificationDispatcher: Service, Sendable {
     let settings: DeliverySettings
     let endpoints: Endpoints
     let interval: Duration
-    /// Rows leased per pass; their lines are all sent at once.
+    /// Rows in flight at most: more are leased when half of them are done.
     let batch: Int
     let logger: Logger
 
@@ -84,23 +85,49 @@ public final class NotificationDispatcher: Service, Sendable {
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow
         configuration.timeout = .init(connect: .seconds(Int64(max(1, settings.timeout))), read: nil)
+        configuration.connectionPool = .init(
+            idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: Self.connectionsPerReceiver)
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        while !Task.isCancelled, !Task.isShuttingDownGracefully {
-            do {
-                if try await deliverDue(client) >= batch { continue }
-            } catch {
-                logger.warning("notifications could not be delivered; trying again", metadata: ["error": "\(error)"])
+        let recorder = DeliveryRecorder(engine: engine, logger: logger)
+        // Lines in flight, their rows counted: when half a batch's room is free, more are leased, so that a slow
+        // line never holds up the others (a lease leaves out the lines in flight: their rows are leased).
+        await withTaskGroup(of: Int.self) { group in
+            var inFlight = 0
+            while !Task.isCancelled, !Task.isShuttingDownGracefully {
+                var leased = 0
+                if inFlight <= batch / 2 {
+                    do {
+                        leased = try await lease(limit: batch - inFlight) { line in
+                            group.addTask {
+                                await recorder.record(await self.deliver(line: line, client))
+                                return line.count
+                            }
+                        }
+                        inFlight += leased
+                    } catch {
+                        logger.warning("notifications could not be leased; trying again", metadata: ["error": "\(error)"])
+                    }
+                }
+                if leased > 0, inFlight <= batch / 2 { continue }
+                if inFlight > 0 {
+                    inFlight -= await group.next() ?? 0
+                } else {
+                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
+                }
             }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
+            // Stopping: the lines in flight finish and are recorded.
+            for await _ in group {}
         }
         try? await client.shutdown()
     }
 
-    /// One pass: leases a batch of due notifications and tries each once: one receiver's notifications of one
-    /// onboarding (a line) one after another, stopping at the first failure so that none overtakes it, and several
-    /// lines at a time. Returns how many it leased.
-    func deliverDue(_ client: HTTPClient) async throws(EngineError) -> Int {
-        let leased = try await engine.leaseNotifications(limit: batch, settings: settings)
+    /// Connections to one receiver at a time.
+    static let connectionsPerReceiver = 16
+
+    /// Leases up to `limit` due notifications and hands each line (one receiver's notifications of one onboarding,
+    /// in order) to `start`; returns how many rows it leased.
+    func lease(limit: Int, _ start: ([LeasedNotification]) -> Void) async throws(EngineError) -> Int {
+        let leased = try await engine.leaseNotifications(limit: limit, settings: settings)
         var lines: [String: [LeasedNotification]] = [:]
         var order: [String] = []
         for notification in leased {
@@ -108,33 +135,19 @@ public final class NotificationDispatcher: Service, Sendable {
             if lines[line] == nil { order.append(line) }
             lines[line, default: []].append(notification)
         }
-        // Every line at once (a pass holds at most `batch` rows), each recorded as soon as it is done: a row is
-        // leased for as long as the rows before it in its line may take, and no longer.
-        await withTaskGroup(of: Void.self) { group in
-            for line in order {
-                let notifications = lines[line] ?? []
-                group.addTask {
-                    let outcome = await self.deliver(line: notifications, client)
-                    do {
-                        try await self.engine.recordDelivered(outcome.delivered)
-                        try await self.engine.unlease(outcome.untried)
-                    } catch {
-                        // The leases run out and those notifications are tried again (with the same ids).
-                        self.logger.warning("deliveries could not be recorded", metadata: ["error": "\(error)"])
-                    }
-                }
-            }
+        for line in order {
+            start(lines[line] ?? [])
         }
         return leased.count
     }
 
     struct LineOutcome: Sendable {
         var delivered: [(id: String, status: Int)] = []
-        var untried: [LeasedNotification] = []
+        var untried: [String] = []
     }
 
     /// Delivers one line in order, stopping at the first failure (recorded at once, with its retry or dead
-    /// letter); returns what it delivered and what it left untried.
+    /// letter); returns what it delivered and what it left untried (for `DeliveryRecorder`).
     func deliver(line: [LeasedNotification], _ client: HTTPClient) async -> LineOutcome {
         var outcome = LineOutcome()
         for (index, notification) in line.enumerated() {
@@ -143,7 +156,10 @@ public final class NotificationDispatcher: Service, Sendable {
                 if case .delivered(let status) = result { outcome.delivered.append((notification.id, status)) }
                 continue
             }
-            outcome.untried = Array(line[(index + 1)...])
+            outcome.untried = line[(index + 1)...].map(\.id)
+            // A notification of a webhook removed while it was written has nowhere to go: no retries.
+            var settings = settings
+            if notification.subscriptionId != nil, notification.url == nil { settings.attempts = notification.attempt }
             do {
                 let last = try await engine.recordFailure(notification, status: status, error: reason, settings: settings)
                 logger.info(
@@ -226,6 +242,66 @@ public final class NotificationDispatcher: Service, Sendable {
             default:
                 return .failed(status: status, reason: "the answer could not be recorded: \(error.message)")
             }
+        }
+    }
+}
+
+/// Records the outcomes of a dispatcher's lines as they finish, as many as finished meanwhile in one transaction
+/// (`Engine.settleDeliveries`): a line waits until its outcome is written, so that the next lease sees its next
+/// rows free, while one write at a time carries every line that finished during the one before.
+final class DeliveryRecorder: Sendable {
+    private struct Pending {
+        var delivered: [(id: String, status: Int)] = []
+        var untried: [String] = []
+        var waiting: [CheckedContinuation<Void, Never>] = []
+        var writing = false
+    }
+
+    private let pending = Mutex(Pending())
+    private let engine: Engine
+    private let logger: Logger
+
+    init(engine: Engine, logger: Logger) {
+        self.engine = engine
+        self.logger = logger
+    }
+
+    /// Returns once `outcome` is written (or its write failed: then the leases run out and those notifications are
+    /// sent again, with the same ids).
+    func record(_ outcome: NotificationDispatcher.LineOutcome) async {
+        guard !outcome.delivered.isEmpty || !outcome.untried.isEmpty else { return }
+        await withCheckedContinuation { continuation in
+            let lead = pending.withLock { pending -> Bool in
+                pending.delivered += outcome.delivered
+                pending.untried += outcome.untried
+                pending.waiting.append(continuation)
+                if pending.writing { return false }
+                pending.writing = true
+                return true
+            }
+            if lead {
+                Task { await self.write() }
+            }
+        }
+    }
+
+    private func write() async {
+        while true {
+            let taken = pending.withLock { pending -> Pending? in
+                guard !pending.waiting.isEmpty else {
+                    pending.writing = false
+                    return nil
+                }
+                defer { pending = Pending(writing: true) }
+                return pending
+            }
+            guard let taken else { return }
+            do {
+                try await engine.settleDeliveries(delivered: taken.delivered, untried: taken.untried)
+            } catch {
+                logger.warning("deliveries could not be recorded", metadata: ["error": "\(error)"])
+            }
+            taken.waiting.forEach { $0.resume() }
         }
     }
 }

@@ -229,17 +229,11 @@ extension Engine {
         try await read { connection in try Outbox.lease(on: connection, limit: limit, lease: settings.leaseSeconds) }
     }
 
-    /// Records delivered attempts in one statement.
-    public func recordDelivered(_ deliveries: [(id: String, status: Int)]) async throws(EngineError) {
-        guard !deliveries.isEmpty else { return }
-        try await read { connection in try Outbox.delivered(on: connection, deliveries) }
-    }
-
-    /// Gives back leased notifications that were not attempted.
-    public func unlease(_ notifications: [LeasedNotification]) async throws(EngineError) {
-        guard !notifications.isEmpty else { return }
-        let ids = notifications.map(\.id)
-        try await read { connection in try Outbox.unlease(on: connection, ids) }
+    /// Records delivered attempts and gives back leased notifications that were not attempted, in one
+    /// transaction (see `Outbox.settle`).
+    public func settleDeliveries(delivered: [(id: String, status: Int)], untried: [String]) async throws(EngineError) {
+        guard !delivered.isEmpty || !untried.isEmpty else { return }
+        try await read { connection in try Outbox.settle(on: connection, delivered: delivered, untried: untried) }
     }
 
     /// Records a failed attempt: a retry after the backoff, or, after the last attempt, the dead letter (and for

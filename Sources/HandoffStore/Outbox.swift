@@ -155,9 +155,19 @@ public enum Outbox {
         try connection.query(subscriptionSelect + " ORDER BY created_at, id").rows.map(decodeSubscription)
     }
 
-    /// Removes a subscription and the notifications still waiting for it; false when there is none.
+    /// Removes a subscription and its notifications still waiting or dead-lettered (its delivered ones stay, the
+    /// record of what was sent); false when there is none.
     public static func removeSubscription(on connection: Connection, id: String) throws -> Bool {
-        try connection.query("DELETE FROM webhook_subscriptions WHERE id = $1 RETURNING 1", [id]).rows.count == 1
+        try connection.query(
+            """
+            WITH removed AS (DELETE FROM webhook_subscriptions WHERE id = $1 RETURNING id),
+                 waiting AS (
+                     DELETE FROM notifications
+                      WHERE state IN ('pending', 'failed') AND subscription_id IN (SELECT id FROM removed))
+            SELECT 1 FROM removed
+            """,
+            [id]
+        ).rows.count == 1
     }
 
     static func decodeSubscription(_ row: Row) throws -> SubscriptionRecord {
@@ -173,6 +183,7 @@ public enum Outbox {
     static let lineLockSpace: Int64 = 0x6f75_7462_6f78
 
     /// Leases up to `limit` notifications that are due, for one attempt each, for `lease` seconds, oldest first.
+    /// Committed without waiting for the flush to disk: a lease lost to a crash only lets the rows be leased again.
     ///
     /// A receiver's notifications of one onboarding form a line, delivered in order: a row is leased only when
     /// every earlier pending row of its line is free and due too (and so leased with it, earlier rows coming
@@ -181,7 +192,8 @@ public enum Outbox {
     public static func lease(on connection: Connection, limit: Int, lease: Double) throws -> [LeasedNotification] {
         try connection.query(
             """
-            WITH picked AS (
+            WITH unflushed AS (SELECT set_config('synchronous_commit', 'off', true)),
+            picked AS (
                 SELECT n.id, n.subscription_id, n.seq, coalesce(n.subscription_id, n.endpoint) || '/' || n.onboarding_id
                        AS line
                   FROM notifications n
@@ -189,9 +201,8 @@ public enum Outbox {
                    AND (n.leased_until IS NULL OR n.leased_until <= now())
                    AND NOT EXISTS (
                        SELECT 1 FROM notifications e
-                        WHERE e.state = 'pending'
+                        WHERE e.onboarding_id = n.onboarding_id AND e.seq < n.seq AND e.state = 'pending'
                           AND coalesce(e.subscription_id, e.endpoint) = coalesce(n.subscription_id, n.endpoint)
-                          AND e.onboarding_id = n.onboarding_id AND e.seq < n.seq
                           AND (e.next_attempt_at > now() OR e.leased_until > now()))
                    AND pg_try_advisory_xact_lock(
                        hashtextextended(coalesce(n.subscription_id, n.endpoint) || '/' || n.onboarding_id, $3::bigint))
@@ -204,7 +215,7 @@ public enum Outbox {
             UPDATE notifications n
                SET leased_until = now() + make_interval(secs => $2::float8 * placed.place), attempts = n.attempts + 1
               FROM placed LEFT JOIN webhook_subscriptions s ON s.id = placed.subscription_id
-             WHERE n.id = placed.id
+             WHERE n.id = placed.id AND EXISTS (SELECT FROM unflushed)
             RETURNING n.id, n.seq, n.onboarding_id, n.kind, n.body::text, n.attempts, n.subscription_id, s.url,
                       s.secret, n.endpoint, n.created_at
             """,
@@ -218,9 +229,13 @@ public enum Outbox {
         }.sorted { $0.seq < $1.seq }
     }
 
-    /// Records delivered attempts, all in one statement.
-    public static func delivered(on connection: Connection, _ deliveries: [(id: String, status: Int)]) throws {
-        guard !deliveries.isEmpty else { return }
+    /// Records what dispatchers' lines did, in one transaction: the delivered attempts, and the leased rows given
+    /// back untried (their attempt not counted). Committed without waiting for the flush to disk: a crash that
+    /// loses this record only sends those notifications again, with the same ids, as at-least-once allows.
+    public static func settle(
+        on connection: Connection, delivered deliveries: [(id: String, status: Int)], untried: [String]
+    ) throws {
+        guard !deliveries.isEmpty || !untried.isEmpty else { return }
         var writer = JSONWriter(capacity: 64 * deliveries.count)
         writer.beginArray()
         for delivery in deliveries {
@@ -230,25 +245,21 @@ public enum Outbox {
             writer.endObject()
         }
         writer.endArray()
+        // One statement, one round trip: its own transaction, committed without waiting for the flush.
         try connection.query(
             """
-            UPDATE notifications n SET state = 'delivered', delivered_at = now(), leased_until = NULL,
-                   last_status = d.status, last_error = NULL
-              FROM jsonb_to_recordset($1::jsonb) AS d(id text, status int)
-             WHERE n.id = d.id AND n.state = 'pending'
+            WITH unflushed AS (SELECT set_config('synchronous_commit', 'off', true)),
+                 delivered AS (
+                     UPDATE notifications n SET state = 'delivered', delivered_at = now(), leased_until = NULL,
+                            last_status = d.status, last_error = NULL
+                       FROM jsonb_to_recordset($1::jsonb) AS d(id text, status int)
+                      WHERE n.id = d.id AND n.state = 'pending'),
+                 untried AS (
+                     UPDATE notifications SET leased_until = NULL, attempts = greatest(attempts - 1, 0)
+                      WHERE id IN (SELECT jsonb_array_elements_text($2::jsonb)) AND state = 'pending')
+            SELECT count(*) FROM unflushed
             """,
-            [writer.text])
-    }
-
-    /// Gives back leased notifications that were not attempted (their line stopped at an earlier failure).
-    public static func unlease(on connection: Connection, _ ids: [String]) throws {
-        guard !ids.isEmpty else { return }
-        try connection.query(
-            """
-            UPDATE notifications SET leased_until = NULL, attempts = greatest(attempts - 1, 0)
-             WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)) AND state = 'pending'
-            """,
-            [JSONText.array(ids)])
+            [writer.text, JSONText.array(untried)])
     }
 
     /// Records a failed attempt: the next one after `retryAfter` seconds, or, with nil, dead-lettered.

@@ -86,6 +86,45 @@ struct WebhookTests {
         await receiver.stop()
     }
 
+    @Test func removingAWebhookDropsWhatWaitsForItAndKeepsWhatWasDelivered() async throws {
+        let fixture = try await HTTPFixture.make()
+        let receiver = try await Receiver.start(.init())
+        let hook = try await fixture.engine.addWebhook(url: receiver.url, kinds: ["onboarding.started"])
+        let other = try await fixture.engine.addWebhook(url: "http://127.0.0.1:9/other", kinds: ["onboarding.started"])
+        try await withDispatcher(fixture.engine) {
+            try await fixture.start("v1")
+            #expect(try await eventually(within: 30) {
+                try await fixture.database.column(
+                    "SELECT state FROM notifications WHERE subscription_id = $1", [hook.id]) == ["delivered"]
+            })
+        }
+        await receiver.stop()
+        try await fixture.start("v2")
+        _ = try await fixture.database.column(
+            "UPDATE notifications SET state = 'failed' WHERE onboarding_id = 'v1' AND subscription_id = $1", [other.id])
+        try await fixture.engine.removeWebhook(id: hook.id)
+        try await fixture.engine.removeWebhook(id: other.id)
+        // Delivered rows stay as the record of what was sent; the pending and the dead-lettered are gone.
+        #expect(try await fixture.database.column("SELECT onboarding_id || ' ' || state FROM notifications ORDER BY seq")
+            == ["v1 delivered"])
+    }
+
+    /// A notification written for a webhook in the instant it is removed finds no webhook: dead-lettered at once.
+    @Test func aNotificationWhoseWebhookIsGoneIsDeadLetteredAtOnce() async throws {
+        let fixture = try await HTTPFixture.make()
+        try await fixture.start("v3")
+        _ = try await fixture.database.column(
+            """
+            INSERT INTO notifications (id, subscription_id, onboarding_id, kind, body)
+            VALUES ('msg_orphan', 'wh_gone', 'v3', 'onboarding.started', '{}')
+            """)
+        try await withDispatcher(fixture.engine) { () async throws in
+            #expect(try await eventually(within: 30) { try await notificationStates(fixture.database) == ["failed:1"] })
+        }
+        let dead = try #require(try await fixture.engine.notifications(failed: true).items.first)
+        #expect(dead.id == "msg_orphan" && dead.lastError == "the webhook was removed", "\(dead)")
+    }
+
     @Test func aCommandThatRollsBackLeavesNoNotification() async throws {
         let fixture = try await HTTPFixture.make()
         _ = try await fixture.engine.addWebhook(url: "http://127.0.0.1:9/hook")
