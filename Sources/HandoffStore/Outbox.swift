@@ -182,16 +182,8 @@ public enum Outbox {
     /// An arbitrary constant: the advisory lock space of the outbox's lines (a receiver and an onboarding).
     static let lineLockSpace: Int64 = 0x6f75_7462_6f78
 
-    /// Leases up to `limit` notifications that are due, for one attempt each, for `lease` seconds, oldest first.
-    /// Committed without waiting for the flush to disk: a lease lost to a crash only lets the rows be leased again.
-    ///
-    /// A receiver's notifications of one onboarding form a line, delivered in order: a row is leased only when
-    /// every earlier pending row of its line is free and due too (and so leased with it, earlier rows coming
-    /// first), and only by the one dispatcher that holds the line's lock while it leases. A line another
-    /// dispatcher holds, or whose earlier row waits for a retry, is left alone.
-    public static func lease(on connection: Connection, limit: Int, lease: Double) throws -> [LeasedNotification] {
-        try connection.query(
-            """
+    /// The lease's statement: `$1` the limit, `$2` the lease in seconds, `$3` `lineLockSpace`.
+    static let leaseSQL = """
             WITH unflushed AS (SELECT set_config('synchronous_commit', 'off', true)),
             picked AS (
                 SELECT n.id, n.subscription_id, n.seq, coalesce(n.subscription_id, n.endpoint) || '/' || n.onboarding_id
@@ -199,13 +191,14 @@ public enum Outbox {
                   FROM notifications n
                  WHERE n.state = 'pending' AND n.next_attempt_at <= now()
                    AND (n.leased_until IS NULL OR n.leased_until <= now())
-                   -- OFFSET 0 keeps this a lookup per candidate (through notifications_by_onboarding): as an
-                   -- anti-join, planned from the statistics of a table that was empty when last analyzed, it
-                   -- scanned every pending row for each pending row (400 ms for 6,000 of them, against 3 ms).
+                   -- OFFSET 0 keeps this a lookup per candidate (through notifications_line): as an anti-join,
+                   -- planned from the statistics of a table that was empty when last analyzed, it scanned every
+                   -- pending row for each pending row (400 ms for 6,000 of them, against 3 ms).
                    AND NOT EXISTS (
                        SELECT 1 FROM notifications e
-                        WHERE e.onboarding_id = n.onboarding_id AND e.seq < n.seq AND e.state = 'pending'
+                        WHERE e.state = 'pending'
                           AND coalesce(e.subscription_id, e.endpoint) = coalesce(n.subscription_id, n.endpoint)
+                          AND e.onboarding_id = n.onboarding_id AND e.seq < n.seq
                           AND (e.next_attempt_at > now() OR e.leased_until > now())
                        OFFSET 0)
                    AND pg_try_advisory_xact_lock(
@@ -222,9 +215,17 @@ public enum Outbox {
              WHERE n.id = placed.id AND EXISTS (SELECT FROM unflushed)
             RETURNING n.id, n.seq, n.onboarding_id, n.kind, n.body::text, n.attempts, n.subscription_id, s.url,
                       s.secret, n.endpoint, n.created_at
-            """,
-            [limit, lease, lineLockSpace]
-        ).rows.map { row in
+            """
+
+    /// Leases up to `limit` notifications that are due, for one attempt each, for `lease` seconds, oldest first.
+    /// Committed without waiting for the flush to disk: a lease lost to a crash only lets the rows be leased again.
+    ///
+    /// A receiver's notifications of one onboarding form a line, delivered in order: a row is leased only when
+    /// every earlier pending row of its line is free and due too (and so leased with it, earlier rows coming
+    /// first), and only by the one dispatcher that holds the line's lock while it leases. A line another
+    /// dispatcher holds, or whose earlier row waits for a retry, is left alone.
+    public static func lease(on connection: Connection, limit: Int, lease: Double) throws -> [LeasedNotification] {
+        try connection.query(leaseSQL, [limit, lease, lineLockSpace]).rows.map { row in
             LeasedNotification(
                 id: try row.string(0), seq: try row.int64(1), onboardingId: try row.string(2), kind: try row.string(3),
                 body: try row.string(4), attempt: try row.int(5), subscriptionId: row.optionalString(6),

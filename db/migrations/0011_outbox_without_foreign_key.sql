@@ -5,7 +5,3 @@
 -- the record of what was sent); a row written in the instant of the removal finds no subscription when it is
 -- leased and is dead-lettered at once ("the webhook was removed").
 ALTER TABLE notifications DROP CONSTRAINT notifications_subscription_id_fkey;
-
--- One index fewer for every notification written: a line's earlier rows are found among the onboarding's own
--- (`notifications_by_onboarding`), few for any one onboarding.
-DROP INDEX notifications_line;
