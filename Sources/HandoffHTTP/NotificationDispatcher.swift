@@ -152,16 +152,14 @@ public final class NotificationDispatcher: Service, Sendable {
         var outcome = LineOutcome()
         for (index, notification) in line.enumerated() {
             let result = await send(notification, client)
-            guard case .failed(let status, let reason) = result else {
+            guard case .failed(let status, let reason, let retry) = result else {
                 if case .delivered(let status) = result { outcome.delivered.append((notification.id, status)) }
                 continue
             }
             outcome.untried = line[(index + 1)...].map(\.id)
-            // A notification of a webhook removed while it was written has nowhere to go: no retries.
-            var settings = settings
-            if notification.subscriptionId != nil, notification.url == nil { settings.attempts = notification.attempt }
             do {
-                let last = try await engine.recordFailure(notification, status: status, error: reason, settings: settings)
+                let last = try await engine.recordFailure(
+                    notification, status: status, error: reason, settings: settings, retry: retry)
                 logger.info(
                     last ? "notification dead-lettered" : "notification attempt failed; retrying",
                     metadata: ["id": "\(notification.id)", "attempt": "\(notification.attempt)", "error": "\(reason)"])
@@ -175,7 +173,8 @@ public final class NotificationDispatcher: Service, Sendable {
 
     enum Outcome {
         case delivered(status: Int)
-        case failed(status: Int?, reason: String)
+        /// `retry` false: no later attempt can do better (the webhook is gone), so it is dead-lettered now.
+        case failed(status: Int?, reason: String, retry: Bool = true)
     }
 
     private func send(_ notification: LeasedNotification, _ client: HTTPClient) async -> Outcome {
@@ -188,7 +187,8 @@ public final class NotificationDispatcher: Service, Sendable {
             (url, secret) = (endpoint.url, endpoint.secret)
         } else {
             guard let subscriptionURL = notification.url, let subscriptionSecret = notification.secret else {
-                return .failed(status: nil, reason: "the webhook was removed")
+                // Removed while this notification was written: nowhere to send it, now or later.
+                return .failed(status: nil, reason: "the webhook was removed", retry: false)
             }
             (url, secret) = (subscriptionURL, subscriptionSecret)
         }

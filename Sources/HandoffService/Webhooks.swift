@@ -232,7 +232,6 @@ extension Engine {
     /// Records delivered attempts and gives back leased notifications that were not attempted, in one
     /// transaction (see `Outbox.settle`).
     public func settleDeliveries(delivered: [(id: String, status: Int)], untried: [String]) async throws(EngineError) {
-        guard !delivered.isEmpty || !untried.isEmpty else { return }
         try await read { connection in try Outbox.settle(on: connection, delivered: delivered, untried: untried) }
     }
 
@@ -240,9 +239,10 @@ extension Engine {
     /// an automated step's call, the step's failure). Returns whether it was the last.
     @discardableResult
     public func recordFailure(
-        _ notification: LeasedNotification, status: Int?, error message: String, settings: DeliverySettings
+        _ notification: LeasedNotification, status: Int?, error message: String, settings: DeliverySettings,
+        retry: Bool = true
     ) async throws(EngineError) -> Bool {
-        let delay = settings.retryDelay(after: notification.attempt)
+        let delay = retry ? settings.retryDelay(after: notification.attempt) : nil
         if delay == nil, notification.kind == "call" {
             do {
                 _ = try await failCall(

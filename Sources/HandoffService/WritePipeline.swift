@@ -52,12 +52,9 @@ extension Engine {
                 ) { connection, results in
                     let read = try TaskQueue.preambleResults(results, preamble, commandId: commandId)
                     if let commandId, let recorded = read.command {
-                        guard recorded.kind == kind, recorded.fingerprint == fingerprintOfRequest else {
-                            throw EngineError(
-                                .invalidInput,
-                                "command id '\(commandId)' was already used for a different \(recorded.kind) request")
-                        }
-                        return ((try Rows.decode(Answer.self, recorded.response), nil, false), [])
+                        let answer: Answer = try Self.recordedAnswer(
+                            recorded, kind: kind, fingerprint: fingerprintOfRequest, commandId: commandId)
+                        return ((answer, nil, false), [])
                     }
                     let preloaded = stream.flatMap { stream in
                         read.events.map { Preloaded(streamId: stream, snapshot: snapshot, events: $0) }
@@ -72,17 +69,7 @@ extension Engine {
                             commandId: commandId, onboardingId: applied?.folded.state.onboardingId ?? stream,
                             kind: kind, fingerprint: fingerprintOfRequest, response: try Rows.encode(answer))
                     }
-                    var last: [Statement] = []
-                    if let applied, let append = applied.append {
-                        last = [
-                            Projections.write(
-                                onboarding: Rows.record(applied.folded),
-                                tasks: Rows.changedTasks(from: applied.previous, to: applied.folded.state),
-                                command: command, notifications: applied.notifications, appending: append)
-                        ]
-                    } else if let command, applied != nil {
-                        last = [Projections.write(onboarding: nil, tasks: [], command: command)]
-                    }
+                    let last = applied.flatMap { Self.finalStatement($0, command: command) }.map { [$0] } ?? []
                     return ((answer, applied?.folded, applied?.append != nil), last)
                 }
                 // Committed: the next command on this onboarding folds only what comes after this state.
@@ -115,6 +102,29 @@ extension Engine {
         } catch {
             throw EngineError(.invalidInput, "the request can't be encoded: \(error)")
         }
+    }
+
+    /// The answer a command id recorded; `invalid_input` when the id was used for another request.
+    static func recordedAnswer<Answer: Decodable>(
+        _ recorded: CommandRecord, kind: String, fingerprint: String, commandId: String
+    ) throws -> Answer {
+        guard recorded.kind == kind, recorded.fingerprint == fingerprint else {
+            throw EngineError(
+                .invalidInput, "command id '\(commandId)' was already used for a different \(recorded.kind) request")
+        }
+        return try Rows.decode(Answer.self, recorded.response)
+    }
+
+    /// The statement that goes out with `COMMIT`: the append with its projection rows, outbox and command record,
+    /// or only the command record when the decision appended nothing; nil when there is nothing to write.
+    static func finalStatement(_ applied: Applied, command: CommandRecord?) -> Statement? {
+        if let append = applied.append {
+            return Projections.write(
+                onboarding: Rows.record(applied.folded),
+                tasks: Rows.changedTasks(from: applied.previous, to: applied.folded.state),
+                command: command, notifications: applied.notifications, appending: append)
+        }
+        return command.map { Projections.write(onboarding: nil, tasks: [], command: $0) }
     }
 
     /// One write of `performEach`: a command with its id on one known onboarding.
@@ -176,13 +186,13 @@ extension Engine {
                         let read = try TaskQueue.preambleResults(
                             Array(results[preambleRanges[index]]), preambles[index], commandId: write.commandId)
                         if let recorded = read.command {
-                            guard recorded.kind == kind, recorded.fingerprint == fingerprintsOfRequests[index] else {
-                                answers.append(.failure(EngineError(
-                                    .invalidInput,
-                                    "command id '\(write.commandId)' was already used for a different \(recorded.kind) request")))
-                                continue
+                            do {
+                                answers.append(.success(try Self.recordedAnswer(
+                                    recorded, kind: kind, fingerprint: fingerprintsOfRequests[index],
+                                    commandId: write.commandId)))
+                            } catch {
+                                answers.append(.failure(EngineError.from(error)))
                             }
-                            answers.append(.success(try Rows.decode(Answer.self, recorded.response)))
                             continue
                         }
                         let context = WriteContext(
@@ -210,16 +220,8 @@ extension Engine {
                         let command = CommandRecord(
                             commandId: write.commandId, onboardingId: applied.folded.state.onboardingId, kind: kind,
                             fingerprint: fingerprintsOfRequests[index], response: try Rows.encode(answer))
-                        if let append = applied.append {
-                            last.append(
-                                Projections.write(
-                                    onboarding: Rows.record(applied.folded),
-                                    tasks: Rows.changedTasks(from: applied.previous, to: applied.folded.state),
-                                    command: command, notifications: applied.notifications, appending: append))
-                            committed.append(applied.folded)
-                        } else {
-                            last.append(Projections.write(onboarding: nil, tasks: [], command: command))
-                        }
+                        last += [Self.finalStatement(applied, command: command)].compactMap { $0 }
+                        if applied.append != nil { committed.append(applied.folded) }
                     }
                     return ((answers, committed), last)
                 }

@@ -78,7 +78,10 @@ struct TimerBatchTests {
     @Test func aBatchWhoseTransactionFailsRunsEachWriteOnItsOwn() async throws {
         let (database, engine, folder) = try await Self.started(3)
         defer { try? FileManager.default.removeItem(at: folder) }
-        var writes = try await (0..<3).asyncTimerWrites(engine)
+        var writes: [Engine.StreamWrite<OnboardingView, TimerRequest>] = []
+        for index in 0..<3 {
+            writes.append(Engine.timerWrite(onboardingId: "t\(index)", timerId: try await Self.timerId(engine, "t\(index)")))
+        }
         // Not a refused decision: the batch's transaction ends, and each write is tried alone.
         writes[1].body = { _ in throw Broken() }
         let results = await engine.performEach(kind: "timer", writes)
@@ -94,16 +97,5 @@ struct TimerBatchTests {
             "SELECT DISTINCT transaction_id FROM events WHERE type = 'TimerFired'")
         #expect(transactions.count == 2, "the fallback did not run each write in its own transaction")
         #expect(try await engine.verify().problems == [])
-    }
-}
-
-extension Range<Int> {
-    /// The timer writes of onboardings t\(index) for this range.
-    func asyncTimerWrites(_ engine: Engine) async throws -> [Engine.StreamWrite<OnboardingView, TimerRequest>] {
-        var writes: [Engine.StreamWrite<OnboardingView, TimerRequest>] = []
-        for index in self {
-            writes.append(Engine.timerWrite(onboardingId: "t\(index)", timerId: try await TimerBatchTests.timerId(engine, "t\(index)")))
-        }
-        return writes
     }
 }
