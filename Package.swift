@@ -34,8 +34,10 @@ let package = Package(
         // and the private local cluster used when no DATABASE_URL is given.
         .target(
             name: "Postgres",
-            dependencies: ["CLibPQ", "Timestamps"]
+            dependencies: ["CLibPQ", "Identifiers", "Timestamps"]
         ),
+        // Random UUIDs and their text, made fast: one for every event and notification.
+        .target(name: "Identifiers"),
         // Handoff's one form of time: whole milliseconds, ISO 8601 in UTC, read and written by hand.
         .target(name: "Timestamps"),
         // Compact JSON written by hand, for the paths that run per event and per projection row.
@@ -55,6 +57,7 @@ let package = Package(
             name: "HandoffStore",
             dependencies: [
                 "HandoffJSON",
+                "Identifiers",
                 "Postgres",
                 "Timestamps",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -67,6 +70,7 @@ let package = Package(
                 "HandoffCore",
                 "HandoffJSON",
                 "HandoffStore",
+                "Identifiers",
                 "Postgres",
                 "Timestamps",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -131,7 +135,7 @@ let package = Package(
             path: "Tests/HandoffTestSupport"
         ),
         .testTarget(name: "HandoffCoreTests", dependencies: ["HandoffCore", "HandoffJSON", "HandoffFuzzing", "Timestamps"]),
-        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "HandoffTestSupport", "Timestamps"]),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "HandoffTestSupport", "Identifiers", "Timestamps"]),
         .testTarget(name: "HandoffStoreTests", dependencies: ["HandoffStore", "Postgres", "HandoffTestSupport"]),
         .testTarget(name: "HandoffBenchTests", dependencies: ["HandoffBench", "HandoffTestSupport"]),
         .testTarget(name: "HandoffCLITests", dependencies: ["Postgres", "HandoffTestSupport"]),

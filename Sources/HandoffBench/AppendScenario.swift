@@ -3,14 +3,18 @@ import HandoffStore
 import Postgres
 
 /// `append`: events appended with an expected version, one or ten per transaction, each client on streams of
-/// its own of 20 events; against plain INSERTs of equal rows into a table shaped like `events`.
+/// its own of 20 events; against plain INSERTs of equal rows into a table shaped like `events`, sent through
+/// Handoff's pool and by pgbench.
 struct AppendScenario {
     let pool: ConnectionPool
+    let configuration: ConnectionConfiguration
     let settings: BenchSettings
 
     func run() async throws -> [ScenarioResult] {
         try await Baselines.createEventTable(pool)
         let store = EventStore(pool: pool)
+        let pgbench = try PgBench(configuration: configuration)
+        let sample = Self.events(1)[0]
         var results: [ScenarioResult] = []
         for batch in [1, 10] {
             for clients in settings.clients ?? [1, 4, 16] {
@@ -47,6 +51,18 @@ struct AppendScenario {
                             }
                             return batch
                         }
+                    },
+                    pgbench: {
+                        let run = try await pgbench.run(
+                            script: Baselines.pgbenchAppendScript(batch: batch), clients: clients,
+                            duration: settings.duration,
+                            variables: [
+                                "n": "0", "run": "\(run)-\(round)", "type": sample.type,
+                                "data": String(decoding: sample.data, as: UTF8.self),
+                                "metadata": sample.metadata.jsonText,
+                            ])
+                        let events = Double(run.transactions * batch)
+                        return (run.transactionsPerSecond * Double(batch), events > 0 ? run.cpuSeconds * 1e6 / events : 0)
                     }
                 ))
             }

@@ -47,9 +47,10 @@ public enum Bench {
                 let engine = Engine(pool: pool, workflows: library)
                 switch name {
                 case "append":
-                    return try await AppendScenario(pool: pool, settings: settings).run()
+                    return try await AppendScenario(pool: pool, configuration: configuration, settings: settings).run()
                 case "claim":
-                    return try await ClaimScenario(pool: pool, engine: engine, settings: settings).run()
+                    return try await ClaimScenario(
+                        pool: pool, engine: engine, configuration: configuration, settings: settings).run()
                 case "advance":
                     return try await AdvanceScenario(
                         pool: pool, engine: engine, configuration: configuration, settings: settings

@@ -25,7 +25,25 @@ public struct ScenarioResult: Encodable, Sendable {
     /// engine / baseline, per round (each round measures both, back to back).
     public let ratios: [Double]
     public let peakRSSBytes: Int
+    /// pgbench running the baseline's statements, in the same rounds (`append` and `claim`).
+    public var pgbench: PgBenchFigures? = nil
 }
+
+/// The engine against pgbench: rates, ratios and CPU time per unit of work, one figure per round.
+public struct PgBenchFigures: Encodable, Sendable {
+    /// pgbench's rate, in the scenario's unit.
+    public let rate: ScenarioResult.Summary
+    /// engine / pgbench, per round.
+    public let ratios: [Double]
+    /// The bench process's CPU time (every thread, user and system) per unit of work while the engine ran, in
+    /// microseconds.
+    public let engineCPUMicroseconds: ScenarioResult.Summary
+    /// pgbench's CPU time per unit of work, in microseconds.
+    public let pgbenchCPUMicroseconds: ScenarioResult.Summary
+}
+
+/// One pgbench measurement: its rate in the scenario's unit, and its CPU time per unit in microseconds.
+typealias PgBenchMeasurement = (rate: Double, cpuMicroseconds: Double)
 
 public struct BenchReport: Encodable, Sendable {
     public var scenarios: [ScenarioResult]
@@ -125,15 +143,56 @@ func measureMilliseconds(duration: Duration, minimumCalls: Int = 3, _ step: () a
 /// With `warmUp`, one more round runs first and is not reported: each client connection prepares its statements
 /// and the caches fill, so the rounds compare steady states rather than a cold start (the first measurement in a
 /// fresh process was up to half as fast as the next ones, on either side).
+///
+/// With `pgbench` (rates only), each round also runs pgbench after the baseline, and the engine's measurement
+/// counts the bench process's CPU time per unit of work, so the result says how near the engine comes to what the
+/// server allows and what its client side costs.
 func interleave(
     name: String, clients: Int, unit: String, rounds: Int, warmUp: Bool = false,
-    engine: () async throws -> Double, baseline: () async throws -> Double
+    engine: () async throws -> Double, baseline: () async throws -> Double,
+    pgbench: (() async throws -> PgBenchMeasurement)? = nil
 ) async throws -> ScenarioResult {
+    guard let pgbench else {
+        let results = try await interleave(
+            names: [name], clients: clients, unit: unit, rounds: rounds, warmUp: warmUp,
+            engine: { [try await engine()] }, baseline: { [try await baseline()] }
+        )
+        return results[0]
+    }
+    var engineRates: [Double] = []
+    var engineCPU: [Double] = []
+    var pgbenchRuns: [PgBenchMeasurement] = []
+    var measuring = !warmUp
+    let clock = ContinuousClock()
     let results = try await interleave(
         names: [name], clients: clients, unit: unit, rounds: rounds, warmUp: warmUp,
-        engine: { [try await engine()] }, baseline: { [try await baseline()] }
+        engine: {
+            let (startCPU, start) = (processCPUSeconds(), clock.now)
+            let rate = try await engine()
+            let units = rate * seconds(clock.now - start)
+            if measuring {
+                engineRates.append(rate)
+                engineCPU.append(units > 0 ? (processCPUSeconds() - startCPU) * 1e6 / units : 0)
+            }
+            return [rate]
+        },
+        baseline: {
+            let figure = try await baseline()
+            if measuring { pgbenchRuns.append(try await pgbench()) }
+            measuring = true  // after the warm-up round, when there is one
+            return [figure]
+        }
     )
-    return results[0]
+    let result = results[0]
+    return ScenarioResult(
+        name: result.name, clients: result.clients, unit: result.unit, engine: result.engine,
+        baseline: result.baseline, ratios: result.ratios, peakRSSBytes: result.peakRSSBytes,
+        pgbench: PgBenchFigures(
+            rate: .init(pgbenchRuns.map(\.rate)),
+            ratios: zip(engineRates, pgbenchRuns).map { $1.rate == 0 ? 0 : $0 / $1.rate },
+            engineCPUMicroseconds: .init(engineCPU), pgbenchCPUMicroseconds: .init(pgbenchRuns.map(\.cpuMicroseconds))
+        )
+    )
 }
 
 /// Runs engine and baseline alternately, `rounds` times, where each measurement gives one figure per name (the
@@ -159,7 +218,7 @@ func interleave(
         let baseline = baselineFigures.map { $0.indices.contains(index) ? $0[index] : 0 }
         return ScenarioResult(
             name: names[index], clients: clients, unit: unit, engine: .init(engine), baseline: .init(baseline),
-            ratios: zip(engine, baseline).map { $1 == 0 ? 0 : $0 / $1 }, peakRSSBytes: peak
+            ratios: zip(engine, baseline).map { $1 == 0 ? 0 : $0 / $1 }, peakRSSBytes: peak, pgbench: nil
         )
     }
 }

@@ -6,7 +6,8 @@ import Postgres
 /// `claim`: workers take the next open task of their role and complete it, each through the whole engine command
 /// (stream lock, load and fold, validate, append, projections, the next task opened), on a queue of 20,000 open
 /// tasks; against a queue without an engine: `SELECT … FOR UPDATE SKIP LOCKED` and `UPDATE` on a table shaped
-/// like `tasks` holding as many open tasks.
+/// like `tasks` holding as many open tasks; and against pgbench claiming and completing in plain SQL (two
+/// transactions per task, as the engine's two commands are).
 ///
 /// The unit is tasks/s: claims + completions for the engine, claims for the baseline. Completing a task opens the
 /// onboarding's next one, so the engine's queue stays the same size while it runs; the baseline's is refilled
@@ -14,6 +15,7 @@ import Postgres
 struct ClaimScenario {
     let pool: ConnectionPool
     let engine: Engine
+    let configuration: ConnectionConfiguration
     let settings: BenchSettings
 
     func run() async throws -> [ScenarioResult] {
@@ -22,6 +24,7 @@ struct ClaimScenario {
         try await MailSend.clone(pool, source: first.id, tag: "q", count: queued - 1)
         let engine = engine
         let pool = pool
+        let pgbench = try PgBench(configuration: configuration)
         var results: [ScenarioResult] = []
         for clients in settings.clients ?? [1, 4, 16] {
             results.append(try await interleave(
@@ -47,6 +50,16 @@ struct ClaimScenario {
                         }
                         return claimed == nil ? 0 : 1
                     }
+                },
+                pgbench: {
+                    try await pool.withConnection { connection in
+                        try Baselines.resetTaskTable(on: connection, role: MailSend.admin, count: queued)
+                    }
+                    let run = try await pgbench.run(
+                        script: Baselines.pgbenchClaimAndCompleteScript, clients: clients,
+                        duration: settings.duration, variables: ["role": MailSend.admin])
+                    let tasks = Double(run.transactions)
+                    return (run.transactionsPerSecond, tasks > 0 ? run.cpuSeconds * 1e6 / tasks : 0)
                 }
             ))
         }

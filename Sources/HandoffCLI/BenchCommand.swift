@@ -11,7 +11,9 @@ struct BenchCommand: AsyncParsableCommand {
         abstract: "Measure the engine against raw SQL doing the same work, on the same database, interleaved.",
         discussion: """
             Each scenario runs the engine's real code path and a raw-SQL baseline alternately (A B A B …) and
-            reports median, min and max of both and the ratio engine/baseline per round. Absolute figures swing
+            reports median, min and max of both and the ratio engine/baseline per round; append and claim also run \
+            pgbench with the baseline's statements each round and report the engine's ratio to it and the CPU time \
+            per unit of this process (engine) and of pgbench. Absolute figures swing
             with the machine; the ratios are what to compare. Runs in a temporary database on the configured
             server (DATABASE_URL, or the private cluster), dropped afterwards. Scenarios: \
             \(Bench.scenarios.joined(separator: ", ")). Units ending in /s are rates (a ratio above 1: the engine is \
@@ -99,6 +101,21 @@ struct BenchCommand: AsyncParsableCommand {
                         "\(result.peakRSSBytes / 1_048_576) MiB",
                         result.ratios.map { String(format: "%.2f", $0) }.joined(separator: " "),
                     ]))
+                    if let pgbench = result.pgbench {
+                        let engineCPU = pgbench.engineCPUMicroseconds.median
+                        let pgbenchCPU = pgbench.pgbenchCPUMicroseconds.median
+                        show(line([
+                            "  vs pgbench", "", result.unit, "", String(format: figure, pgbench.rate.median),
+                            String(format: "%.2f", ScenarioResult.Summary(pgbench.ratios).median), "",
+                            pgbench.ratios.map { String(format: "%.2f", $0) }.joined(separator: " "),
+                        ]))
+                        show(line([
+                            "  cpu/unit", "", "µs", String(format: "%.1f", engineCPU),
+                            String(format: "%.1f", pgbenchCPU),
+                            String(format: "%.2f", pgbenchCPU > 0 ? engineCPU / pgbenchCPU : 0), "",
+                            "engine: this process; baseline column: pgbench",
+                        ]))
+                    }
                 }
             )
             if json {

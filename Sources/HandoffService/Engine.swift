@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import HandoffCore
 import HandoffStore
+import Identifiers
 import Postgres
 import Timestamps
 
@@ -390,7 +391,7 @@ public struct Engine: Sendable {
     // MARK: - Helpers
 
     static func makeId(workflow: String) -> String {
-        let hex = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        let hex = RandomUUID.make().lowercaseText.replacingOccurrences(of: "-", with: "")
         return "\(workflow)-\(hex.prefix(10))"
     }
 

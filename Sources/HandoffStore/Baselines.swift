@@ -250,3 +250,42 @@ extension Baselines {
         }
     }
 }
+
+// MARK: - pgbench scripts: the baselines' statements, for PostgreSQL's own client
+
+extension Baselines {
+    /// A pgbench script that appends `batch` rows to `baseline_events` per transaction, one multi-row `INSERT`
+    /// like `insertEvents`, each client on streams of its own of 20 rows (`:run` names the measurement, `:n`
+    /// counts the client's transactions from 0, `:type`, `:data` and `:metadata` are the rows' contents). The
+    /// event id is made by the server (`gen_random_uuid()`): pgbench has no way to make one.
+    public static func pgbenchAppendScript(batch: Int) -> String {
+        let appendsPerStream = 20 / batch
+        let rows = (1...batch).map { offset in
+            "(gen_random_uuid(), 'pgbench-' || :run || '-' || :client_id || '-' || :s, :v::bigint + \(offset), "
+                + ":type, 1, :data::jsonb, :metadata::jsonb)"
+        }
+        return """
+            \\set s :n / \(appendsPerStream)
+            \\set v (:n % \(appendsPerStream)) * \(batch)
+            \\set n :n + 1
+            INSERT INTO baseline_events (event_id, stream_id, version, type, schema_version, data, metadata) VALUES \
+            \(rows.joined(separator: ", "));
+
+            """
+    }
+
+    /// A pgbench script that claims the oldest open task of `:role` in `baseline_tasks` (the transaction of
+    /// `claimNextTask`), then completes it and opens the next one (the transaction of `completeTask`): a claim and
+    /// a completion in plain SQL, two transactions, as the engine's `nextTask` and `complete` are.
+    public static let pgbenchClaimAndCompleteScript = """
+        BEGIN;
+        SELECT id FROM baseline_tasks WHERE state = 'open' AND role = :role ORDER BY created_at, due_at, id LIMIT 1 FOR UPDATE SKIP LOCKED \\gset
+        UPDATE baseline_tasks SET state = 'claimed', assignee = 'pgbench-' || :client_id WHERE id = :id;
+        COMMIT;
+        BEGIN;
+        UPDATE baseline_tasks SET state = 'completed' WHERE id = :id;
+        INSERT INTO baseline_tasks (id, onboarding_id, path, step, role, title, instructions, state, checklist, outputs, created_at) VALUES (:id || '-n', :id, 'next', 'next', :role, 'A baseline task', '', 'open', '[]', '[]', now());
+        COMMIT;
+
+        """
+}

@@ -1,5 +1,6 @@
 import Foundation
 import HandoffJSON
+import Identifiers
 import Postgres
 
 /// Which version a stream must be at for an append to go through.
@@ -77,7 +78,7 @@ public struct NewEvent: Sendable, Equatable {
     public var data: Data
     public var metadata: EventMetadata
 
-    public init(id: UUID = UUID(), type: String, schemaVersion: Int = 1, data: Data, metadata: EventMetadata = .init()) {
+    public init(id: UUID = RandomUUID.make(), type: String, schemaVersion: Int = 1, data: Data, metadata: EventMetadata = .init()) {
         self.id = id
         self.type = type
         self.schemaVersion = schemaVersion
@@ -379,7 +380,7 @@ public struct EventStore: Sendable {
             data.reserveCapacity(self.data.reduce(2) { $0 + $1.utf8.count + 8 })
             for (index, event) in events.enumerated() {
                 let separator = index > 0 ? "," : ""
-                ids += separator + event.id.uuidString
+                ids += separator + event.id.lowercaseText
                 types += separator
                 EventStore.appendArrayElement(event.type, to: &types)
                 schemaVersions += separator + String(event.schemaVersion)

@@ -14,24 +14,27 @@ public enum ChildProcess {
         return (result.status, result.output)
     }
 
-    /// Runs a program to completion; returns its exit status, its stdout and its stderr.
-    public static func runSeparately(_ executable: String, _ arguments: [String]) throws
-        -> (status: Int32, stdout: String, stderr: String)
+    /// Runs a program to completion; returns its exit status, its stdout and its stderr. `environment` adds to
+    /// (or replaces entries of) this process's environment for the child.
+    public static func runSeparately(_ executable: String, _ arguments: [String], environment: [String: String] = [:])
+        throws -> (status: Int32, stdout: String, stderr: String)
     {
-        let result = try run(executable, arguments, separateErrors: true)
+        let result = try run(executable, arguments, separateErrors: true, environment: environment)
         return (result.status, result.stdout, result.stderr)
     }
 
-    private static func run(_ executable: String, _ arguments: [String], separateErrors: Bool) throws
-        -> (status: Int32, output: String, stdout: String, stderr: String)
-    {
+    private static func run(
+        _ executable: String, _ arguments: [String], separateErrors: Bool, environment: [String: String] = [:]
+    ) throws -> (status: Int32, output: String, stdout: String, stderr: String) {
         let outputPath = NSTemporaryDirectory() + "handoff-command-\(UUID().uuidString).log"
         let errorPath = separateErrors ? outputPath + ".err" : nil
         defer {
             unlink(outputPath)
             if let errorPath { unlink(errorPath) }
         }
-        let pid = try spawn(executable, arguments, outputPath: outputPath, errorPath: errorPath, newSession: false)
+        let pid = try spawn(
+            executable, arguments, outputPath: outputPath, errorPath: errorPath, newSession: false,
+            environment: environment)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1 {
             guard errno == EINTR else { throw PostgresError(.connectionFailed, message: "waitpid failed for \(executable)") }
@@ -66,7 +69,8 @@ public enum ChildProcess {
     }
 
     private static func spawn(
-        _ executable: String, _ arguments: [String], outputPath: String, errorPath: String?, newSession: Bool
+        _ executable: String, _ arguments: [String], outputPath: String, errorPath: String?, newSession: Bool,
+        environment: [String: String] = [:]
     ) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -81,14 +85,31 @@ public enum ChildProcess {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        if newSession {
-            // POSIX_SPAWN_SETSID (glibc 2.26+), hidden behind _GNU_SOURCE in the headers Swift imports.
-            posix_spawnattr_setflags(&attributes, 0x80)
-        }
+        // The child starts with no signal blocked and every signal at its default action. Without this it
+        // inherits the spawning thread's mask (Dispatch's worker threads block most signals, so a child would never
+        // see SIGALRM or SIGTERM) and ignored signals such as SIGPIPE.
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        var everySignal = sigset_t()
+        sigfillset(&everySignal)
+        posix_spawnattr_setsigdefault(&attributes, &everySignal)
+        // POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK, and POSIX_SPAWN_SETSID (glibc 2.26+, hidden behind
+        // _GNU_SOURCE in the headers Swift imports) for a session of its own.
+        posix_spawnattr_setflags(&attributes, Int16(0x04 | 0x08 | (newSession ? 0x80 : 0)))
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
-        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+        let result: Int32
+        if environment.isEmpty {
+            result = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+        } else {
+            var merged = ProcessInfo.processInfo.environment
+            merged.merge(environment) { _, new in new }
+            let entries = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+            defer { entries.forEach { free($0) } }
+            result = posix_spawn(&pid, executable, &actions, &attributes, argv, entries)
+        }
         guard result == 0 else {
             throw PostgresError(
                 .connectionFailed, message: "cannot run \(executable): \(String(cString: strerror(result)))"

@@ -37,6 +37,32 @@ public struct ConnectionConfiguration: Sendable {
     }
 }
 
+extension ConnectionConfiguration {
+    /// The connection as libpq's environment variables (`PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`,
+    /// `PGDATABASE`, …), for running libpq's own programs (pgbench, psql) against the same server without putting
+    /// a password on their command line. Throws `.invalidArgument` when libpq cannot parse the connection string.
+    public func libpqEnvironment() throws -> [String: String] {
+        var failure: UnsafeMutablePointer<CChar>?
+        guard let options = PQconninfoParse(connectionString, &failure) else {
+            let reason = failure.map { String(cString: $0).trimmingCharacters(in: .whitespacesAndNewlines) }
+            failure.map { PQfreemem($0) }
+            throw PostgresError(.invalidArgument, message: "cannot read the connection string: \(reason ?? "no reason given")")
+        }
+        defer { PQconninfoFree(options) }
+        var environment: [String: String] = [:]
+        var option = options
+        while option.pointee.keyword != nil {
+            if let value = option.pointee.val, let variable = option.pointee.envvar {
+                environment[String(cString: variable)] = String(cString: value)
+            }
+            option += 1
+        }
+        if let database { environment["PGDATABASE"] = database }
+        environment["PGAPPNAME"] = applicationName
+        return environment
+    }
+}
+
 /// A statement with its parameters, for `pipeline`.
 public typealias Statement = (sql: String, parameters: [(any PostgresEncodable)?])
 
@@ -122,12 +148,8 @@ public final class Connection: @unchecked Sendable {
     public func query(_ sql: String, _ parameters: [(any PostgresEncodable)?] = []) throws -> QueryResult {
         statementsInLease += 1
         let name = try preparedName(for: sql, parameterCount: parameters.count)
-        let texts = parameters.map { $0?.postgresText }
-        if texts.contains(where: { $0?.utf8.contains(0) == true }) {
-            throw PostgresError(.invalidArgument, message: "a parameter contains a NUL byte, which PostgreSQL text cannot hold")
-        }
-        let result = withOptionalCStringArray(texts) { pointers in
-            PQexecPrepared(handle, name, Int32(texts.count), pointers, nil, nil, 0)
+        let result = try withParameterTexts(parameters) { count, pointers in
+            PQexecPrepared(handle, name, count, pointers, nil, nil, 0)
         }
         return try consume(result)
     }
@@ -142,17 +164,17 @@ public final class Connection: @unchecked Sendable {
     public func pipeline(_ statements: [Statement]) throws -> [QueryResult] {
         statementsInLease += statements.count
         let names = try statements.map { try preparedName(for: $0.sql, parameterCount: $0.parameters.count) }
+        // A NUL byte refuses the whole pipeline before any statement of it is sent.
+        for statement in statements {
+            try withParameterTexts(statement.parameters) { _, _ in }
+        }
         guard PQenterPipelineMode(handle) == 1 else {
             throw PostgresError(isHealthy ? .server : .connectionLost, message: lastErrorMessage())
         }
         defer { PQexitPipelineMode(handle) }
         for (statement, name) in zip(statements, names) {
-            let texts = statement.parameters.map { $0?.postgresText }
-            if texts.contains(where: { $0?.utf8.contains(0) == true }) {
-                throw PostgresError(.invalidArgument, message: "a parameter contains a NUL byte, which PostgreSQL text cannot hold")
-            }
-            let sent = withOptionalCStringArray(texts) { pointers in
-                PQsendQueryPrepared(handle, name, Int32(texts.count), pointers, nil, nil, 0)
+            let sent = try withParameterTexts(statement.parameters) { count, pointers in
+                PQsendQueryPrepared(handle, name, count, pointers, nil, nil, 0)
             }
             guard sent == 1 else { throw PostgresError(.connectionLost, message: lastErrorMessage()) }
         }
@@ -389,5 +411,43 @@ private func withOptionalCStringArray<R>(
     defer { pointers.forEach { free($0) } }
     return pointers.map { UnsafePointer($0) }.withUnsafeBufferPointer { buffer in
         body(buffer.baseAddress!)
+    }
+}
+
+/// The parameters' texts as NUL-terminated C strings (nil for SQL NULL), all in one buffer, for the duration of
+/// `body`: one allocation per statement instead of one per parameter. Throws `.invalidArgument` when a text holds a
+/// NUL byte, which PostgreSQL text cannot hold (and libpq would cut the value short at).
+private func withParameterTexts<R>(
+    _ parameters: [(any PostgresEncodable)?], _ body: (Int32, UnsafePointer<UnsafePointer<CChar>?>) -> R
+) throws -> R {
+    var texts = parameters.map { $0?.postgresText }
+    let size = texts.reduce(0) { $0 + ($1?.utf8.count ?? 0) + 1 }
+    return try withUnsafeTemporaryAllocation(of: CChar.self, capacity: max(1, size)) { bytes in
+        try withUnsafeTemporaryAllocation(of: UnsafePointer<CChar>?.self, capacity: texts.count + 1) { pointers in
+            var offset = 0
+            for index in texts.indices {
+                guard texts[index] != nil else {
+                    pointers[index] = nil
+                    continue
+                }
+                let start = offset
+                let clean = texts[index]!.withUTF8 { utf8 -> Bool in
+                    guard let base = utf8.baseAddress else { return true }
+                    if memchr(base, 0, utf8.count) != nil { return false }
+                    UnsafeMutableRawPointer(bytes.baseAddress! + offset).copyMemory(from: base, byteCount: utf8.count)
+                    offset += utf8.count
+                    return true
+                }
+                guard clean else {
+                    throw PostgresError(
+                        .invalidArgument, message: "a parameter contains a NUL byte, which PostgreSQL text cannot hold")
+                }
+                bytes[offset] = 0
+                offset += 1
+                pointers[index] = UnsafePointer(bytes.baseAddress! + start)
+            }
+            pointers[texts.count] = nil
+            return body(Int32(texts.count), UnsafePointer(pointers.baseAddress!))
+        }
     }
 }

@@ -321,15 +321,7 @@ struct ServerBinaries {
 
     static func locate() throws -> ServerBinaries {
         let files = FileManager.default
-        var candidates: [String] = []
-        if let configured = ProcessInfo.processInfo.environment["HANDOFF_PG_BIN"] {
-            candidates.append(configured)
-        }
-        let versions = ((try? files.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? [])
-            .compactMap(Int.init).sorted(by: >)
-        candidates += versions.map { "/usr/lib/postgresql/\($0)/bin" }
-        candidates += (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
-        for folder in candidates {
+        for folder in PostgresPrograms.folders() {
             let initdb = folder + "/initdb"
             let pgCtl = folder + "/pg_ctl"
             if files.isExecutableFile(atPath: initdb), files.isExecutableFile(atPath: pgCtl) {
@@ -341,5 +333,26 @@ struct ServerBinaries {
             message: "no PostgreSQL server programs found (initdb, pg_ctl): install them "
                 + "(Debian: apt-get install postgresql) or set DATABASE_URL"
         )
+    }
+}
+
+/// Where PostgreSQL's programs are: `HANDOFF_PG_BIN`, then Debian's `/usr/lib/postgresql/<version>/bin` (newest
+/// first), then `PATH`.
+public enum PostgresPrograms {
+    static func folders() -> [String] {
+        var candidates: [String] = []
+        if let configured = ProcessInfo.processInfo.environment["HANDOFF_PG_BIN"] {
+            candidates.append(configured)
+        }
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? [])
+            .compactMap(Int.init).sorted(by: >)
+        candidates += versions.map { "/usr/lib/postgresql/\($0)/bin" }
+        candidates += (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
+        return candidates
+    }
+
+    /// The path of the program `name` (e.g. `pgbench`), nil when none is installed.
+    public static func locate(_ name: String) -> String? {
+        folders().map { $0 + "/" + name }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 }

@@ -1,5 +1,6 @@
-import Timestamps
 import Foundation
+import Identifiers
+import Timestamps
 
 /// A value that can be sent as a query parameter, in PostgreSQL's text format.
 ///
@@ -41,7 +42,7 @@ extension Bool: PostgresEncodable {
 }
 
 extension UUID: PostgresEncodable {
-    public var postgresText: String { uuidString.lowercased() }
+    public var postgresText: String { lowercaseText }
 }
 
 extension Date: PostgresEncodable {

@@ -30,6 +30,19 @@ import Testing
         #expect(result.peakRSSBytes > 0, sourceLocation: sourceLocation)
     }
 
+    /// pgbench ran every round beside the engine, and both sides' CPU time per unit was counted.
+    func expectPgBenchFigures(_ result: ScenarioResult, sourceLocation: SourceLocation = #_sourceLocation) {
+        guard let pgbench = result.pgbench else {
+            Issue.record("\(result.name) has no pgbench figures", sourceLocation: sourceLocation)
+            return
+        }
+        #expect(pgbench.rate.min > 0 && pgbench.rate.min <= pgbench.rate.max, sourceLocation: sourceLocation)
+        #expect(pgbench.ratios.count == 3, sourceLocation: sourceLocation)
+        #expect(pgbench.ratios.allSatisfy { $0 > 0 && $0.isFinite }, sourceLocation: sourceLocation)
+        #expect(pgbench.engineCPUMicroseconds.min > 0, sourceLocation: sourceLocation)
+        #expect(pgbench.pgbenchCPUMicroseconds.min > 0, sourceLocation: sourceLocation)
+    }
+
     @Test func timersFireEveryDueTimerEachRoundAgainstTheClaimRate() async throws {
         let report = try await run(["timers"], clients: [1, 2])
         #expect(report.scenarios.map(\.name) == [
@@ -71,10 +84,17 @@ import Testing
             #expect(result.ratios.count == 3)
             #expect(result.ratios.allSatisfy { $0 > 0 && $0.isFinite })
             #expect(result.peakRSSBytes > 0)
+            expectPgBenchFigures(result)
         }
         let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(report)) as? [String: Any]
         let first = (json?["scenarios"] as? [[String: Any]])?.first
-        #expect(Set(first?.keys.map { $0 } ?? []) == ["name", "clients", "unit", "engine", "baseline", "ratios", "peakRSSBytes"])
+        #expect(Set(first?.keys.map { $0 } ?? []) == [
+            "name", "clients", "unit", "engine", "baseline", "ratios", "peakRSSBytes", "pgbench",
+        ])
+        let pgbench = first?["pgbench"] as? [String: Any]
+        #expect(Set(pgbench?.keys.map { $0 } ?? []) == [
+            "rate", "ratios", "engineCPUMicroseconds", "pgbenchCPUMicroseconds",
+        ])
     }
 
     @Test func claimCompletesTasksThroughTheEngineAndClaimsRawRowsInTheBaseline() async throws {
@@ -84,6 +104,7 @@ import Testing
         for result in report.scenarios {
             #expect(result.unit == "tasks/s")
             expectSane(result)
+            expectPgBenchFigures(result)
         }
     }
 
