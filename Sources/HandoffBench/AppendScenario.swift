@@ -44,8 +44,8 @@ struct AppendScenario {
                             let stream = "\(prefix)-\(client)-\(iteration / appendsPerStream)"
                             let version = Int64((iteration % appendsPerStream) * batch)
                             let events = Self.events(batch)
-                            try await pool.withConnection { connection in
-                                try Baselines.insertEvents(
+                            try await pool.withAsyncConnection { connection in
+                                try await Baselines.insertEvents(
                                     on: connection, streamId: stream, firstVersion: version + 1, events: events
                                 )
                             }

@@ -45,8 +45,9 @@ struct ClaimScenario {
                         try Baselines.resetTaskTable(on: connection, role: MailSend.admin, count: queued)
                     }
                     return try await measureRate(clients: clients, duration: settings.duration) { client, _ in
-                        let claimed = try await pool.withConnection { connection in
-                            try Baselines.claimNextTask(on: connection, role: MailSend.admin, user: "bench-worker-\(client)")
+                        let claimed = try await pool.withAsyncConnection { connection in
+                            try await Baselines.claimNextTask(
+                                on: connection, role: MailSend.admin, user: "bench-worker-\(client)")
                         }
                         return claimed == nil ? 0 : 1
                     }

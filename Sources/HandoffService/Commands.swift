@@ -78,7 +78,10 @@ extension Engine {
                 "\(what) may not hold control, invisible or direction-changing characters "
                     + "(\(PlainText.codePoint(scalar)))")
         }
-        guard name.trimmingCharacters(in: .whitespaces) == name else {
+        // The first and last characters, not `trimmingCharacters` (which goes through NSString on every command).
+        guard let first = name.unicodeScalars.first, let last = name.unicodeScalars.last,
+              !CharacterSet.whitespaces.contains(first), !CharacterSet.whitespaces.contains(last)
+        else {
             throw EngineError(.invalidInput, "\(what) may not start or end with a space")
         }
     }

@@ -78,13 +78,13 @@ public struct Engine: Sendable {
             kind: "start", commandId: commandId, request: request, stream: onboardingId
         ) { context in
             if storeDefinition {
-                try DefinitionStore.store(
+                try await DefinitionStore.store(
                     on: context.connection,
                     DefinitionRecord(
                         contentHash: definition.contentHash, workflowId: definition.id, version: definition.version,
                         file: definition.file, source: definition.source))
             }
-            let loaded = try context.load(onboardingId)
+            let loaded = try await context.load(onboardingId)
             let applied = try context.apply(
                 loaded, interpreter: loaded.interpreter ?? interpreter,
                 command: .start(onboardingId: onboardingId, inputs: inputs), actor: actor)
@@ -106,7 +106,7 @@ public struct Engine: Sendable {
         let request = TaskRequest(taskId: taskId, user: user, roles: roles.sorted())
         return try await perform(kind: "claim", commandId: commandId, request: request, stream: onboardingId) {
             context in
-            let loaded = try context.load(onboardingId, task: taskId)
+            let loaded = try await context.load(onboardingId, task: taskId)
             let applied = try context.apply(
                 loaded, command: .claimTask(taskId: taskId, user: user, roles: roles), actor: user)
             return (try Self.taskView(taskId, in: applied.folded), applied)
@@ -130,11 +130,11 @@ public struct Engine: Sendable {
             for attempt in 0..<Self.maximumCandidates {
                 let next = attempt == 0
                     ? context.candidate
-                    : try TaskQueue.lockNextOpenTask(on: context.connection, roles: roles.sorted())
+                    : try await TaskQueue.lockNextOpenTask(on: context.connection, roles: roles.sorted())
                 guard let candidate = next else {
                     return (nil, nil)
                 }
-                let loaded = try context.load(candidate.onboardingId)
+                let loaded = try await context.load(candidate.onboardingId)
                 guard loaded.folded?.state.task(candidate.taskId)?.state == .open else { continue }
                 let applied = try context.apply(
                     loaded, command: .claimTask(taskId: candidate.taskId, user: user, roles: roles), actor: user)
@@ -154,7 +154,7 @@ public struct Engine: Sendable {
         let request = TaskRequest(taskId: taskId, user: user, roles: overriding ? ["admin"] : [])
         return try await perform(kind: "release", commandId: commandId, request: request, stream: onboardingId) {
             context in
-            let loaded = try context.load(onboardingId, task: taskId)
+            let loaded = try await context.load(onboardingId, task: taskId)
             let applied = try context.apply(
                 loaded, command: .releaseTask(taskId: taskId, user: user, overriding: overriding), actor: user)
             return (try Self.taskView(taskId, in: applied.folded), applied)
@@ -178,7 +178,7 @@ public struct Engine: Sendable {
         let request = CompleteRequest(taskId: taskId, user: user, outputs: outputs, checklist: checklist.sorted())
         return try await perform(kind: "complete", commandId: commandId, request: request, stream: onboardingId) {
             context in
-            let loaded = try context.load(onboardingId, task: taskId)
+            let loaded = try await context.load(onboardingId, task: taskId)
             if let roles, let task = loaded.folded?.state.task(taskId), !task.isClaimable(by: roles) {
                 throw EngineError(.forbiddenRole, "task '\(taskId)' is for role '\(task.role)'")
             }
@@ -221,7 +221,7 @@ public struct Engine: Sendable {
         let request = SignalRequest(onboardingId: onboardingId, name: name, data: data, actor: actor)
         return try await perform(kind: "signal", commandId: commandId, request: request, stream: onboardingId) {
             context in
-            let loaded = try context.load(onboardingId)
+            let loaded = try await context.load(onboardingId)
             if let allowedRoles, let interpreter = loaded.interpreter {
                 try Self.authorizeStarter(allowedRoles, interpreter.definition, doing: "signal")
             }
@@ -239,7 +239,7 @@ public struct Engine: Sendable {
         let request = CancelRequest(onboardingId: onboardingId, user: user, reason: reason)
         return try await perform(kind: "cancel", commandId: commandId, request: request, stream: onboardingId) {
             context in
-            let loaded = try context.load(onboardingId)
+            let loaded = try await context.load(onboardingId)
             if let allowedRoles, let interpreter = loaded.interpreter {
                 try Self.authorizeStarter(allowedRoles, interpreter.definition, doing: "cancel")
             }

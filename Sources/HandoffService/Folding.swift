@@ -13,7 +13,24 @@ struct Folding {
     /// The interpreter of the definition stored under `contentHash`, parsed once per process.
     func interpreter(_ contentHash: String) throws -> Interpreter {
         if let cached = definitions.interpreter(contentHash) { return cached }
-        guard let record = try DefinitionStore.load(on: connection, contentHash: contentHash) else {
+        return try Self.interpreter(
+            DefinitionStore.load(on: connection, contentHash: contentHash), contentHash: contentHash,
+            definitions: definitions)
+    }
+
+    /// `interpreter(_:)` without blocking a thread (inside a write's transaction).
+    func interpreterWithoutBlocking(_ contentHash: String) async throws -> Interpreter {
+        if let cached = definitions.interpreter(contentHash) { return cached }
+        return try Self.interpreter(
+            await DefinitionStore.load(on: connection, contentHash: contentHash), contentHash: contentHash,
+            definitions: definitions)
+    }
+
+    /// The interpreter of a stored definition, parsed and remembered in `definitions`.
+    private static func interpreter(
+        _ record: DefinitionRecord?, contentHash: String, definitions: DefinitionCache
+    ) throws -> Interpreter {
+        guard let record else {
             throw EngineError(.internal, "the definition with content hash \(contentHash) is not stored")
         }
         switch WorkflowLoader.load(source: record.source, file: record.file) {

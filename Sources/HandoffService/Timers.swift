@@ -23,7 +23,7 @@ extension Engine {
             commandId: "timer-" + Hex.sha256(Data((onboardingId + "\u{0}" + timerId).utf8)),
             request: TimerRequest(onboardingId: onboardingId, timerId: timerId), stream: onboardingId
         ) { context in
-            let loaded = try context.load(onboardingId)
+            let loaded = try await context.load(onboardingId)
             let applied = try context.apply(loaded, command: .fireTimer(timerId: timerId), actor: Self.schedulerActor)
             return (Rows.view(applied.folded), applied)
         }

@@ -289,7 +289,7 @@ extension Engine {
         _ onboardingId: String, kind: String, commandId: String, request: CallAnswerRequest, command: OnboardingCommand
     ) async throws(EngineError) -> OnboardingView {
         try await perform(kind: kind, commandId: commandId, request: request, stream: onboardingId) { context in
-            let loaded = try context.load(onboardingId)
+            let loaded = try await context.load(onboardingId)
             let applied = try context.apply(loaded, command: command, actor: Self.dispatcherActor)
             return (Rows.view(applied.folded), applied)
         }

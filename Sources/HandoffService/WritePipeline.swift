@@ -20,7 +20,7 @@ extension Engine {
     /// Runs one write in a transaction, with the stream lock, the idempotency record and retries.
     func perform<Answer: Codable & Sendable, Request: Encodable>(
         kind: String, commandId: String?, request: Request, stream: String?, queue: [String]? = nil,
-        _ body: @escaping @Sendable (WriteContext) throws -> Outcome<Answer>
+        _ body: @escaping @Sendable (WriteContext) async throws -> Outcome<Answer>
     ) async throws(EngineError) -> Answer {
         if let commandId, commandId.isEmpty || commandId.count > 200 {
             throw EngineError(.invalidInput, "a command id must have 1 to 200 characters")
@@ -47,7 +47,7 @@ extension Engine {
                     } else {
                         .none
                     }
-                let (answer, folded, appended): (Answer, FoldedOnboarding?, Bool) = try await pool.withTransaction(
+                let (answer, folded, appended): (Answer, FoldedOnboarding?, Bool) = try await pool.withAsyncTransaction(
                     pipelinedWith: TaskQueue.writePreamble(preamble, commandId: commandId)
                 ) { connection, results in
                     let read = try TaskQueue.preambleResults(results, preamble, commandId: commandId)
@@ -63,7 +63,7 @@ extension Engine {
                         connection: connection, definitions: definitions, snapshots: snapshots, now: clock(),
                         transactionTime: read.transactionTime, commandId: commandId, preloaded: preloaded,
                         candidate: read.candidate)
-                    let (answer, applied) = try body(context)
+                    let (answer, applied) = try await body(context)
                     let command = try commandId.map { commandId in
                         CommandRecord(
                             commandId: commandId, onboardingId: applied?.folded.state.onboardingId ?? stream,
@@ -132,7 +132,7 @@ extension Engine {
         var commandId: String
         var request: Request
         var stream: String
-        var body: @Sendable (WriteContext) throws -> Outcome<Answer>
+        var body: @Sendable (WriteContext) async throws -> Outcome<Answer>
     }
 
     /// Runs writes of one kind on distinct onboardings in one transaction, so that the batch costs two round trips
@@ -178,7 +178,7 @@ extension Engine {
         let preambleRanges = ranges
         do {
             let (results, committed): ([Result<Answer, EngineError>], [FoldedOnboarding]) =
-                try await pool.withTransaction(pipelinedWith: first) { connection, results in
+                try await pool.withAsyncTransaction(pipelinedWith: first) { connection, results in
                     var answers: [Result<Answer, EngineError>] = []
                     var committed: [FoldedOnboarding] = []
                     var last: [Statement] = []
@@ -205,7 +205,7 @@ extension Engine {
                         let answer: Answer
                         let applied: Applied?
                         do {
-                            (answer, applied) = try write.body(context)
+                            (answer, applied) = try await write.body(context)
                         } catch {
                             // A refused decision leaves the transaction as it was; anything else ends the batch.
                             let refused = EngineError.from(error)
@@ -309,15 +309,16 @@ struct WriteContext {
     var candidate: (taskId: String, onboardingId: String)?
 
     /// Loads the onboarding of a task; `not_found` names the task when the onboarding does not exist.
-    func load(_ streamId: String, task taskId: String) throws -> Loaded {
-        let loaded = try load(streamId)
+    func load(_ streamId: String, task taskId: String) async throws -> Loaded {
+        let loaded = try await load(streamId)
         guard loaded.folded != nil else { throw EngineError(.notFound, "no task '\(taskId)'") }
         return loaded
     }
 
     /// Reads and folds a stream, starting from this process's last committed snapshot of it when there is one
     /// (the stream lock is held, so nothing can append meanwhile; events after the snapshot are read and folded).
-    func load(_ streamId: String) throws -> Loaded {
+    /// A stream that came with the transaction's BEGIN, with its definition cached, folds without a round trip.
+    func load(_ streamId: String) async throws -> Loaded {
         let folding = Folding(connection: connection, definitions: definitions)
         let snapshot: FoldedOnboarding?
         let newer: [RecordedEvent]
@@ -325,24 +326,35 @@ struct WriteContext {
             (snapshot, newer) = (preloaded.snapshot, preloaded.events)
         } else {
             snapshot = snapshots.snapshot(streamId)
-            newer = try EventStore.read(
+            newer = try await EventStore.read(
                 on: connection, stream: streamId, from: snapshot.map { Int64($0.state.version) + 1 } ?? 1)
         }
         if let snapshot {
-            let interpreter = try folding.interpreter(snapshot.state.contentHash)
+            let interpreter = try await folding.interpreterWithoutBlocking(snapshot.state.contentHash)
             guard let last = newer.last else {
                 return Loaded(streamId: streamId, interpreter: interpreter, folded: snapshot)
             }
             var state = snapshot.state
             for event in try folding.decode(newer) {
-                state = interpreter.evolve(state, event)
+                interpreter.evolve(&state, event)
             }
             let folded = FoldedOnboarding(state: state, startedAt: snapshot.startedAt, updatedAt: last.recordedAt)
             return Loaded(streamId: streamId, interpreter: interpreter, folded: folded)
         }
         let events = newer
         guard !events.isEmpty else { return Loaded(streamId: streamId, interpreter: nil, folded: nil) }
-        let (folded, interpreter) = try folding.fold(events, decoded: folding.decode(events))
+        let decoded = try folding.decode(events)
+        // The definition the stream pins, fetched before the fold (which is synchronous) asks for it.
+        var pinned: Interpreter?
+        if case .started(let started)? = decoded.first {
+            pinned = try await folding.interpreterWithoutBlocking(started.contentHash)
+        }
+        let (folded, interpreter) = try Folding.fold(events, decoded: decoded) { contentHash in
+            guard let pinned, pinned.definition.contentHash == contentHash else {
+                throw EngineError(.internal, "the definition with content hash \(contentHash) was not loaded")
+            }
+            return pinned
+        }
         return Loaded(streamId: streamId, interpreter: interpreter, folded: folded)
     }
 

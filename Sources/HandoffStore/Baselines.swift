@@ -21,6 +21,19 @@ public enum Baselines {
     public static func insertEvents(on connection: Connection, streamId: String, firstVersion: Int64, events: [NewEvent])
         throws
     {
+        let statement = insertEventsStatement(streamId: streamId, firstVersion: firstVersion, events: events)
+        try connection.query(statement.sql, statement.parameters)
+    }
+
+    /// `insertEvents` without blocking a thread, as the engine's appends run.
+    public static func insertEvents(on connection: Connection, streamId: String, firstVersion: Int64, events: [NewEvent])
+        async throws
+    {
+        let statement = insertEventsStatement(streamId: streamId, firstVersion: firstVersion, events: events)
+        try await connection.query(statement.sql, statement.parameters)
+    }
+
+    private static func insertEventsStatement(streamId: String, firstVersion: Int64, events: [NewEvent]) -> Statement {
         var parameters: [(any PostgresEncodable)?] = []
         var rows: [String] = []
         for (offset, event) in events.enumerated() {
@@ -33,7 +46,7 @@ public enum Baselines {
                 event.metadata.jsonText,
             ]
         }
-        try connection.query(
+        return (
             "INSERT INTO baseline_events (event_id, stream_id, version, type, schema_version, data, metadata) VALUES "
                 + rows.joined(separator: ", "),
             parameters
@@ -176,18 +189,32 @@ extension Baselines {
     /// transaction of `SELECT … FOR UPDATE SKIP LOCKED` and `UPDATE`. Returns the task's id, nil when none is open.
     public static func claimNextTask(on connection: Connection, role: String, user: String) throws -> String? {
         try connection.transaction { connection in
-            guard let id = try connection.query(
-                """
-                SELECT id FROM baseline_tasks WHERE state = 'open' AND role = $1
-                 ORDER BY created_at, due_at, id LIMIT 1 FOR UPDATE SKIP LOCKED
-                """,
-                [role]
-            ).rows.first?.string(0) else { return nil }
-            try connection.query(
-                "UPDATE baseline_tasks SET state = 'claimed', assignee = $2 WHERE id = $1", [id, user])
+            guard let id = try connection.query(nextTaskSQL, [role]).rows.first?.string(0) else { return nil }
+            try connection.query(claimTaskSQL, [id, user])
             return id
         }
     }
+
+    /// `claimNextTask` without blocking a thread, as the engine's commands run: the same four round trips.
+    public static func claimNextTask(on connection: Connection, role: String, user: String) async throws -> String? {
+        try await connection.query("BEGIN")
+        do {
+            let id = try await connection.query(nextTaskSQL, [role]).rows.first?.string(0)
+            if let id { try await connection.query(claimTaskSQL, [id, user]) }
+            try await connection.query("COMMIT")
+            return id
+        } catch {
+            if connection.isHealthy { _ = try? await connection.query("ROLLBACK") }
+            throw error
+        }
+    }
+
+    private static let nextTaskSQL = """
+        SELECT id FROM baseline_tasks WHERE state = 'open' AND role = $1
+         ORDER BY created_at, due_at, id LIMIT 1 FOR UPDATE SKIP LOCKED
+        """
+
+    private static let claimTaskSQL = "UPDATE baseline_tasks SET state = 'claimed', assignee = $2 WHERE id = $1"
 
     /// Claims one task of `baseline_tasks` by id if it is open and unlocked: `SELECT … FOR UPDATE SKIP LOCKED`
     /// and `UPDATE` in one transaction. Returns whether it was claimed.
@@ -196,8 +223,7 @@ extension Baselines {
             guard try connection.query(
                 "SELECT id FROM baseline_tasks WHERE id = $1 AND state = 'open' FOR UPDATE SKIP LOCKED", [id]
             ).rows.first != nil else { return false }
-            try connection.query(
-                "UPDATE baseline_tasks SET state = 'claimed', assignee = $2 WHERE id = $1", [id, user])
+            try connection.query(claimTaskSQL, [id, user])
             return true
         }
     }

@@ -22,19 +22,37 @@ public struct DefinitionRecord: Sendable, Equatable {
 public enum DefinitionStore {
     /// Stores a definition unless its hash is stored already (a definition never changes under its hash).
     public static func store(on connection: Connection, _ record: DefinitionRecord) throws {
-        try connection.query(
-            """
-            INSERT INTO workflow_definitions (content_hash, workflow_id, version, file, source)
-            VALUES ($1, $2, $3, $4, $5) ON CONFLICT (content_hash) DO NOTHING
-            """,
-            [record.contentHash, record.workflowId, record.version, record.file, record.source])
+        try connection.query(storeSQL, storeParameters(record))
+    }
+
+    /// `store` without blocking a thread (inside a write's transaction).
+    public static func store(on connection: Connection, _ record: DefinitionRecord) async throws {
+        try await connection.query(storeSQL, storeParameters(record))
+    }
+
+    private static let storeSQL = """
+        INSERT INTO workflow_definitions (content_hash, workflow_id, version, file, source)
+        VALUES ($1, $2, $3, $4, $5) ON CONFLICT (content_hash) DO NOTHING
+        """
+
+    private static func storeParameters(_ record: DefinitionRecord) -> [(any PostgresEncodable)?] {
+        [record.contentHash, record.workflowId, record.version, record.file, record.source]
     }
 
     public static func load(on connection: Connection, contentHash: String) throws -> DefinitionRecord? {
-        guard let row = try connection.query(
-            "SELECT content_hash, workflow_id, version, file, source FROM workflow_definitions WHERE content_hash = $1",
-            [contentHash]
-        ).rows.first else { return nil }
+        try record(connection.query(loadSQL, [contentHash]))
+    }
+
+    /// `load` without blocking a thread (inside a write's transaction).
+    public static func load(on connection: Connection, contentHash: String) async throws -> DefinitionRecord? {
+        try record(await connection.query(loadSQL, [contentHash]))
+    }
+
+    private static let loadSQL =
+        "SELECT content_hash, workflow_id, version, file, source FROM workflow_definitions WHERE content_hash = $1"
+
+    private static func record(_ result: QueryResult) throws -> DefinitionRecord? {
+        guard let row = result.rows.first else { return nil }
         return DefinitionRecord(
             contentHash: try row.string(0), workflowId: try row.string(1), version: try row.int(2),
             file: try row.string(3), source: try row.string(4))

@@ -219,15 +219,15 @@ public struct EventStore: Sendable {
         while true {
             attempts += 1
             do {
-                return try await pool.run { connection in
+                return try await pool.runWithoutBlocking { connection in
                     do {
                         let fast = Self.fastStatement(streamId: streamId, expected: expected, payload: payload)
-                        return try Self.run(fast, on: connection, payload: payload)
+                        return try await Self.run(fast, on: connection, payload: payload)
                     } catch let error as PostgresError where error.sqlState == "23505" || error.sqlState == "HO001" {
                         // The fast path wrote nothing. The function tells a retried append (a duplicate) from a
                         // conflict, and names the conflict.
                         let full = Self.statement(streamId: streamId, expected: expected, payload: payload)
-                        return try Self.run(full, on: connection, payload: payload)
+                        return try await Self.run(full, on: connection, payload: payload)
                     }
                 }
             } catch let error as StoreError where attempts < 5 && error.cause?.sqlState == "23505" {
@@ -349,13 +349,30 @@ public struct EventStore: Sendable {
     private static func run(_ statement: Statement, on connection: Connection, payload: EncodedEvents) throws
         -> AppendResult
     {
-        let result: QueryResult
         do {
-            result = try connection.query(statement.sql, statement.parameters)
+            return try appendResult(connection.query(statement.sql, statement.parameters))
         } catch let error as PostgresError where error.sqlState == "22P02" || error.sqlState == "22P05" {
-            // The server refused some event's JSON; name which one.
-            throw payload.invalidData() ?? StoreError(.invalidInput, error.message, cause: error)
+            throw refusedData(error, payload)
         }
+    }
+
+    /// `run` without blocking a thread.
+    private static func run(_ statement: Statement, on connection: Connection, payload: EncodedEvents) async throws
+        -> AppendResult
+    {
+        do {
+            return try appendResult(await connection.query(statement.sql, statement.parameters))
+        } catch let error as PostgresError where error.sqlState == "22P02" || error.sqlState == "22P05" {
+            throw refusedData(error, payload)
+        }
+    }
+
+    /// The server refused some event's JSON: the error names which one.
+    private static func refusedData(_ error: PostgresError, _ payload: EncodedEvents) -> any Error {
+        payload.invalidData() ?? StoreError(.invalidInput, error.message, cause: error)
+    }
+
+    private static func appendResult(_ result: QueryResult) throws -> AppendResult {
         let appended = try result.rows.map { row in
             AppendResult.Appended(
                 id: try row.uuid(0), position: try row.int64(1), version: try row.int64(2),
@@ -461,8 +478,12 @@ public struct EventStore: Sendable {
                     "\(label(index, event)): data is \(event.data.count) bytes, more than the limit of \(maximumEventSize)"
                 )
             }
-            guard !event.data.isEmpty, !event.data.contains(0), let text = String(data: event.data, encoding: .utf8)
-            else {
+            // Checked on the bytes at once (`Data`'s own iteration goes byte by byte through an iterator).
+            let text = event.data.withUnsafeBytes { bytes -> String? in
+                guard let base = bytes.baseAddress, memchr(base, 0, bytes.count) == nil else { return nil }
+                return String(validating: bytes.bindMemory(to: UInt8.self), as: UTF8.self)
+            }
+            guard let text else {
                 throw StoreError(.invalidInput, "\(label(index, event)): data is not valid JSON")
             }
             data.append(text)
@@ -498,6 +519,12 @@ public struct EventStore: Sendable {
     public static func read(on connection: Connection, stream streamId: String, from version: Int64 = 1,
                             limit: Int = Int(Int32.max)) throws -> [RecordedEvent] {
         try connection.query(readSQL, [streamId, version, limit]).rows.map(decode)
+    }
+
+    /// `read(on:stream:from:limit:)` without blocking a thread (inside a write's transaction).
+    public static func read(on connection: Connection, stream streamId: String, from version: Int64 = 1,
+                            limit: Int = Int(Int32.max)) async throws -> [RecordedEvent] {
+        try await connection.query(readSQL, [streamId, version, limit]).rows.map(decode)
     }
 
     /// The stream's current version (0 when it does not exist).

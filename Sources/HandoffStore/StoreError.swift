@@ -76,6 +76,16 @@ extension ConnectionPool {
         }
     }
 
+    /// `withAsyncConnection`, with PostgreSQL errors classified as `StoreError`s.
+    @discardableResult
+    func runWithoutBlocking<T>(_ body: (Connection) async throws -> T) async throws -> T {
+        do {
+            return try await withAsyncConnection(body)
+        } catch {
+            throw StoreError.from(error)
+        }
+    }
+
     /// `withTransaction`, with PostgreSQL errors classified as `StoreError`s.
     func transaction<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
         do {

@@ -101,6 +101,14 @@ public enum TaskQueue {
         return try candidate(connection.query(statement.sql, statement.parameters))
     }
 
+    /// `lockNextOpenTask` without blocking a thread (inside a write's transaction).
+    public static func lockNextOpenTask(
+        on connection: Connection, roles: [String]
+    ) async throws -> (taskId: String, onboardingId: String)? {
+        let statement = nextOpenTaskStatement(roles: roles)
+        return try candidate(await connection.query(statement.sql, statement.parameters))
+    }
+
     static func nextOpenTaskStatement(roles: [String], window: Int = 64) -> Statement {
         // The inner LIMIT keeps the lock attempts to candidates in queue order: the outer filter runs on the
         // inner query's rows one by one, and the outer LIMIT stops at the first lock taken.

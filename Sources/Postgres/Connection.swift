@@ -86,6 +86,10 @@ public enum IsolationLevel: String, Sendable {
 public final class Connection: @unchecked Sendable {
     private let handle: OpaquePointer
     private var preparedStatements: [String: String] = [:]
+    /// Whether libpq's output is in non-blocking mode (the async calls) or blocking mode (the others).
+    private var nonBlocking = false
+    /// Whether the socket was ever handed to the poller (then it must forget it before the socket closes).
+    private var polled = false
     /// Statements run since the pool lent this connection; the pool uses it to tell a stale idle connection
     /// (failed on its first statement) from a failure in the middle of work.
     var statementsInLease = 0
@@ -126,6 +130,7 @@ public final class Connection: @unchecked Sendable {
     }
 
     deinit {
+        if polled { SocketPoller.shared.forget(PQsocket(handle)) }
         PQfinish(handle)
     }
 
@@ -146,6 +151,7 @@ public final class Connection: @unchecked Sendable {
     /// The statement is prepared on first use on this connection. Throws `PostgresError`.
     @discardableResult
     public func query(_ sql: String, _ parameters: [(any PostgresEncodable)?] = []) throws -> QueryResult {
+        try setNonBlocking(false)
         statementsInLease += 1
         let name = try preparedName(for: sql, parameterCount: parameters.count)
         let result = try withParameterTexts(parameters) { count, pointers in
@@ -162,6 +168,7 @@ public final class Connection: @unchecked Sendable {
     /// statement is prepared before any runs, so none may name a table an earlier one in the pipeline creates.
     @discardableResult
     public func pipeline(_ statements: [Statement]) throws -> [QueryResult] {
+        try setNonBlocking(false)
         statementsInLease += statements.count
         let names = try statements.map { try preparedName(for: $0.sql, parameterCount: $0.parameters.count) }
         // A NUL byte refuses the whole pipeline before any statement of it is sent.
@@ -217,6 +224,7 @@ public final class Connection: @unchecked Sendable {
     /// `table` and `columns` are written into the statement as they are: pass names, never input.
     @discardableResult
     public func copy(into table: String, columns: [String], rows: String) throws -> Int {
+        try setNonBlocking(false)
         statementsInLease += 1
         let start = PQexec(handle, "COPY \(table) (\(columns.joined(separator: ", "))) FROM STDIN")
         guard let start, PQresultStatus(start) == PGRES_COPY_IN else {
@@ -276,6 +284,144 @@ public final class Connection: @unchecked Sendable {
         }
     }
 
+    // MARK: Without blocking a thread
+
+    /// `query(_:_:)` without blocking a thread: the statement is sent, and the task waits for the answer in the
+    /// process's one socket poller, so nothing sits blocked per connection and the caller's own task goes on when
+    /// the answer is there. Use it from async code (a body lent by `ConnectionPool.withAsyncConnection`).
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [(any PostgresEncodable)?] = []) async throws -> QueryResult {
+        statementsInLease += 1
+        let name = try await preparedNameWithoutBlocking(for: sql, parameterCount: parameters.count)
+        let sent = try withParameterTexts(parameters) { count, pointers in
+            PQsendQueryPrepared(handle, name, count, pointers, nil, nil, 0)
+        }
+        guard sent == 1 else { throw PostgresError(.connectionLost, message: lastErrorMessage()) }
+        try await flush()
+        return try await singleResult()
+    }
+
+    /// `pipeline(_:)` without blocking a thread (see `query(_:_:) async`).
+    @discardableResult
+    public func pipeline(_ statements: [Statement]) async throws -> [QueryResult] {
+        statementsInLease += statements.count
+        var names: [String] = []
+        for statement in statements {
+            try withParameterTexts(statement.parameters) { _, _ in }
+            names.append(try await preparedNameWithoutBlocking(for: statement.sql, parameterCount: statement.parameters.count))
+        }
+        guard PQenterPipelineMode(handle) == 1 else {
+            throw PostgresError(isHealthy ? .server : .connectionLost, message: lastErrorMessage())
+        }
+        defer { PQexitPipelineMode(handle) }
+        for (statement, name) in zip(statements, names) {
+            let sent = try withParameterTexts(statement.parameters) { count, pointers in
+                PQsendQueryPrepared(handle, name, count, pointers, nil, nil, 0)
+            }
+            guard sent == 1 else { throw PostgresError(.connectionLost, message: lastErrorMessage()) }
+        }
+        guard PQpipelineSync(handle) == 1 else { throw PostgresError(.connectionLost, message: lastErrorMessage()) }
+        try await flush()
+        var results: [QueryResult] = []
+        var failure: (any Error)?
+        for _ in statements {
+            // Each statement's result, then a NULL that ends it.
+            let result = try await nextResult()
+            while let extra = try await nextResult() { PQclear(extra) }
+            if let result, PQresultStatus(result) == PGRES_PIPELINE_ABORTED {
+                PQclear(result)
+                continue
+            }
+            do {
+                results.append(try consume(result))
+            } catch {
+                if failure == nil { failure = error }
+            }
+        }
+        // The sync point's own result, and anything left (PQexitPipelineMode needs an idle connection).
+        while let rest = try await nextResult() { PQclear(rest) }
+        if let failure { throw failure }
+        return results
+    }
+
+    /// `transaction(pipelinedWith:_:)` without blocking a thread; `body` may await.
+    public func transaction<T>(
+        pipelinedWith first: [Statement],
+        _ body: (Connection, [QueryResult]) async throws -> (value: T, last: [Statement])
+    ) async throws -> T {
+        do {
+            let results = try await pipeline([("BEGIN", [])] + first)
+            let (value, last) = try await body(self, Array(results.dropFirst()))
+            try await pipeline(last + [("COMMIT", [])])
+            return value
+        } catch {
+            if isHealthy, isInTransaction {
+                _ = try? await pipeline([("ROLLBACK", [])])
+            }
+            throw error
+        }
+    }
+
+    private func setNonBlocking(_ wanted: Bool) throws {
+        guard nonBlocking != wanted else { return }
+        guard PQsetnonblocking(handle, wanted ? 1 : 0) == 0 else {
+            throw PostgresError(.connectionLost, message: lastErrorMessage())
+        }
+        nonBlocking = wanted
+    }
+
+    /// Sends what libpq holds back, waiting in the poller while the socket's buffer is full.
+    private func flush() async throws {
+        while true {
+            switch PQflush(handle) {
+            case 0:
+                return
+            case 1:
+                try await waitForSocket(.readableOrWritable)
+                // The server may be waiting for us to read before it reads more.
+                guard PQconsumeInput(handle) == 1 else { throw PostgresError(.connectionLost, message: lastErrorMessage()) }
+            default:
+                throw PostgresError(.connectionLost, message: lastErrorMessage())
+            }
+        }
+    }
+
+    /// The next result, waiting in the poller while libpq has not received it whole; nil ends a statement's results.
+    private func nextResult() async throws -> OpaquePointer? {
+        while PQisBusy(handle) == 1 {
+            try await waitForSocket(.readable)
+            guard PQconsumeInput(handle) == 1 else { throw PostgresError(.connectionLost, message: lastErrorMessage()) }
+        }
+        return PQgetResult(handle)
+    }
+
+    /// The one result of a statement sent on its own (read to the NULL that ends it).
+    private func singleResult() async throws -> QueryResult {
+        let result = try await nextResult()
+        while let extra = try await nextResult() { PQclear(extra) }
+        return try consume(result)
+    }
+
+    private func waitForSocket(_ interest: SocketPoller.Interest) async throws {
+        let socket = PQsocket(handle)
+        guard socket >= 0 else { throw PostgresError(.connectionLost, message: "the connection has no socket") }
+        polled = true
+        try await SocketPoller.shared.wait(for: interest, on: socket)
+    }
+
+    private func preparedNameWithoutBlocking(for sql: String, parameterCount: Int) async throws -> String {
+        try setNonBlocking(true)
+        if let name = preparedStatements[sql] { return name }
+        let name = "handoff_\(preparedStatements.count + 1)"
+        guard PQsendPrepare(handle, name, sql, Int32(parameterCount), nil) == 1 else {
+            throw PostgresError(.connectionLost, message: lastErrorMessage())
+        }
+        try await flush()
+        _ = try await singleResult()
+        preparedStatements[sql] = name
+        return name
+    }
+
     /// Quotes a name (a channel, a database) for the few statements that cannot take parameters.
     public func quoteIdentifier(_ name: String) throws -> String {
         guard let quoted = PQescapeIdentifier(handle, name, name.utf8.count) else {
@@ -325,6 +471,7 @@ public final class Connection: @unchecked Sendable {
     // MARK: Results
 
     private func preparedName(for sql: String, parameterCount: Int) throws -> String {
+        try setNonBlocking(false)
         if let name = preparedStatements[sql] { return name }
         let name = "handoff_\(preparedStatements.count + 1)"
         let result = PQprepare(handle, name, sql, Int32(parameterCount), nil)

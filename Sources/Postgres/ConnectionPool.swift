@@ -34,16 +34,52 @@ public final class ConnectionPool: Sendable {
     /// that could have taken effect.
     @discardableResult
     public func withConnection<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
+        try await lend { connection in
+            await withCheckedContinuation { continuation in
+                queue.async {
+                    continuation.resume(returning: Result { try body(connection) })
+                }
+            }
+        }
+    }
+
+    /// Lends a connection to an async `body` that runs in the caller's task and sends its statements with the
+    /// connection's async calls (`query(_:_:) async`, `pipeline(_:) async`): no thread is borrowed or blocked,
+    /// the task waits for each answer in the socket poller. The hot paths use it; `body` must not call the
+    /// blocking calls (they would hold one of Swift's few cooperative threads for a round trip).
+    ///
+    /// The same retry as `withConnection` when a connection that sat idle turns out stale on its first statement.
+    @discardableResult
+    public func withAsyncConnection<T>(_ body: (Connection) async throws -> T) async throws -> T {
+        try await lend { connection in
+            do {
+                return .success(try await body(connection))
+            } catch {
+                return .failure(error)
+            }
+        }
+    }
+
+    /// `withTransaction(pipelinedWith:_:)` without blocking a thread (see `withAsyncConnection`).
+    @discardableResult
+    public func withAsyncTransaction<T>(
+        pipelinedWith first: [Statement],
+        _ body: (Connection, [QueryResult]) async throws -> (value: T, last: [Statement])
+    ) async throws -> T {
+        try await withAsyncConnection { connection in
+            try await connection.transaction(pipelinedWith: first, body)
+        }
+    }
+
+    /// Lends a connection to `run`, returns it (or drops it when it broke), and runs `run` once more on a new
+    /// connection when a reused one failed on its very first statement.
+    private func lend<T>(_ run: (Connection) async -> Result<T, any Error>) async throws -> T {
         var attempt = 0
         while true {
             attempt += 1
             let (connection, reused) = try await acquire()
-            let outcome: Result<T, any Error> = await withCheckedContinuation { continuation in
-                queue.async {
-                    connection.statementsInLease = 0
-                    continuation.resume(returning: Result { try body(connection) })
-                }
-            }
+            connection.statementsInLease = 0
+            let outcome = await run(connection)
             let healthy = connection.isHealthy && !connection.isInTransaction
             let staleOnFirstStatement = !connection.isHealthy && reused && connection.statementsInLease <= 1
             release(connection, healthy: healthy)

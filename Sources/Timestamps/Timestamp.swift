@@ -27,7 +27,14 @@ public enum Timestamp {
     /// (midnight UTC), rounded to the millisecond. Nil when it is not one, or names a date or time the calendar
     /// does not have (`2026-02-31`, `24:00:00`).
     public static func parse(_ text: String) -> Date? {
-        var text = text.trimmingCharacters(in: .whitespaces)
+        // Trimming goes through Foundation's NSString: only when there is something to trim (PostgreSQL's own
+        // text never has).
+        var text = text
+        if let first = text.unicodeScalars.first, let last = text.unicodeScalars.last,
+           CharacterSet.whitespaces.contains(first) || CharacterSet.whitespaces.contains(last)
+        {
+            text = text.trimmingCharacters(in: .whitespaces)
+        }
         if text.utf8.count == 10 {
             text += "T00:00:00Z"
         }

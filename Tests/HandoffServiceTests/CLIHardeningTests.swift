@@ -115,9 +115,9 @@ struct CLIHardeningTests {
         #expect(answers.values.allSatisfy { $0.ok })
 
         let connection = try Connection(ConnectionConfiguration(connectionString))
-        let states = try connection.query("SELECT state || ' ' || count(*) FROM onboardings GROUP BY state").rows
+        let states = try await connection.query("SELECT state || ' ' || count(*) FROM onboardings GROUP BY state").rows
         #expect(states.map { $0.values[0] } == ["completed \(total)"])
-        let duplicated = try connection.query(
+        let duplicated = try await connection.query(
             """
             SELECT type || ' ' || (data ->> 'taskId') FROM events WHERE type IN ('TaskClaimed', 'TaskCompleted')
              GROUP BY type, data ->> 'taskId' HAVING count(*) > 1

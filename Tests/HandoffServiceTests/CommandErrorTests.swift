@@ -119,7 +119,7 @@ struct CommandErrorTests {
         _ = try await engine.start(
             workflow: "mail-send", inputs: ["company": "Contoso", "path": "standard"], id: "a1", actor: "olivia")
         for name in ["", "alice\n12  OnboardingCancelled  mallory", "ali\u{202E}ecila", "al\u{200B}ice", " alice",
-                     "alice\u{0}", String(repeating: "a", count: 201)] {
+                     "alice ", "\u{00A0}alice", "alice\u{3000}", "alice\u{0}", String(repeating: "a", count: 201)] {
             try await expectRefusal(.invalidInput, fixture, stream: "a1") {
                 _ = try await engine.claim(taskId: "a1-t1", user: name, roles: ["customer_admin"])
             }

@@ -41,6 +41,20 @@ public struct Interpreter: Sendable {
             empty.version = 1
             return empty
         }
+        evolve(&state, event)
+        return state
+    }
+
+    /// `evolve` in place: the state's collections are changed where they are, not copied first (as they are when
+    /// the state being folded is still held by the caller), which a decision emitting several events and a
+    /// long fold both feel.
+    public func evolve(_ state: inout OnboardingState, _ event: OnboardingEvent) {
+        if case .started(let started) = event {
+            let version = state.version
+            state = OnboardingState(started: started)
+            state.version = version + 1
+            return
+        }
         state.version += 1
         switch event {
         case .started:
@@ -128,14 +142,17 @@ public struct Interpreter: Sendable {
         case .failed(let failed):
             state.finish(.failed, reason: failed.reason)
         }
-        return state
     }
 
     /// Folds a whole history; nil for an empty one.
     public func replay(_ events: some Sequence<OnboardingEvent>) -> OnboardingState? {
         var state: OnboardingState?
         for event in events {
-            state = evolve(state, event)
+            if state == nil {
+                state = evolve(nil, event)
+            } else {
+                evolve(&state!, event)
+            }
         }
         return state
     }

@@ -28,7 +28,7 @@ struct Run {
 
     mutating func emit(_ event: OnboardingEvent) {
         events.append(event)
-        state = interpreter.evolve(state, event)
+        interpreter.evolve(&state, event)
     }
 
     // MARK: Entering steps
