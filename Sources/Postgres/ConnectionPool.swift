@@ -43,19 +43,23 @@ public final class ConnectionPool: Sendable {
         }
     }
 
-    /// Lends a connection to an async `body` that runs in the caller's task and sends its statements with the
-    /// connection's async calls (`query(_:_:) async`, `pipeline(_:) async`): no thread is borrowed or blocked,
-    /// the task waits for each answer in the socket poller. The hot paths use it; `body` must not call the
-    /// blocking calls (they would hold one of Swift's few cooperative threads for a round trip).
+    /// Lends a connection to an async `body` that runs in the caller's task, on the socket poller's thread (see
+    /// `SocketPoller`), and sends its statements with the connection's async calls (`query(_:_:) async`,
+    /// `pipeline(_:) async`): no thread is borrowed or blocked, the task waits for each answer in the poller. The
+    /// hot paths use it. `body` must not call the blocking calls (they would stall every connection's answers for
+    /// a round trip) and should keep its CPU work short (it shares the poller's one thread).
     ///
     /// The same retry as `withConnection` when a connection that sat idle turns out stale on its first statement.
     @discardableResult
     public func withAsyncConnection<T>(_ body: (Connection) async throws -> T) async throws -> T {
         try await lend { connection in
-            do {
-                return .success(try await body(connection))
-            } catch {
-                return .failure(error)
+            // On the poller's thread: the body's statements follow one another without a thread switch.
+            await withTaskExecutorPreference(SocketPoller.shared) {
+                do {
+                    return .success(try await body(connection))
+                } catch {
+                    return .failure(error)
+                }
             }
         }
     }

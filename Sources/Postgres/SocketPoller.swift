@@ -5,14 +5,19 @@ import Synchronization
 import Glibc
 #endif
 
-/// One thread that waits on every connection's socket at once (Linux `epoll`) and resumes the task waiting for
-/// each socket that became ready.
+/// One thread that waits on every connection's socket at once (Linux `epoll`), and runs the work of the tasks
+/// that wait on it: the executor of every body lent by `ConnectionPool.withAsyncConnection`.
 ///
-/// A statement sent without blocking (`Connection`'s async calls) parks its task here until the server's answer
-/// arrives. No thread waits per connection: one `epoll_wait` covers all of them, and when several answers arrive
-/// together one wake-up resumes them all. Each wait arms its socket once (`EPOLLONESHOT`), so a readiness is
-/// reported to exactly one waiter.
-final class SocketPoller: Sendable {
+/// A statement sent without blocking parks its task here until the server's answer arrives. No thread waits per
+/// connection: one `epoll_wait` covers all of them, and when several answers arrive together one wake-up serves
+/// them all. As a `TaskExecutor`, the poller also runs the tasks it resumes, on its own thread, so a body that
+/// sends several statements goes from one to the next without a thread switch, and a transaction holding a lock
+/// never waits for a free thread in Swift's cooperative pool (which CPU-heavy work elsewhere in the process can
+/// keep busy). The price is that every lent body's CPU work shares this one thread, and that a body must never
+/// block (a blocking libpq call would stall every connection's answers for its round trip).
+///
+/// Each wait arms its socket once (`EPOLLONESHOT`), so a readiness is reported to exactly one waiter.
+final class SocketPoller: TaskExecutor, Sendable {
     /// The process's poller, started on first use.
     static let shared = SocketPoller()
 
@@ -23,21 +28,53 @@ final class SocketPoller: Sendable {
     }
 
     private let descriptor: Int32
+    /// Written to wake the thread from `epoll_wait` when work arrives from another thread.
+    private let wakeUp: Int32
     private let waiters = Mutex<[Int32: CheckedContinuation<Void, any Error>]>([:])
     /// Sockets added to the epoll set (the first wait adds a socket, later ones re-arm it).
     private let registered = Mutex<Set<Int32>>([])
+    private let jobs = Mutex<Jobs>(Jobs())
+
+    private struct Jobs: ~Copyable {
+        var queue: [UnownedJob] = []
+        /// True while the thread sleeps in `epoll_wait` (then a new job must wake it).
+        var sleeping = false
+    }
 
     private init() {
         descriptor = epoll_create1(Int32(EPOLL_CLOEXEC))
         precondition(descriptor >= 0, "epoll_create1 failed: \(String(cString: strerror(errno)))")
+        wakeUp = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
+        precondition(wakeUp >= 0, "eventfd failed: \(String(cString: strerror(errno)))")
+        var event = epoll_event()
+        event.events = EPOLLIN.rawValue
+        event.data.fd = wakeUp
+        precondition(epoll_ctl(descriptor, EPOLL_CTL_ADD, wakeUp, &event) == 0, "cannot watch the wake-up descriptor")
         // The poller lives as long as the process (`shared`), so the thread may hold it.
         let thread = Thread { self.run() }
         thread.name = "handoff.postgres.poller"
         thread.start()
     }
 
-    /// Suspends until `socket` is readable (or, as asked, writable), or has failed: the caller then reads (or writes) and
-    /// learns of a failure from libpq. Throws `.connectionLost` when the socket cannot be watched.
+    // MARK: Running tasks
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let wake = jobs.withLock { jobs in
+            jobs.queue.append(job)
+            defer { jobs.sleeping = false }
+            return jobs.sleeping
+        }
+        if wake {
+            var one: UInt64 = 1
+            _ = write(wakeUp, &one, 8)
+        }
+    }
+
+    // MARK: Waiting for sockets
+
+    /// Suspends until `socket` is readable (or, as asked, writable), or has failed: the caller then reads (or
+    /// writes) and learns of a failure from libpq. Throws `.connectionLost` when the socket cannot be watched.
     ///
     /// A socket has at most one waiter at a time (a connection is used by one borrower at a time).
     func wait(for interest: Interest, on socket: Int32) async throws {
@@ -70,16 +107,39 @@ final class SocketPoller: Sendable {
         _ = epoll_ctl(descriptor, EPOLL_CTL_DEL, socket, &event)
     }
 
+    /// Runs queued jobs, then waits for sockets (without sleeping while jobs are queued), resumes their waiters
+    /// (whose jobs come back to this queue), and so on for the life of the process.
     private func run() {
         var events = [epoll_event](repeating: epoll_event(), count: 64)
+        let executor = asUnownedTaskExecutor()
         while true {
+            let batch = jobs.withLock { jobs in
+                defer { jobs.queue.removeAll(keepingCapacity: true) }
+                return jobs.queue
+            }
+            for job in batch {
+                job.runSynchronously(on: executor)
+            }
+            let idle = jobs.withLock { jobs in
+                jobs.sleeping = jobs.queue.isEmpty
+                return jobs.sleeping
+            }
             let count = events.withUnsafeMutableBufferPointer { buffer in
-                epoll_wait(descriptor, buffer.baseAddress, Int32(buffer.count), -1)
+                epoll_wait(descriptor, buffer.baseAddress, Int32(buffer.count), idle ? -1 : 0)
             }
-            guard count > 0 else { continue }  // EINTR
-            let ready = waiters.withLock { waiting in
-                (0..<Int(count)).compactMap { waiting.removeValue(forKey: events[$0].data.fd) }
+            jobs.withLock { $0.sleeping = false }
+            guard count > 0 else { continue }  // no socket ready, or EINTR
+            var sockets: [Int32] = []
+            for index in 0..<Int(count) {
+                let socket = events[index].data.fd
+                if socket == wakeUp {
+                    var value: UInt64 = 0
+                    _ = read(wakeUp, &value, 8)
+                } else {
+                    sockets.append(socket)
+                }
             }
+            let ready = waiters.withLock { waiting in sockets.compactMap { waiting.removeValue(forKey: $0) } }
             for waiter in ready {
                 waiter.resume()
             }
