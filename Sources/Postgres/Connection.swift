@@ -73,16 +73,20 @@ public enum IsolationLevel: String, Sendable {
     case serializable = "SERIALIZABLE"
 }
 
-/// One libpq connection. Every call blocks its thread until the server answers.
+/// One libpq connection. The synchronous calls block their thread until the server answers; the async ones
+/// (`query(_:_:) async`, `pipeline(_:) async`, `transaction(pipelinedWith:_:) async`) send without blocking and wait
+/// in the process's `SocketPoller`.
 ///
-/// Use it through `ConnectionPool`, which runs the blocking calls on threads outside Swift's cooperative pool and
-/// lends each connection to one borrower at a time. Statements with parameters are prepared once per connection and
-/// reused, so repeated statements skip parsing and planning.
+/// Use it through `ConnectionPool`, which runs the blocking calls on threads outside Swift's cooperative pool
+/// (`withConnection`) or lends the connection to an async body on the poller's thread (`withAsyncConnection`), one
+/// borrower at a time. Statements with parameters are prepared once per connection and reused, so repeated
+/// statements skip parsing and planning.
 ///
-/// Why the unchecked sendability is safe: a `Connection` holds a libpq handle that must not be used from two threads at once. It is
-/// only ever touched by the one borrower that `ConnectionPool` lent it to (or by the single thread a
+/// Why the unchecked sendability is safe: a `Connection` holds a libpq handle that must not be used from two threads
+/// at once. It is only ever touched by the one borrower that `ConnectionPool` lent it to (or by the single thread a
 /// `NotificationListener` owns), and lending passes through the pool's mutex, which orders each borrower's accesses
-/// after the previous one's. No method is called on it concurrently.
+/// after the previous one's. An async borrower is one task: its accesses follow one another across its suspension
+/// points, each resumption ordered after the poller saw the socket ready. No method is called on it concurrently.
 public final class Connection: @unchecked Sendable {
     private let handle: OpaquePointer
     private var preparedStatements: [String: String] = [:]

@@ -4,8 +4,9 @@ import Synchronization
 /// A bounded set of connections shared by concurrent tasks.
 ///
 /// `withConnection` and `withTransaction` lend one connection to a synchronous body and run that body on a
-/// Dispatch thread, so libpq's blocking calls never occupy Swift's cooperative thread pool. When every connection
-/// is lent, callers wait in line. A connection that broke is dropped and replaced on demand, so the pool recovers by
+/// Dispatch thread, so libpq's blocking calls never occupy Swift's cooperative thread pool. `withAsyncConnection`
+/// and `withAsyncTransaction` lend one to an async body that runs on the socket poller's thread and sends its
+/// statements without blocking (the engine's writes). When every connection is lent, callers wait in line. A connection that broke is dropped and replaced on demand, so the pool recovers by
 /// itself once the server is back after a restart.
 public final class ConnectionPool: Sendable {
     public let configuration: ConnectionConfiguration
