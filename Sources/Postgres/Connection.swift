@@ -179,32 +179,15 @@ public final class Connection: @unchecked Sendable {
         for statement in statements {
             try withParameterTexts(statement.parameters) { _, _ in }
         }
-        guard PQenterPipelineMode(handle) == 1 else {
-            throw PostgresError(isHealthy ? .server : .connectionLost, message: lastErrorMessage())
-        }
+        try sendPipeline(statements, names: names)
         defer { PQexitPipelineMode(handle) }
-        for (statement, name) in zip(statements, names) {
-            let sent = try withParameterTexts(statement.parameters) { count, pointers in
-                PQsendQueryPrepared(handle, name, count, pointers, nil, nil, 0)
-            }
-            guard sent == 1 else { throw PostgresError(.connectionLost, message: lastErrorMessage()) }
-        }
-        guard PQpipelineSync(handle) == 1 else { throw PostgresError(.connectionLost, message: lastErrorMessage()) }
         var results: [QueryResult] = []
         var failure: (any Error)?
         for _ in statements {
             // Each statement's result, then a NULL that ends it.
             let result = PQgetResult(handle)
             while let extra = PQgetResult(handle) { PQclear(extra) }
-            if let result, PQresultStatus(result) == PGRES_PIPELINE_ABORTED {
-                PQclear(result)
-                continue
-            }
-            do {
-                results.append(try consume(result))
-            } catch {
-                if failure == nil { failure = error }
-            }
+            collect(result, into: &results, failure: &failure)
         }
         // The sync point's own result, and anything left (PQexitPipelineMode needs an idle connection).
         while let rest = PQgetResult(handle) { PQclear(rest) }
@@ -314,17 +297,8 @@ public final class Connection: @unchecked Sendable {
             try withParameterTexts(statement.parameters) { _, _ in }
             names.append(try await preparedNameWithoutBlocking(for: statement.sql, parameterCount: statement.parameters.count))
         }
-        guard PQenterPipelineMode(handle) == 1 else {
-            throw PostgresError(isHealthy ? .server : .connectionLost, message: lastErrorMessage())
-        }
+        try sendPipeline(statements, names: names)
         defer { PQexitPipelineMode(handle) }
-        for (statement, name) in zip(statements, names) {
-            let sent = try withParameterTexts(statement.parameters) { count, pointers in
-                PQsendQueryPrepared(handle, name, count, pointers, nil, nil, 0)
-            }
-            guard sent == 1 else { throw PostgresError(.connectionLost, message: lastErrorMessage()) }
-        }
-        guard PQpipelineSync(handle) == 1 else { throw PostgresError(.connectionLost, message: lastErrorMessage()) }
         try await flush()
         var results: [QueryResult] = []
         var failure: (any Error)?
@@ -332,15 +306,7 @@ public final class Connection: @unchecked Sendable {
             // Each statement's result, then a NULL that ends it.
             let result = try await nextResult()
             while let extra = try await nextResult() { PQclear(extra) }
-            if let result, PQresultStatus(result) == PGRES_PIPELINE_ABORTED {
-                PQclear(result)
-                continue
-            }
-            do {
-                results.append(try consume(result))
-            } catch {
-                if failure == nil { failure = error }
-            }
+            collect(result, into: &results, failure: &failure)
         }
         // The sync point's own result, and anything left (PQexitPipelineMode needs an idle connection).
         while let rest = try await nextResult() { PQclear(rest) }
@@ -363,6 +329,40 @@ public final class Connection: @unchecked Sendable {
                 _ = try? await pipeline([("ROLLBACK", [])])
             }
             throw error
+        }
+    }
+
+    /// Enters pipeline mode and sends the prepared statements and a sync point (the caller reads the results, then
+    /// leaves pipeline mode).
+    private func sendPipeline(_ statements: [Statement], names: [String]) throws {
+        guard PQenterPipelineMode(handle) == 1 else {
+            throw PostgresError(isHealthy ? .server : .connectionLost, message: lastErrorMessage())
+        }
+        do {
+            for (statement, name) in zip(statements, names) {
+                let sent = try withParameterTexts(statement.parameters) { count, pointers in
+                    PQsendQueryPrepared(handle, name, count, pointers, nil, nil, 0)
+                }
+                guard sent == 1 else { throw PostgresError(.connectionLost, message: lastErrorMessage()) }
+            }
+            guard PQpipelineSync(handle) == 1 else { throw PostgresError(.connectionLost, message: lastErrorMessage()) }
+        } catch {
+            PQexitPipelineMode(handle)
+            throw error
+        }
+    }
+
+    /// One pipelined statement's result: its rows, or the first failure kept; a statement skipped after a failure
+    /// (`PGRES_PIPELINE_ABORTED`) gives neither.
+    private func collect(_ result: OpaquePointer?, into results: inout [QueryResult], failure: inout (any Error)?) {
+        if let result, PQresultStatus(result) == PGRES_PIPELINE_ABORTED {
+            PQclear(result)
+            return
+        }
+        do {
+            results.append(try consume(result))
+        } catch {
+            if failure == nil { failure = error }
         }
     }
 
