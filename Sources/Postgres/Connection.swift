@@ -158,7 +158,7 @@ public final class Connection: @unchecked Sendable {
         try setNonBlocking(false)
         statementsInLease += 1
         let name = try preparedName(for: sql, parameterCount: parameters.count)
-        let result = try withParameterTexts(parameters) { count, pointers in
+        let result = withCStrings(try parameterTexts(parameters)) { count, pointers in
             PQexecPrepared(handle, name, count, pointers, nil, nil, 0)
         }
         return try consume(result)
@@ -176,10 +176,8 @@ public final class Connection: @unchecked Sendable {
         statementsInLease += statements.count
         let names = try statements.map { try preparedName(for: $0.sql, parameterCount: $0.parameters.count) }
         // A NUL byte refuses the whole pipeline before any statement of it is sent.
-        for statement in statements {
-            try withParameterTexts(statement.parameters) { _, _ in }
-        }
-        try sendPipeline(statements, names: names)
+        let texts = try statements.map { try parameterTexts($0.parameters) }
+        try sendPipeline(texts, names: names)
         defer { PQexitPipelineMode(handle) }
         var results: [QueryResult] = []
         var failure: (any Error)?
@@ -280,7 +278,7 @@ public final class Connection: @unchecked Sendable {
     public func query(_ sql: String, _ parameters: [(any PostgresEncodable)?] = []) async throws -> QueryResult {
         statementsInLease += 1
         let name = try await preparedNameWithoutBlocking(for: sql, parameterCount: parameters.count)
-        let sent = try withParameterTexts(parameters) { count, pointers in
+        let sent = withCStrings(try parameterTexts(parameters)) { count, pointers in
             PQsendQueryPrepared(handle, name, count, pointers, nil, nil, 0)
         }
         guard sent == 1 else { throw PostgresError(.connectionLost, message: lastErrorMessage()) }
@@ -292,12 +290,13 @@ public final class Connection: @unchecked Sendable {
     @discardableResult
     public func pipeline(_ statements: [Statement]) async throws -> [QueryResult] {
         statementsInLease += statements.count
+        // A NUL byte refuses the whole pipeline before any statement of it is sent.
+        let texts = try statements.map { try parameterTexts($0.parameters) }
         var names: [String] = []
         for statement in statements {
-            try withParameterTexts(statement.parameters) { _, _ in }
             names.append(try await preparedNameWithoutBlocking(for: statement.sql, parameterCount: statement.parameters.count))
         }
-        try sendPipeline(statements, names: names)
+        try sendPipeline(texts, names: names)
         defer { PQexitPipelineMode(handle) }
         try await flush()
         var results: [QueryResult] = []
@@ -332,15 +331,15 @@ public final class Connection: @unchecked Sendable {
         }
     }
 
-    /// Enters pipeline mode and sends the prepared statements and a sync point (the caller reads the results, then
-    /// leaves pipeline mode).
-    private func sendPipeline(_ statements: [Statement], names: [String]) throws {
+    /// Enters pipeline mode and sends the prepared statements (their parameters' checked texts) and a sync point
+    /// (the caller reads the results, then leaves pipeline mode).
+    private func sendPipeline(_ texts: [[String?]], names: [String]) throws {
         guard PQenterPipelineMode(handle) == 1 else {
             throw PostgresError(isHealthy ? .server : .connectionLost, message: lastErrorMessage())
         }
         do {
-            for (statement, name) in zip(statements, names) {
-                let sent = try withParameterTexts(statement.parameters) { count, pointers in
+            for (parameters, name) in zip(texts, names) {
+                let sent = withCStrings(parameters) { count, pointers in
                     PQsendQueryPrepared(handle, name, count, pointers, nil, nil, 0)
                 }
                 guard sent == 1 else { throw PostgresError(.connectionLost, message: lastErrorMessage()) }
@@ -565,16 +564,29 @@ private func withOptionalCStringArray<R>(
     }
 }
 
-/// The parameters' texts as NUL-terminated C strings (nil for SQL NULL), all in one buffer, for the duration of
-/// `body`: one allocation per statement instead of one per parameter. Throws `.invalidArgument` when a text holds a
-/// NUL byte, which PostgreSQL text cannot hold (and libpq would cut the value short at).
-private func withParameterTexts<R>(
-    _ parameters: [(any PostgresEncodable)?], _ body: (Int32, UnsafePointer<UnsafePointer<CChar>?>) -> R
-) throws -> R {
+/// The parameters' texts (nil for SQL NULL). Throws `.invalidArgument` when a text holds a NUL byte, which
+/// PostgreSQL text cannot hold (and libpq would cut the value short at).
+private func parameterTexts(_ parameters: [(any PostgresEncodable)?]) throws -> [String?] {
     var texts = parameters.map { $0?.postgresText }
+    for index in texts.indices where texts[index] != nil {
+        let clean = texts[index]!.withUTF8 { utf8 in
+            utf8.baseAddress.map { memchr($0, 0, utf8.count) == nil } ?? true
+        }
+        guard clean else {
+            throw PostgresError(
+                .invalidArgument, message: "a parameter contains a NUL byte, which PostgreSQL text cannot hold")
+        }
+    }
+    return texts
+}
+
+/// Texts from `parameterTexts` as NUL-terminated C strings (nil for SQL NULL), all in one buffer, for the duration
+/// of `body`: one allocation per statement instead of one per parameter.
+private func withCStrings<R>(_ texts: [String?], _ body: (Int32, UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    var texts = texts
     let size = texts.reduce(0) { $0 + ($1?.utf8.count ?? 0) + 1 }
-    return try withUnsafeTemporaryAllocation(of: CChar.self, capacity: max(1, size)) { bytes in
-        try withUnsafeTemporaryAllocation(of: UnsafePointer<CChar>?.self, capacity: texts.count + 1) { pointers in
+    return withUnsafeTemporaryAllocation(of: CChar.self, capacity: max(1, size)) { bytes in
+        withUnsafeTemporaryAllocation(of: UnsafePointer<CChar>?.self, capacity: texts.count + 1) { pointers in
             var offset = 0
             for index in texts.indices {
                 guard texts[index] != nil else {
@@ -582,16 +594,11 @@ private func withParameterTexts<R>(
                     continue
                 }
                 let start = offset
-                let clean = texts[index]!.withUTF8 { utf8 -> Bool in
-                    guard let base = utf8.baseAddress else { return true }
-                    if memchr(base, 0, utf8.count) != nil { return false }
-                    UnsafeMutableRawPointer(bytes.baseAddress! + offset).copyMemory(from: base, byteCount: utf8.count)
+                texts[index]!.withUTF8 { utf8 in
+                    if let base = utf8.baseAddress {
+                        UnsafeMutableRawPointer(bytes.baseAddress! + offset).copyMemory(from: base, byteCount: utf8.count)
+                    }
                     offset += utf8.count
-                    return true
-                }
-                guard clean else {
-                    throw PostgresError(
-                        .invalidArgument, message: "a parameter contains a NUL byte, which PostgreSQL text cannot hold")
                 }
                 bytes[offset] = 0
                 offset += 1
