@@ -83,7 +83,7 @@ extension Engine {
                         report.problems += Self.invariantProblems(state)
                         // The projections.
                         if let row = onboardingRows.removeValue(forKey: id) {
-                            if try Rows.view(row) != Rows.view(folded) {
+                            if try Rows.view(row) != Rows.view(folded) || row.nextTimerAt != Rows.nextTimer(state) {
                                 report.problems.append("\(id): its onboardings row differs from its stream")
                             }
                         } else {

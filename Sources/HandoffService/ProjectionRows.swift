@@ -59,6 +59,11 @@ enum Rows {
         }
     }
 
+    /// The earliest due time of the pending timers (`next_timer_at`, which the timer scheduler's index orders by).
+    static func nextTimer(_ state: OnboardingState) -> Date? {
+        state.timers.lazy.map { Timestamp.normalized($0.dueAt) }.min()
+    }
+
     static func record(_ folded: FoldedOnboarding) -> OnboardingRecord {
         let state = folded.state
         return OnboardingRecord(
@@ -77,7 +82,8 @@ enum Rows {
                 writer.endArray()
             },
             signals: json(state.awaitedSignals.map(\.signal)),
-            startedAt: folded.startedAt, updatedAt: folded.updatedAt, version: Int64(state.version))
+            startedAt: folded.startedAt, updatedAt: folded.updatedAt, version: Int64(state.version),
+            nextTimerAt: nextTimer(state))
     }
 
     static func record(_ task: OnboardingTask, onboardingId: String) -> TaskRecord {

@@ -102,11 +102,12 @@ extension Baselines {
             try connection.query(
                 """
                 INSERT INTO onboardings (id, workflow_id, workflow_version, content_hash, state, reason, current_steps,
-                                         open_tasks, variables, inputs, timers, signals, started_at, updated_at, version)
+                                         open_tasks, variables, inputs, timers, signals, started_at, updated_at, version,
+                                         next_timer_at)
                 SELECT \(newId), o.workflow_id, o.workflow_version, o.content_hash, o.state, o.reason,
                        o.current_steps, replace(o.open_tasks::text, $1, \(newId))::jsonb,
                        o.variables, o.inputs, replace(o.timers::text, $1, \(newId))::jsonb, o.signals, o.started_at,
-                       o.updated_at, o.version
+                       o.updated_at, o.version, o.next_timer_at
                   FROM generate_series($3::int, $4::int) g CROSS JOIN onboardings o
                  WHERE o.id = $1
                 """,

@@ -23,11 +23,13 @@ public struct OnboardingRecord: Sendable, Equatable {
     public var startedAt: Date
     public var updatedAt: Date
     public var version: Int64
+    /// The earliest `dueAt` of `timers`, nil when none is pending: what the timer scheduler's index orders by.
+    public var nextTimerAt: Date?
 
     public init(
         id: String, workflowId: String, workflowVersion: Int, contentHash: String, state: String, reason: String?,
         currentSteps: String, openTasks: String, variables: String, inputs: String, timers: String, signals: String,
-        startedAt: Date, updatedAt: Date, version: Int64
+        startedAt: Date, updatedAt: Date, version: Int64, nextTimerAt: Date?
     ) {
         self.id = id
         self.workflowId = workflowId
@@ -44,6 +46,7 @@ public struct OnboardingRecord: Sendable, Equatable {
         self.startedAt = startedAt
         self.updatedAt = updatedAt
         self.version = version
+        self.nextTimerAt = nextTimerAt
     }
 }
 
@@ -157,6 +160,7 @@ public enum Projections {
         ("state", "text"), ("reason", "text"), ("current_steps", "jsonb"), ("open_tasks", "jsonb"),
         ("variables", "jsonb"), ("inputs", "jsonb"), ("timers", "jsonb"), ("signals", "jsonb"),
         ("started_at", "timestamptz"), ("updated_at", "timestamptz"), ("version", "bigint"),
+        ("next_timer_at", "timestamptz"),
     ]
 
     static let taskColumns = [
@@ -258,6 +262,7 @@ public enum Projections {
             rows.field(record.startedAt)
             rows.field(record.updatedAt)
             rows.field(record.version)
+            rows.field(record.nextTimerAt)
             rows.endRow()
         }
         try connection.copy(into: "onboardings", columns: onboardingColumns.map(\.0), rows: rows.text)
@@ -469,6 +474,7 @@ public enum Projections {
             writer.key("started_at"); writer.string(Timestamp.format(record.startedAt))
             writer.key("updated_at"); writer.string(Timestamp.format(record.updatedAt))
             writer.key("version"); writer.integer(record.version)
+            writer.key("next_timer_at"); writer.string(record.nextTimerAt.map(Timestamp.format))
             writer.endObject()
         }
         writer.endArray()
@@ -509,7 +515,8 @@ public enum Projections {
             contentHash: try row.string(3), state: try row.string(4), reason: row.optionalString(5),
             currentSteps: try row.string(6), openTasks: try row.string(7), variables: try row.string(8),
             inputs: try row.string(9), timers: try row.string(10), signals: try row.string(11),
-            startedAt: try row.date(12), updatedAt: try row.date(13), version: try row.int64(14))
+            startedAt: try row.date(12), updatedAt: try row.date(13), version: try row.int64(14),
+            nextTimerAt: try row.optionalDate(15))
     }
 
     static func decodeTask(_ row: Row) throws -> TaskRecord {

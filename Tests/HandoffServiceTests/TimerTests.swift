@@ -62,6 +62,32 @@ struct TimerTests {
         Engine(pool: database.pool, workflows: WorkflowLibrary(folder: workflows), clock: { clock.now() })
     }
 
+    /// `next_timer_at`, which the scheduler's index orders by, is written by the engine with the rest of the row;
+    /// `verify` finds it wrong and a rebuild writes it again.
+    @Test func theNextTimerColumnIsTheEarliestPendingTimerAndVerifyChecksIt() async throws {
+        let database = try await TestDatabase.make()
+        let folder = try TickWorkflow.folder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let clock = TestClock()
+        let engine = Self.engine(database, clock, workflows: folder)
+        _ = try await engine.start(workflow: "tick", inputs: [:], id: "t1", actor: "olivia")
+        let due = try #require(try await engine.onboarding("t1").timers.first?.dueAt)
+        let column = "SELECT to_char(next_timer_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') FROM onboardings"
+        #expect(try await database.column(column + " WHERE id = 't1'") == [Timestamp.format(due)])
+        #expect(try await engine.verify().problems == [])
+
+        _ = try await database.column("UPDATE onboardings SET next_timer_at = next_timer_at + interval '1 hour' RETURNING 1")
+        #expect(try await engine.verify().problems == ["t1: its onboardings row differs from its stream"])
+        _ = try await engine.rebuildProjections()
+        #expect(try await database.column(column + " WHERE id = 't1'") == [Timestamp.format(due)])
+        #expect(try await engine.verify().problems == [])
+
+        clock.advance(3600)
+        #expect(try await engine.fireDueTimers() == 1)
+        #expect(try await database.column(column + " WHERE id = 't1'") == [nil])
+        #expect(try await engine.verify().problems == [])
+    }
+
     @Test func aTimerFiresOnceWhenItFallsDueAndNeverBefore() async throws {
         let database = try await TestDatabase.make()
         let folder = try TickWorkflow.folder()
