@@ -26,6 +26,8 @@ struct Handoff: AsyncParsableCommand {
             Replay.self,
             ProjectionsCommand.self,
             Verify.self,
+            Export.self,
+            Import.self,
             Apply.self,
             Serve.self,
             Worker.self,

@@ -76,11 +76,24 @@ struct ProjectionsCommand: AsyncParsableCommand {
 /// `handoff verify`
 struct Verify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Replay every stream through its pinned definition and check states, projections and decisions.")
+        abstract: "Replay every stream through its pinned definition and check states, projections and decisions.",
+        discussion: """
+            With --definitions DIR, replays every stored run instead through the definition of its workflow in \
+            DIR (the one of its version, else the newest) before they are deployed, and lists each run whose \
+            recorded decisions would change, with the first event that differs. Either way the exit status is \
+            non-zero (verification_failed) when anything differs.
+            """)
     @OptionGroup var output: OutputOptions
+
+    @Option(help: "A folder of candidate workflow files to check every stored run against.")
+    var definitions: String?
 
     func run() async throws {
         try await Output.run(output) {
+            if let definitions {
+                try await checkCandidates(in: definitions)
+                return
+            }
             let report = try await CommandEngine.run { engine in try await engine.verify() }
             try output.show(report) {
                 for problem in report.problems {
@@ -94,6 +107,44 @@ struct Verify: AsyncParsableCommand {
                 throw CommandFailure(
                     code: "verification_failed", message: "\(report.problems.count) problems (listed above)")
             }
+        }
+    }
+
+    private func checkCandidates(in folder: String) async throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw CommandFailure(code: "not_found", message: "no folder \(folder)")
+        }
+        let (candidates, broken) = try WorkflowLibrary(folder: URL(fileURLWithPath: folder)).load()
+        if !broken.isEmpty {
+            let files = broken.map { $0.diagnostics.first?.file ?? "?" }.sorted().joined(separator: ", ")
+            throw CommandFailure(
+                code: "invalid_workflow",
+                message: "candidate files that do not load (see `handoff workflows validate`): \(files)")
+        }
+        guard !candidates.isEmpty else {
+            throw CommandFailure(code: "invalid_input", message: "no workflow files (*.yaml) in \(folder)")
+        }
+        let report = try await CommandEngine.run { engine in try await engine.verify(candidates: candidates) }
+        try output.show(report) {
+            for change in report.changes {
+                print(
+                    "changed: \(change.onboarding) (\(change.workflow) v\(change.pinnedVersion), candidate "
+                        + "v\(change.candidateVersion)) at version \(change.version)")
+                print("  history:   \(change.recorded ?? "(nothing)")")
+                print("  candidate: \(change.decided ?? "(nothing: \(change.detail))")")
+            }
+            let skipped = report.withoutCandidate.sorted { $0.key < $1.key }
+                .map { "\($0.value) of \($0.key)" }.joined(separator: ", ")
+            print(
+                "\(report.ok ? "ok" : "FAILED"): \(report.checked) of \(report.streams) runs checked against \(folder), "
+                    + "\(report.decisions) decisions replayed, \(report.changes.count) would change"
+                    + (skipped.isEmpty ? "" : "; without a candidate: \(skipped)"))
+        }
+        if !report.ok {
+            throw CommandFailure(
+                code: "verification_failed",
+                message: "\(report.changes.count) runs would decide differently under \(folder) (listed above)")
         }
     }
 }

@@ -166,29 +166,75 @@ struct Cancel: AsyncParsableCommand {
 /// `handoff history ONBOARDING`
 struct History: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show every event of an onboarding: who did what, when.")
+        abstract: "Show every event of an onboarding: who did what, when.",
+        discussion: """
+            --type, --actor, --since and --until narrow it (types and actors repeat: any of those given). \
+            --format ndjson prints one event per line, as JSON, for jq and for files.
+            """)
 
     @OptionGroup var output: OutputOptions
 
     @Argument(help: "The onboarding id.")
     var onboarding: String
 
+    @Option(name: .customLong("type"), help: "Only events of this type (TaskCompleted, VariablesSet, …).")
+    var types: [String] = []
+
+    @Option(name: .customLong("actor"), help: "Only events this user's commands appended.")
+    var actors: [String] = []
+
+    @Option(help: "Only events recorded at or after this ISO 8601 time.")
+    var since: String?
+
+    @Option(help: "Only events recorded at or before this ISO 8601 time.")
+    var until: String?
+
+    @Option(help: "table, json or ndjson (default: table; json with --json).")
+    var format: String?
+
     func run() async throws {
         try await Output.run(output) {
-            let events = try await CommandEngine.run { engine in try await engine.history(onboarding) }
-            if output.json {
+            let format = try Self.format(format, json: output.json)
+            let filter = HistoryFilter(
+                types: Set(types), actors: Set(actors), since: try Self.time(since, "--since"),
+                until: try Self.time(until, "--until"))
+            let events = try await CommandEngine.run { engine in try await engine.history(onboarding, matching: filter) }
+            switch format {
+            case "json":
                 try Output.printJSON(["events": events])
-                return
+            case "ndjson":
+                for event in events { try Output.printJSONLine(event) }
+            default:
+                Output.printTable(
+                    ["VER", "POSITION", "TIME", "ACTOR", "EVENT", "DETAIL"],
+                    events.map {
+                        [
+                            String($0.version), String($0.position), Clock.text($0.recordedAt), $0.actor ?? "-",
+                            $0.type, Render.detail(of: $0),
+                        ]
+                    })
             }
-            Output.printTable(
-                ["VER", "POSITION", "TIME", "ACTOR", "EVENT", "DETAIL"],
-                events.map {
-                    [
-                        String($0.version), String($0.position), Clock.text($0.recordedAt), $0.actor ?? "-", $0.type,
-                        Render.detail(of: $0),
-                    ]
-                })
         }
+    }
+
+    static func format(_ format: String?, json: Bool) throws -> String {
+        switch (format, json) {
+        case (nil, false): return "table"
+        case (nil, true), ("json", _): return "json"
+        case ("table", false), ("ndjson", false): return format!
+        case ("table", true), ("ndjson", true):
+            throw CommandFailure(code: "invalid_input", message: "--json prints JSON; it does not go with --format \(format!)")
+        case (let other?, _):
+            throw CommandFailure(code: "invalid_input", message: "--format is table, json or ndjson, not '\(other)'")
+        }
+    }
+
+    static func time(_ text: String?, _ flag: String) throws -> Date? {
+        guard let text else { return nil }
+        guard let time = Timestamp.parse(text) else {
+            throw CommandFailure(code: "invalid_input", message: "\(flag) is not an ISO 8601 time: \(text)")
+        }
+        return time
     }
 }
 

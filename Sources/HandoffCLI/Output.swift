@@ -74,6 +74,14 @@ enum Output {
         print(String(decoding: data, as: UTF8.self))
     }
 
+    /// Prints a value as one line of compact JSON (keys sorted): a line of NDJSON.
+    static func printJSONLine(_ value: some Encodable) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .timestamp
+        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+
     /// Prints rows as aligned columns under a header, for people.
     static func printTable(_ header: [String], _ rows: [[String]]) {
         let all = [header] + rows

@@ -30,8 +30,13 @@ struct Routes {
         group.get("/onboardings/:id") { _, context in
             try JSONBody.response(try await engine.onboarding(try Self.parameter("id", context)))
         }
-        group.get("/onboardings/:id/events") { _, context in
-            try JSONBody.response(["events": try await engine.history(try Self.parameter("id", context))])
+        group.get("/onboardings/:id/events") { request, context in
+            let query = Query(request)
+            let filter = HistoryFilter(
+                types: Set(query.all("type")), actors: Set(query.all("actor")), since: try Self.time(query, "since"),
+                until: try Self.time(query, "until"))
+            return try JSONBody.response(
+                ["events": try await engine.history(try Self.parameter("id", context), matching: filter)])
         }
         group.get("/onboardings/:id/state") { request, context in
             let point: Engine.ReplayPoint
@@ -170,6 +175,15 @@ struct Routes {
             throw EngineError(.invalidInput, "the path's \(name) is not valid")
         }
         return decoded
+    }
+
+    /// A query parameter holding an ISO 8601 time, nil when absent. Throws `invalid_input` when it is not one.
+    static func time(_ query: Query, _ name: String) throws(EngineError) -> Date? {
+        guard let text = query.single(name) else { return nil }
+        guard let time = Timestamp.parse(text) else {
+            throw EngineError(.invalidInput, "\(name) is an ISO 8601 time, not '\(text)'")
+        }
+        return time
     }
 }
 

@@ -313,11 +313,15 @@ public struct Engine: Sendable {
         return Page(items: views, next: views.count == limit ? views.last?.id : nil)
     }
 
-    /// Every event of an onboarding, oldest first, with who caused it. Throws `not_found`.
-    public func history(_ id: String) async throws(EngineError) -> [EventView] {
+    /// Every event of an onboarding, oldest first, with who caused it; with a filter, the events it keeps.
+    /// Throws `not_found`, `invalid_input` (an unknown event type, a time range that ends before it begins).
+    public func history(_ id: String, matching filter: HistoryFilter = HistoryFilter()) async throws(EngineError)
+        -> [EventView]
+    {
+        try filter.check()
         let events = try await read { connection in try EventStore.read(on: connection, stream: id) }
         guard !events.isEmpty else { throw EngineError(.notFound, "no onboarding '\(id)'") }
-        return try Self.views(of: events)
+        return try Self.views(of: events.filter(filter.keeps))
     }
 
     static func views(of events: [RecordedEvent]) throws(EngineError) -> [EventView] {

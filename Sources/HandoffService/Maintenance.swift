@@ -99,9 +99,9 @@ extension Engine {
                             }
                         }
                         // The decisions.
-                        let (checked, problems) = Self.redecide(events, decoded: decoded, interpreter: interpreter)
+                        let (checked, differences) = Self.redecide(events, decoded: decoded, interpreter: interpreter)
                         report.decisions += checked
-                        report.problems += problems.map { "\(id): \($0)" }
+                        report.problems += differences.map { "\(id): \($0.detail)" }
                     } catch {
                         report.problems.append("\(id): \(EngineError.from(error).message)")
                     }
@@ -131,37 +131,87 @@ extension Engine {
         return problems
     }
 
+    /// A stored command that decides differently now: the version and type of the first event it appended, and
+    /// what differs.
+    struct Redecision: Sendable, Equatable {
+        var version: Int64
+        var type: String
+        var detail: String
+        /// The first event that differs: its version, what the history has there and what is decided now (a
+        /// type and its summary; nil past the end of either).
+        var differing: (version: Int64, recorded: String?, decided: String?)?
+
+        static func == (lhs: Redecision, rhs: Redecision) -> Bool {
+            lhs.version == rhs.version && lhs.type == rhs.type && lhs.detail == rhs.detail
+                && lhs.differing?.version == rhs.differing?.version && lhs.differing?.recorded == rhs.differing?.recorded
+                && lhs.differing?.decided == rhs.differing?.decided
+        }
+    }
+
     /// Decides each stored command again on the state before it; returns how many were checked and what differed.
+    ///
+    /// `interpreter` folds the stream as it goes and decides each command. With a candidate definition (not the
+    /// one the stream is pinned to), `ignoringDefinition` leaves the definition's identity in `OnboardingStarted`
+    /// (its content hash and version) out of the comparison, and `first` stops at the first difference: after it
+    /// the states part ways and every later command would differ too.
     static func redecide(
-        _ events: [RecordedEvent], decoded: [OnboardingEvent], interpreter: Interpreter
-    ) -> (Int, [String]) {
+        _ events: [RecordedEvent], decoded: [OnboardingEvent], interpreter: Interpreter,
+        ignoringDefinition: Bool = false, first: Bool = false
+    ) -> (Int, [Redecision]) {
         var state: OnboardingState?
         var checked = 0
-        var problems: [String] = []
+        var differences: [Redecision] = []
         var index = 0
+        func comparable(_ events: [OnboardingEvent]) -> [OnboardingEvent] {
+            let events = withoutTimes(events)
+            guard ignoringDefinition else { return events }
+            return events.map { event in
+                guard case .started(var started) = event else { return event }
+                started.contentHash = ""
+                started.workflowVersion = 0
+                return .started(started)
+            }
+        }
         while index < events.count {
             var end = index + 1
-            while end < events.count, events[end].transactionId == events[index].transactionId { end += 1 }
+            let appendedTogether = events[index].commandGroup
+            while end < events.count, events[end].commandGroup == appendedTogether { end += 1 }
             let group = Array(decoded[index..<end])
             if let (command, now) = command(of: group, recordedAt: events[index].recordedAt, state: state) {
                 checked += 1
+                let version = events[index].version
+                let type = group.first?.type ?? ""
                 do {
                     let again = try interpreter.decide(state, command, now: now)
-                    if withoutTimes(again) != withoutTimes(group) {
-                        problems.append(
-                            "the \(group.first?.type ?? "") command at version \(events[index].version) decides "
-                                + "\(again.map(\.type)) now, not \(group.map(\.type))")
+                    let (decided, recorded) = (comparable(again), comparable(group))
+                    if decided != recorded {
+                        let at = decided.indices.first { $0 >= recorded.count || decided[$0] != recorded[$0] } ?? decided.count
+                        func text(_ events: [OnboardingEvent]) -> String? {
+                            guard at < events.count else { return nil }
+                            let data = (try? events[at].encoded()).map { String(decoding: $0.data, as: UTF8.self) }
+                            return "\(events[at].type) \(data ?? events[at].summary)"
+                        }
+                        differences.append(
+                            Redecision(
+                                version: version, type: type,
+                                detail: "the \(type) command at version \(version) decides \(again.map(\.type)) now, "
+                                    + "not \(group.map(\.type))",
+                                differing: (version + Int64(at), text(group), text(again))))
                     }
                 } catch {
-                    problems.append("the command at version \(events[index].version) is refused now: \(error)")
+                    differences.append(
+                        Redecision(
+                            version: version, type: type,
+                            detail: "the command at version \(version) is refused now: \(error)"))
                 }
+                if first, !differences.isEmpty { return (checked, differences) }
             }
             for event in group {
                 state = interpreter.evolve(state, event)
             }
             index = end
         }
-        return (checked, problems)
+        return (checked, differences)
     }
 
     /// The command that appended a group of events, and the time it was decided at.

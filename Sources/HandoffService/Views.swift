@@ -1,6 +1,7 @@
 import Foundation
 import HandoffCore
 import HandoffJSON
+import HandoffStore
 import Postgres
 import Timestamps
 
@@ -128,6 +129,46 @@ public struct EventView: Codable, Sendable, Equatable {
     @Nullable public var actor: String?
     @Nullable public var commandId: String?
     public var data: Value
+}
+
+/// Which events of a history to show: each set given narrows it (a type or actor among those listed, recorded at
+/// or after `since` and at or before `until`); the empty filter keeps every event.
+public struct HistoryFilter: Sendable, Equatable {
+    public var types: Set<String>
+    public var actors: Set<String>
+    public var since: Date?
+    public var until: Date?
+
+    public init(types: Set<String> = [], actors: Set<String> = [], since: Date? = nil, until: Date? = nil) {
+        self.types = types
+        self.actors = actors
+        self.since = since
+        self.until = until
+    }
+
+    /// Throws `invalid_input` for a type no event has and for a range that ends before it begins.
+    func check() throws(EngineError) {
+        let unknown = types.subtracting(OnboardingEvent.typeNames).sorted()
+        if !unknown.isEmpty {
+            throw EngineError(
+                .invalidInput,
+                "no event type \(unknown.map { "'\($0)'" }.joined(separator: ", ")); the types are "
+                    + OnboardingEvent.typeNames.joined(separator: ", "))
+        }
+        if let since, let until, until < since {
+            throw EngineError(
+                .invalidInput, "the time range ends (\(Timestamp.format(until))) before it begins (\(Timestamp.format(since)))")
+        }
+    }
+
+    func keeps(_ event: RecordedEvent) -> Bool {
+        if !types.isEmpty, !types.contains(event.type) { return false }
+        if !actors.isEmpty, !actors.contains(event.metadata.actor ?? "") { return false }
+        let recorded = Timestamp.normalized(event.recordedAt)
+        if let since, recorded < since { return false }
+        if let until, recorded > until { return false }
+        return true
+    }
 }
 
 /// An onboarding and its tasks as they were at one version.

@@ -36,16 +36,20 @@ public struct EventMetadata: Codable, Sendable, Equatable {
     public var causationId: String?
     public var requestId: String?
     public var commandId: String?
+    /// For an event brought from another database (`handoff import`): the transaction that appended it there.
+    /// Events that share it were appended by one command, as events that share a transaction here are.
+    public var sourceTransaction: String?
 
     public init(
         actor: String? = nil, correlationId: String? = nil, causationId: String? = nil,
-        requestId: String? = nil, commandId: String? = nil
+        requestId: String? = nil, commandId: String? = nil, sourceTransaction: String? = nil
     ) {
         self.actor = actor
         self.correlationId = correlationId
         self.causationId = causationId
         self.requestId = requestId
         self.commandId = commandId
+        self.sourceTransaction = sourceTransaction
     }
 }
 
@@ -64,6 +68,7 @@ extension EventMetadata {
         member("commandId", commandId)
         member("correlationId", correlationId)
         member("requestId", requestId)
+        member("sourceTransaction", sourceTransaction)
         writer.endObject()
         return writer.text
     }
@@ -133,6 +138,17 @@ public struct RecordedEvent: Sendable, Equatable {
     }
 
     public var logPosition: LogPosition { LogPosition(transactionId: transactionId, position: position) }
+
+    /// What the events one command appended share: the transaction that appended them, or for an imported event
+    /// the transaction that appended it in the database it came from (its metadata's `sourceTransaction`).
+    public var commandGroup: String {
+        if metadataJSON.range(of: Self.sourceTransactionKey) != nil, let source = metadata.sourceTransaction {
+            return "source " + source
+        }
+        return String(transactionId)
+    }
+
+    private static let sourceTransactionKey = Data("\"sourceTransaction\"".utf8)
 }
 
 /// An event as a fold needs it: what happened, to which stream, when; no ids, log positions or metadata.

@@ -198,6 +198,16 @@ struct APITests {
             for key in ["position", "streamId", "version", "type", "recordedAt", "actor", "data"] {
                 #expect(list.first?[key] != nil, "event has \(key)")
             }
+            // Filters narrow the history: types and actors repeat, since and until bound its times.
+            let opened = try await api.get("/onboardings/l1/events?type=TaskOpened&type=OnboardingStarted", as: "pat")
+            #expect(opened["events"]?.items.compactMap { $0["type"]?.stringValue } == ["OnboardingStarted", "TaskOpened"])
+            let byOlivia = try await api.get("/onboardings/l1/events?actor=olivia&actor=nobody", as: "pat")
+            #expect(byOlivia["events"]?.items.count == list.count)
+            #expect(try await api.get("/onboardings/l1/events?actor=nobody", as: "pat")["events"]?.items.isEmpty == true)
+            let lastTime = list.last?["recordedAt"]?.stringValue ?? ""
+            let since = try await api.get("/onboardings/l1/events?since=\(lastTime)&until=\(lastTime)", as: "pat")
+            #expect(since["events"]?.items.count == list.filter { $0["recordedAt"]?.stringValue == lastTime }.count)
+            #expect(try await api.get("/onboardings/l1/events?until=2001-01-01T00:00:00Z", as: "pat")["events"]?.items.isEmpty == true)
             let state = try await api.get("/onboardings/l1/state?at=1", as: "pat")
             #expect(state.status == 200)
             #expect(state["version"] == .integer(1))
@@ -214,7 +224,9 @@ struct APITests {
                          "/onboardings/l1/state?at=2001-01-01T00:00:00Z", "/onboardings?limit=0",
                          "/onboardings?limit=many", "/onboardings?limit=1001", "/onboardings?state=asleep",
                          "/onboardings?after=no-such-cursor", "/onboardings?workflow=mail%00send",
-                         "/onboardings/l1%00/events", "/onboardings?state=", "/onboardings?limit="] {
+                         "/onboardings/l1%00/events", "/onboardings?state=", "/onboardings?limit=",
+                         "/onboardings/l1/events?type=Nope", "/onboardings/l1/events?since=soon",
+                         "/onboardings/l1/events?since=2030-01-01T00:00:00Z&until=2029-01-01T00:00:00Z"] {
                 try await expectRefusal(422, "invalid_input", fixture) { try await api.get(path, as: "pat") }
             }
         }
