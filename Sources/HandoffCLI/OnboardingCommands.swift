@@ -62,6 +62,11 @@ struct Status: AsyncParsableCommand {
     @Option(help: "Only onboardings waiting in this step (its path).")
     var step: String?
 
+    @Option(
+        name: .customLong("where"),
+        help: "Only onboardings with an input or variable of this value, as NAME=VALUE (repeat: all of them).")
+    var values: [String] = []
+
     func run() async throws {
         try await Output.run(output) {
             if let onboarding {
@@ -75,9 +80,15 @@ struct Status: AsyncParsableCommand {
                 throw CommandFailure(
                     code: "invalid_input", message: "--state is active, completed, cancelled or failed, not '\(state)'")
             }
+            let pairs = try values.map { pair -> (name: String, value: String) in
+                guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
+                    throw CommandFailure(code: "invalid_input", message: "--where takes NAME=VALUE, not '\(pair)'")
+                }
+                return (String(pair[..<equals]), String(pair[pair.index(after: equals)...]))
+            }
             let result = try await CommandEngine.run { engine in
                 try await engine.onboardings(
-                    OnboardingQuery(workflowId: workflow, state: state, step: step), limit: page.limit,
+                    OnboardingQuery(workflowId: workflow, state: state, step: step, values: pairs), limit: page.limit,
                     after: page.after)
             }
             if output.json {

@@ -22,8 +22,16 @@ struct Routes {
         }
         group.get("/onboardings") { request, _ in
             let query = Query(request)
+            let values = try query.repeated("where").map { (pair) throws(EngineError) -> (name: String, value: String) in
+                guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
+                    throw EngineError(.invalidInput, "where takes NAME=VALUE, not '\(pair)'")
+                }
+                return (String(pair[..<equals]), String(pair[pair.index(after: equals)...]))
+            }
             let page = try await engine.onboardings(
-                OnboardingQuery(workflowId: query.single("workflow"), state: query.single("state"), step: query.single("step")),
+                OnboardingQuery(
+                    workflowId: query.single("workflow"), state: query.single("state"), step: query.single("step"),
+                    values: values),
                 limit: try query.limit(), after: query.single("after"))
             return try JSONBody.response(page.listing("onboardings"))
         }
@@ -33,7 +41,7 @@ struct Routes {
         group.get("/onboardings/:id/events") { request, context in
             let query = Query(request)
             let filter = HistoryFilter(
-                types: Set(query.all("type")), actors: Set(query.all("actor")), since: try Self.time(query, "since"),
+                types: Set(query.all("type")), actors: Set(query.repeated("actor")), since: try Self.time(query, "since"),
                 until: try Self.time(query, "until"))
             return try JSONBody.response(
                 ["events": try await engine.history(try Self.parameter("id", context), matching: filter)])
@@ -209,6 +217,11 @@ struct Query {
         parameters.filter { $0.key == name }.flatMap {
             $0.value.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
         }
+    }
+
+    /// Every value of a repeated parameter, each whole (commas and all).
+    func repeated(_ name: String) -> [String] {
+        parameters.filter { $0.key == name }.map { String($0.value) }
     }
 
     /// `limit`, 100 when absent. Throws `invalid_input` for anything but a whole number (the engine checks its range).

@@ -266,6 +266,18 @@ public struct Engine: Sendable {
         if let state = query.state, !["active", "completed", "cancelled", "failed"].contains(state) {
             throw EngineError(.invalidInput, "an onboarding state is active, completed, cancelled or failed, not '\(state)'")
         }
+        if query.values.count > Self.maximumValueFilters {
+            throw EngineError(
+                .invalidInput, "at most \(Self.maximumValueFilters) input or variable filters, not \(query.values.count)")
+        }
+        for (name, value) in query.values {
+            if name.isEmpty || name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+                throw EngineError(.invalidInput, "a filter names an input or variable: NAME=VALUE, not '\(name)=\(value)'")
+            }
+            if value.unicodeScalars.contains("\u{0}") || name.count > 200 || value.count > 1000 {
+                throw EngineError(.invalidInput, "the filter on \(name.prefix(200)) is too long or holds a NUL character")
+            }
+        }
         let views = try await read { connection in
             let rows = try Projections.onboardings(on: connection, matching: query, limit: limit, after: after)
             if rows.isEmpty, let after, try Projections.onboarding(on: connection, id: after) == nil {
@@ -275,6 +287,9 @@ public struct Engine: Sendable {
         }
         return Page(items: views, next: views.count == limit ? views.last?.id : nil)
     }
+
+    /// The most input or variable filters one listing takes.
+    public static let maximumValueFilters = 8
 
     /// One task from the queue projection. Throws `not_found`.
     public func task(_ id: String) async throws(EngineError) -> TaskView {

@@ -105,11 +105,23 @@ public struct OnboardingQuery: Sendable, Equatable {
     public var state: String?
     /// A step path some branch waits in now.
     public var step: String?
+    /// Inputs or variables with these values, every pair (`company` → `Fabrikam`): an input or a variable of that
+    /// name holds the value, as text or as the number or boolean the text spells.
+    public var values: [(name: String, value: String)]
 
-    public init(workflowId: String? = nil, state: String? = nil, step: String? = nil) {
+    public init(
+        workflowId: String? = nil, state: String? = nil, step: String? = nil,
+        values: [(name: String, value: String)] = []
+    ) {
         self.workflowId = workflowId
         self.state = state
         self.step = step
+        self.values = values
+    }
+
+    public static func == (lhs: OnboardingQuery, rhs: OnboardingQuery) -> Bool {
+        lhs.workflowId == rhs.workflowId && lhs.state == rhs.state && lhs.step == rhs.step
+            && lhs.values.map(\.name) == rhs.values.map(\.name) && lhs.values.map(\.value) == rhs.values.map(\.value)
     }
 }
 
@@ -312,17 +324,44 @@ public enum Projections {
     public static func onboardings(
         on connection: Connection, matching query: OnboardingQuery, limit: Int, after: String?
     ) throws -> [OnboardingRecord] {
-        try connection.query(
-            onboardingSelect + """
-                 WHERE ($1::text IS NULL OR workflow_id = $1)
-                   AND ($2::text IS NULL OR state = $2)
-                   AND ($3::text IS NULL OR current_steps ? $3)
-                   AND ($4::text IS NULL OR (started_at, id) > (SELECT started_at, id FROM onboardings WHERE id = $4))
-                 ORDER BY started_at, id
-                 LIMIT $5
-                """,
-            [query.workflowId, query.state, query.step, after, limit]
-        ).rows.map(decodeOnboarding)
+        let statement = onboardingsStatement(matching: query, limit: limit, after: after)
+        return try connection.query(statement.sql, statement.parameters).rows.map(decodeOnboarding)
+    }
+
+    /// The listing's statement. Each name and value pair is containment (`@>`) in `inputs` or `variables`, which
+    /// their GIN indexes serve, with the value as text and, when the text spells one, as a number or boolean.
+    public static func onboardingsStatement(matching query: OnboardingQuery, limit: Int, after: String?) -> Statement {
+        var sql = onboardingSelect + """
+             WHERE ($1::text IS NULL OR workflow_id = $1)
+               AND ($2::text IS NULL OR state = $2)
+               AND ($3::text IS NULL OR current_steps ? $3)
+               AND ($4::text IS NULL OR (started_at, id) > (SELECT started_at, id FROM onboardings WHERE id = $4))
+            """
+        var parameters: [(any PostgresEncodable)?] = [query.workflowId, query.state, query.step, after, limit]
+        for (name, value) in query.values {
+            var alternatives: [String] = []
+            for candidate in valueCandidates(value) {
+                var writer = JSONWriter()
+                writer.beginObject()
+                writer.key(name)
+                writer.raw(candidate)
+                writer.endObject()
+                parameters.append(writer.text)
+                alternatives.append("inputs @> $\(parameters.count)::jsonb OR variables @> $\(parameters.count)::jsonb")
+            }
+            sql += "\n   AND (" + alternatives.joined(separator: " OR ") + ")"
+        }
+        return (sql + "\n ORDER BY started_at, id\n LIMIT $5", parameters)
+    }
+
+    /// The JSON a value given as text may be stored as: the string, and the integer or boolean it spells.
+    static func valueCandidates(_ text: String) -> [String] {
+        var string = JSONWriter()
+        string.string(text)
+        var candidates = [string.text]
+        if let integer = Int(text), String(integer) == text { candidates.append(text) }
+        if text == "true" || text == "false" { candidates.append(text) }
+        return candidates
     }
 
     /// Every onboarding row, by id (for comparisons with a rebuild).

@@ -183,6 +183,9 @@ struct APITests {
             let filtered = try await api.get("/onboardings?workflow=mail-send&state=active&step=client-synced", as: "pat")
             #expect(filtered["onboardings"]?.items.count == 3)
             #expect(try await api.get("/onboardings?state=completed", as: "pat")["onboardings"]?.items.isEmpty == true)
+            let byValue = try await api.get("/onboardings?where=company=Contoso&where=path%3Dstandard", as: "pat")
+            #expect(byValue["onboardings"]?.items.count == 3)
+            #expect(try await api.get("/onboardings?where=company=Northwind", as: "pat")["onboardings"]?.items.isEmpty == true)
 
             let one = try await api.get("/onboardings/l1", as: "pat")
             #expect(one.status == 200)
@@ -226,6 +229,7 @@ struct APITests {
                          "/onboardings?after=no-such-cursor", "/onboardings?workflow=mail%00send",
                          "/onboardings/l1%00/events", "/onboardings?state=", "/onboardings?limit=",
                          "/onboardings/l1/events?type=Nope", "/onboardings/l1/events?since=soon",
+                         "/onboardings?where=company", "/onboardings?where=%3DContoso",
                          "/onboardings/l1/events?since=2030-01-01T00:00:00Z&until=2029-01-01T00:00:00Z"] {
                 try await expectRefusal(422, "invalid_input", fixture) { try await api.get(path, as: "pat") }
             }

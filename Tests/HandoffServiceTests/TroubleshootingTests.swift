@@ -391,3 +391,106 @@ struct CandidateDefinitionTests {
         #expect(none.stderr == "error: invalid_input: no workflow files (*.yaml) in \(empty.path)\n")
     }
 }
+
+@Suite("Troubleshooting: onboardings by input or variable value")
+struct ValueSearchTests {
+    /// `seats`, an integer input, and `vip`, a boolean one, beside a task that records nothing.
+    static let seatsSource = """
+        id: seats
+        title: Seats
+        version: 1
+        roles: [solutions_engineer]
+        inputs:
+          company:
+            type: string
+            required: true
+          seats:
+            type: integer
+            required: true
+          vip:
+            type: boolean
+            default: false
+        start: count
+        steps:
+          - id: count
+            title: Count the seats
+            task:
+              role: solutions_engineer
+              title: Count the seats
+          - id: done
+            end: completed
+        """
+
+    @Test func inputsAndVariablesFindTheirOnboardings() async throws {
+        let fixture = try await Fixture.make()
+        let engine = fixture.engine
+        for (id, company) in [("s1", "Fabrikam"), ("s2", "Contoso"), ("s3", "Fabrikam")] {
+            _ = try await engine.start(
+                workflow: "mail-send", inputs: ["company": .string(company), "path": "standard"], id: id, actor: "olivia")
+        }
+        try await drive(engine, "s3", upn: { _ in "mailer@fabrikam.com" })
+        func ids(_ values: [(name: String, value: String)], state: String? = nil) async throws -> [String] {
+            try await engine.onboardings(OnboardingQuery(state: state, values: values)).items.map(\.id)
+        }
+        #expect(try await ids([("company", "Fabrikam")]) == ["s1", "s3"])
+        #expect(try await ids([("company", "Fabrikam"), ("Mail_Send_UPN", "mailer@fabrikam.com")]) == ["s3"])
+        #expect(try await ids([("Mail_Send_Mode", "Client")]) == ["s3"])
+        #expect(try await ids([("company", "Fabrikam")], state: "active") == ["s1"])
+        #expect(try await ids([("company", "Northwind")]).isEmpty)
+        #expect(try await ids([("company", "fabrikam")]).isEmpty, "values match exactly")
+        #expect(try await ids([("path", "Fabrikam")]).isEmpty, "the name and the value go together")
+
+        // Numbers and booleans match the text that spells them.
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("seats-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try Self.seatsSource.write(to: folder.appendingPathComponent("seats.yaml"), atomically: true, encoding: .utf8)
+        let seats = Engine(pool: fixture.database.pool, workflows: WorkflowLibrary(folder: folder))
+        _ = try await seats.start(workflow: "seats", inputs: ["company": "Tailspin", "seats": "12", "vip": "true"], id: "n1", actor: "olivia")
+        _ = try await seats.start(workflow: "seats", inputs: ["company": "Tailspin", "seats": "120"], id: "n2", actor: "olivia")
+        #expect(try await ids([("seats", "12")]) == ["n1"])
+        #expect(try await ids([("vip", "true")]) == ["n1"])
+        #expect(try await ids([("vip", "false"), ("company", "Tailspin")]) == ["n2"])
+        #expect(try await ids([("seats", "012")]).isEmpty)
+    }
+
+    @Test func badFiltersAreRefusedOnTheCommandLine() async throws {
+        let database = try await TestDatabase.make()
+        let handoff = EngineCommandLine(database: database)
+        _ = try await database.engine().start(
+            workflow: "mail-send", inputs: ["company": "Fabrikam", "path": "standard"], id: "w1", actor: "olivia")
+        let found = try await handoff.run(["status", "--where", "company=Fabrikam", "--where", "path=standard", "--json"])
+        #expect(found.status == 0, "\(found.stderr)")
+        let document = try JSONSerialization.jsonObject(with: Data(found.stdout.utf8)) as? [String: Any]
+        #expect((document?["onboardings"] as? [[String: Any]])?.compactMap { $0["id"] as? String } == ["w1"])
+        let equalsInValue = try await handoff.run(["status", "--where", "company=Fab=rikam"])
+        #expect(equalsInValue.status == 0, "\(equalsInValue.stderr)")
+        #expect(!equalsInValue.stdout.contains("w1"), "the value is everything after the first =")
+
+        let noEquals = try await handoff.run(["status", "--where", "company"])
+        #expect(noEquals.stderr == "error: invalid_input: --where takes NAME=VALUE, not 'company'\n")
+        let noName = try await handoff.run(["status", "--where", "=Fabrikam"])
+        #expect(noName.stderr == "error: invalid_input: --where takes NAME=VALUE, not '=Fabrikam'\n")
+        let many = try await handoff.run(["status"] + (0..<9).flatMap { ["--where", "k\($0)=v"] })
+        #expect(many.stderr == "error: invalid_input: at most 8 input or variable filters, not 9\n")
+    }
+
+    /// The listing with value filters is served by the GIN indexes of `inputs` and `variables`, not a scan.
+    @Test func theIndexesServeTheSearch() async throws {
+        let fixture = try await Fixture.make()
+        _ = try await fixture.engine.start(
+            workflow: "mail-send", inputs: ["company": "Contoso", "path": "standard"], id: "x", actor: "olivia")
+        try await fixture.database.pool.withConnection { connection in
+            try Baselines.cloneOnboarding(on: connection, source: "x", tag: "c", first: 1, count: 3_000)
+            try connection.execute("ANALYZE onboardings")
+            let statement = Projections.onboardingsStatement(
+                matching: OnboardingQuery(values: [("company", "Fabrikam"), ("Mail_Send_ID", "C-42")]), limit: 100,
+                after: nil)
+            let plan = try connection.query("EXPLAIN " + statement.sql, statement.parameters).rows
+                .compactMap { $0.values[0] }.joined(separator: "\n")
+            #expect(plan.contains("onboardings_by_input"), "\(plan)")
+            #expect(plan.contains("onboardings_by_variable"), "\(plan)")
+            #expect(!plan.contains("Seq Scan"), "\(plan)")
+        }
+    }
+}
