@@ -22,6 +22,7 @@ struct Handoff: AsyncParsableCommand {
             Complete.self,
             Signal.self,
             Cancel.self,
+            Upgrade.self,
             History.self,
             Replay.self,
             ProjectionsCommand.self,

@@ -174,6 +174,45 @@ struct Cancel: AsyncParsableCommand {
     }
 }
 
+/// `handoff upgrade ONBOARDING --to VERSION --as USER`
+struct Upgrade: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Move a run in flight to a newer version of its workflow, if the steps it is in map onto it.",
+        discussion: """
+            The version comes from the workflows folder (HANDOFF_WORKFLOWS), or from the definitions stored by runs \
+            that started with it. Refused, with the reason and nothing written, unless every step the run is in \
+            now is a step of the same kind in the newer version (and every open task's step a task for the same \
+            role). `handoff verify --definitions DIR` shows first how the newer version would have decided the \
+            run's history.
+            """)
+
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var write: WriteOptions
+
+    @Argument(help: "The onboarding id.")
+    var onboarding: String
+
+    @Option(help: "The workflow version to move it to.")
+    var to: Int
+
+    @Option(name: .customLong("as"), help: "Who upgrades it.")
+    var actor: String
+
+    func run() async throws {
+        try await Output.run(output) {
+            let view = try await CommandEngine.run { engine in
+                try await engine.upgrade(onboardingId: onboarding, toVersion: to, user: actor, commandId: write.commandId)
+            }
+            try output.show(view) {
+                print("Upgraded \(onboarding) to \(view.workflow) v\(view.workflowVersion).")
+                print("")
+                Render.onboarding(view)
+            }
+        }
+    }
+}
+
+
 /// `handoff history ONBOARDING`
 struct History: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -75,7 +75,7 @@ extension Engine {
                     let interpreter = versions[candidateVersion]!
                     report.checked += 1
                     let (checked, differences) = Self.redecide(
-                        events, decoded: decoded, interpreter: interpreter, ignoringDefinition: true, first: true)
+                        events, decoded: decoded, interpreter: { _ in interpreter }, candidate: interpreter, first: true)
                     report.decisions += checked
                     if let difference = differences.first {
                         report.changes.append(

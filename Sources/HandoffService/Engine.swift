@@ -248,6 +248,66 @@ public struct Engine: Sendable {
         }
     }
 
+    /// Moves an active run to version `version` of its workflow (`handoff upgrade`): the definition in the
+    /// workflows folder when it is that version, else the one stored under it. The run goes on from the steps it
+    /// is in, as the newer definition says; `OnboardingUpgraded` records the move, and replays before it still use
+    /// the older definition.
+    ///
+    /// Throws `not_found` (no such onboarding, or no definition of that version), `onboarding_not_active`, and
+    /// `invalid_input` naming the reason when the version is not newer or a step the run is in now is not a step
+    /// of the same kind there (or an open task's step not a task for the same role).
+    public func upgrade(
+        onboardingId: String, toVersion version: Int, user: String, commandId: String? = nil
+    ) async throws(EngineError) -> OnboardingView {
+        try Self.checkActorName(user, what: "the acting user")
+        let workflowId = try await onboarding(onboardingId).workflow
+        let target = try await upgradeTarget(workflowId, version: version)
+        let storeDefinition = !definitions.isStored(target.contentHash)
+        let request = UpgradeRequest(onboardingId: onboardingId, version: version, user: user)
+        let view: OnboardingView = try await perform(
+            kind: "upgrade", commandId: commandId, request: request, stream: onboardingId
+        ) { context in
+            if storeDefinition {
+                try await DefinitionStore.store(
+                    on: context.connection,
+                    DefinitionRecord(
+                        contentHash: target.contentHash, workflowId: target.id, version: target.version,
+                        file: target.file, source: target.source))
+            }
+            let loaded = try await context.load(onboardingId)
+            let applied = try context.apply(loaded, command: .upgrade(to: target), actor: user)
+            return (Rows.view(applied.folded), applied)
+        }
+        definitions.remember(Interpreter(definition: target))
+        definitions.markStored(target.contentHash)
+        return view
+    }
+
+    /// The definition of `workflowId` at `version`: the workflows folder's when it is that version, else the one
+    /// stored (by a run that started with it).
+    private func upgradeTarget(_ workflowId: String, version: Int) async throws(EngineError) -> WorkflowDefinition {
+        let file = try? workflows.definition(workflowId)
+        if let file, file.version == version { return file }
+        let stored = try await read { connection in
+            try DefinitionStore.records(on: connection, workflowId: workflowId, version: version)
+        }
+        let found = "the workflows folder has " + (file.map { "v\($0.version)" } ?? "none")
+        guard let record = stored.first else {
+            throw EngineError(.notFound, "no definition of \(workflowId) v\(version) (\(found), and none is stored)")
+        }
+        guard stored.count == 1 else {
+            throw EngineError(
+                .invalidInput,
+                "\(stored.count) stored definitions are \(workflowId) v\(version) (its file changed without a new "
+                    + "version); put the one to upgrade to in the workflows folder")
+        }
+        switch WorkflowLoader.load(source: record.source, file: record.file) {
+        case .success(let definition): return definition
+        case .failure(let error):
+            throw EngineError(.internal, "the stored definition \(record.contentHash) no longer loads: \(error)")
+        }
+    }
+
     // MARK: - Reads
 
     /// One onboarding from the status projection. Throws `not_found`.

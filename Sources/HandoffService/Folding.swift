@@ -74,10 +74,35 @@ struct Folding {
             throw EngineError(
                 .internal, "stream '\(events.first?.streamId ?? "")' does not begin with OnboardingStarted")
         }
-        let interpreter = try interpreter(started.contentHash)
-        guard let state = interpreter.replay(decoded) else {
-            throw EngineError(.internal, "stream '\(first.streamId)' folds to nothing")
+        var current = try interpreter(started.contentHash)
+        var state = current.evolve(nil, decoded[0])
+        try evolve(&state, decoded.dropFirst(), interpreter: &current, lookup: interpreter)
+        return (FoldedOnboarding(state: state, startedAt: first.recordedAt, updatedAt: last.recordedAt), current)
+    }
+
+    /// Folds `events` into `state` with `interpreter`, which follows the run's definition: after an
+    /// `OnboardingUpgraded` it is the one `lookup` gives for the newer definition.
+    static func evolve(
+        _ state: inout OnboardingState, _ events: some Sequence<OnboardingEvent>, interpreter: inout Interpreter,
+        lookup: (String) throws -> Interpreter
+    ) throws {
+        for event in events {
+            interpreter.evolve(&state, event)
+            if case .upgraded(let upgraded) = event {
+                interpreter = try lookup(upgraded.contentHash)
+            }
         }
-        return (FoldedOnboarding(state: state, startedAt: first.recordedAt, updatedAt: last.recordedAt), interpreter)
+    }
+
+    /// The content hashes of every definition a stream's events pin it to: the one it started with, then each
+    /// it was upgraded to.
+    static func pinnedHashes(_ decoded: some Sequence<OnboardingEvent>) -> [String] {
+        decoded.compactMap { event in
+            switch event {
+            case .started(let started): started.contentHash
+            case .upgraded(let upgraded): upgraded.contentHash
+            default: nil
+            }
+        }
     }
 }

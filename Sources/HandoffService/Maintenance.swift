@@ -78,7 +78,7 @@ extension Engine {
                     let id = events[0].streamId
                     do {
                         let decoded = try folding.decode(events)
-                        let (folded, interpreter) = try folding.fold(events, decoded: decoded)
+                        let folded = try folding.fold(events, decoded: decoded).folded
                         let state = folded.state
                         report.problems += Self.invariantProblems(state)
                         // The projections.
@@ -99,7 +99,8 @@ extension Engine {
                             }
                         }
                         // The decisions.
-                        let (checked, differences) = Self.redecide(events, decoded: decoded, interpreter: interpreter)
+                        let (checked, differences) = Self.redecide(
+                            events, decoded: decoded, interpreter: folding.interpreter)
                         report.decisions += checked
                         report.problems += differences.map { "\(id): \($0.detail)" }
                     } catch {
@@ -150,14 +151,23 @@ extension Engine {
 
     /// Decides each stored command again on the state before it; returns how many were checked and what differed.
     ///
-    /// `interpreter` folds the stream as it goes and decides each command. With a candidate definition (not the
-    /// one the stream is pinned to), `ignoringDefinition` leaves the definition's identity in `OnboardingStarted`
-    /// (its content hash and version) out of the comparison, and `first` stops at the first difference: after it
-    /// the states part ways and every later command would differ too.
+    /// The interpreter of the definition the run is pinned to (`interpreter` gives it by content hash, and the
+    /// newer one after an upgrade) folds the stream as it goes and decides each command. With a `candidate`
+    /// definition instead, which folds and decides everything, the definition's identity in `OnboardingStarted`
+    /// (its content hash and version) is left out of the comparison; `first` stops at the first difference: after
+    /// it the states part ways and every later command would differ too.
     static func redecide(
-        _ events: [RecordedEvent], decoded: [OnboardingEvent], interpreter: Interpreter,
-        ignoringDefinition: Bool = false, first: Bool = false
+        _ events: [RecordedEvent], decoded: [OnboardingEvent], interpreter lookup: (String) throws -> Interpreter,
+        candidate: Interpreter? = nil, first: Bool = false
     ) -> (Int, [Redecision]) {
+        let ignoringDefinition = candidate != nil
+        guard case .started(let started)? = decoded.first else { return (0, []) }
+        var interpreter: Interpreter
+        do {
+            interpreter = try candidate ?? lookup(started.contentHash)
+        } catch {
+            return (0, [Redecision(version: 1, type: "OnboardingStarted", detail: EngineError.from(error).message)])
+        }
         var state: OnboardingState?
         var checked = 0
         var differences: [Redecision] = []
@@ -208,6 +218,17 @@ extension Engine {
             }
             for event in group {
                 state = interpreter.evolve(state, event)
+                if candidate == nil, case .upgraded(let upgraded) = event {
+                    do {
+                        interpreter = try lookup(upgraded.contentHash)
+                    } catch {
+                        differences.append(
+                            Redecision(
+                                version: events[index].version, type: event.type,
+                                detail: EngineError.from(error).message))
+                        return (checked, differences)
+                    }
+                }
             }
             index = end
         }

@@ -36,6 +36,12 @@ struct CancelRequest: Encodable {
     var reason: String
 }
 
+struct UpgradeRequest: Encodable {
+    var onboardingId: String
+    var version: Int
+    var user: String
+}
+
 struct TimerRequest: Encodable {
     var onboardingId: String
     var timerId: String

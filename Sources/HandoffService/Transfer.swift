@@ -6,7 +6,8 @@ import Postgres
 import Timestamps
 
 /// One onboarding as `handoff export` writes it and `handoff import` reads it: NDJSON, a header line, then the
-/// definition it is pinned to, then every event in version order, each with its own id, time and metadata.
+/// definitions it is pinned to (the one it started with, and each it was upgraded to), then every event in version
+/// order, each with its own id, time and metadata.
 ///
 ///     {"events":12,"exportedAt":"2026-12-02T09:00:00.000Z","formatVersion":1,"handoff":"export","onboarding":"demo"}
 ///     {"definition":{"contentHash":"…","file":"workflows/mail-send.yaml","source":"…","version":1,"workflowId":"mail-send"}}
@@ -244,11 +245,17 @@ extension Engine {
             try connection.transaction(isolation: .repeatableRead) { connection in
                 let events = try EventStore.read(on: connection, stream: id)
                 guard !events.isEmpty else { throw EngineError(.notFound, "no onboarding '\(id)'") }
-                guard case .started(let started) = try Folding.decode([events[0]])[0] else {
+                let decoded = try Folding.decode(events)
+                guard case .started = decoded.first else {
                     throw EngineError(.internal, "stream '\(id)' does not begin with OnboardingStarted")
                 }
-                guard let definition = try DefinitionStore.load(on: connection, contentHash: started.contentHash) else {
-                    throw EngineError(.internal, "the definition with content hash \(started.contentHash) is not stored")
+                // The definition it started with, and each it was upgraded to.
+                var pinned: [DefinitionRecord] = []
+                for contentHash in Folding.pinnedHashes(decoded) where !pinned.contains(where: { $0.contentHash == contentHash }) {
+                    guard let definition = try DefinitionStore.load(on: connection, contentHash: contentHash) else {
+                        throw EngineError(.internal, "the definition with content hash \(contentHash) is not stored")
+                    }
+                    pinned.append(definition)
                 }
                 // Each event's metadata names the transaction that appended it (the one it was appended by where
                 // it came from, if it was imported itself): an import keeps which events one command appended.
@@ -260,7 +267,7 @@ extension Engine {
                         schemaVersion: event.schemaVersion, dataText: try Value(parsing: event.dataText).jsonText,
                         metadataText: metadata.jsonText, recordedAt: event.recordedAt)
                 }
-                return OnboardingExport(onboardingId: id, exportedAt: now, definitions: [definition], events: exported)
+                return OnboardingExport(onboardingId: id, exportedAt: now, definitions: pinned, events: exported)
             }
         }
     }
@@ -286,31 +293,40 @@ extension Engine {
             throw EngineError(
                 .invalidInput, "the events start onboarding '\(started.onboardingId)', not '\(export.onboardingId)'")
         }
-        let carried = export.definitions.first { $0.contentHash == started.contentHash }
         let definitions = definitions
         do {
             return try await pool.withTransaction { connection in
-                let record: DefinitionRecord
-                if let carried {
-                    record = carried
-                } else if let stored = try DefinitionStore.load(on: connection, contentHash: started.contentHash) {
-                    record = stored
-                } else {
-                    throw EngineError(
-                        .invalidInput,
-                        "the export does not carry the definition its onboarding started with (\(started.workflowId) "
-                            + "v\(started.workflowVersion), content hash \(started.contentHash)) and this database "
-                            + "does not have it")
+                // The definition it started with and each it was upgraded to: carried in the file, else stored here.
+                var records: [DefinitionRecord] = []
+                var interpreters: [String: Interpreter] = [:]
+                for contentHash in Folding.pinnedHashes(decoded) where interpreters[contentHash] == nil {
+                    let record: DefinitionRecord
+                    if let carried = export.definitions.first(where: { $0.contentHash == contentHash }) {
+                        record = carried
+                    } else if let stored = try DefinitionStore.load(on: connection, contentHash: contentHash) {
+                        record = stored
+                    } else {
+                        throw EngineError(
+                            .invalidInput,
+                            "the export does not carry the definition its events pin (content hash \(contentHash)) "
+                                + "and this database does not have it")
+                    }
+                    guard case .success(let definition) = WorkflowLoader.load(source: record.source, file: record.file),
+                        definition.contentHash == contentHash
+                    else {
+                        throw EngineError(.invalidInput, "the definition \(contentHash) does not load")
+                    }
+                    records.append(record)
+                    interpreters[contentHash] = Interpreter(definition: definition)
                 }
-                guard case .success(let definition) = WorkflowLoader.load(source: record.source, file: record.file),
-                    definition.contentHash == started.contentHash
-                else {
-                    throw EngineError(.invalidInput, "the definition \(started.contentHash) does not load")
-                }
-                let interpreter = Interpreter(definition: definition)
                 let folded: FoldedOnboarding
                 do {
-                    folded = try Folding.fold(events, decoded: decoded, interpreter: { _ in interpreter }).folded
+                    folded = try Folding.fold(events, decoded: decoded) { contentHash in
+                        guard let interpreter = interpreters[contentHash] else {
+                            throw EngineError(.invalidInput, "the definition \(contentHash) is not in the export")
+                        }
+                        return interpreter
+                    }.folded
                 } catch {
                     throw EngineError(
                         .invalidInput, "the events do not fold through their definition: \(EngineError.from(error).message)")
@@ -318,7 +334,9 @@ extension Engine {
                 if let problem = Self.invariantProblems(folded.state).first {
                     throw EngineError(.invalidInput, "the events fold to a state that cannot be: \(problem)")
                 }
-                try DefinitionStore.store(on: connection, record)
+                for record in records {
+                    try DefinitionStore.store(on: connection, record)
+                }
                 guard try EventStore.importStream(on: connection, events) else {
                     throw EngineError(
                         .alreadyExists,
@@ -328,7 +346,7 @@ extension Engine {
                     on: connection, onboarding: Rows.record(folded),
                     tasks: folded.state.tasks.map { Rows.record($0, onboardingId: folded.state.onboardingId) },
                     command: nil)
-                definitions.remember(interpreter)
+                for interpreter in interpreters.values { definitions.remember(interpreter) }
                 return Rows.view(folded)
             }
         } catch {

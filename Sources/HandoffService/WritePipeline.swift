@@ -330,13 +330,16 @@ struct WriteContext {
                 on: connection, stream: streamId, from: snapshot.map { Int64($0.state.version) + 1 } ?? 1)
         }
         if let snapshot {
-            let interpreter = try await folding.interpreterWithoutBlocking(snapshot.state.contentHash)
+            var interpreter = try await folding.interpreterWithoutBlocking(snapshot.state.contentHash)
             guard let last = newer.last else {
                 return Loaded(streamId: streamId, interpreter: interpreter, folded: snapshot)
             }
             var state = snapshot.state
             for event in try folding.decode(newer) {
                 interpreter.evolve(&state, event)
+                if case .upgraded(let upgraded) = event {
+                    interpreter = try await folding.interpreterWithoutBlocking(upgraded.contentHash)
+                }
             }
             let folded = FoldedOnboarding(state: state, startedAt: snapshot.startedAt, updatedAt: last.recordedAt)
             return Loaded(streamId: streamId, interpreter: interpreter, folded: folded)
@@ -344,16 +347,17 @@ struct WriteContext {
         let events = newer
         guard !events.isEmpty else { return Loaded(streamId: streamId, interpreter: nil, folded: nil) }
         let decoded = try folding.decode(events)
-        // The definition the stream pins, fetched before the fold (which is synchronous) asks for it.
-        var pinned: Interpreter?
-        if case .started(let started)? = decoded.first {
-            pinned = try await folding.interpreterWithoutBlocking(started.contentHash)
+        // The definitions the stream pins (the one it started with, those it was upgraded to), fetched before the
+        // fold (which is synchronous) asks for them.
+        var pinned: [String: Interpreter] = [:]
+        for contentHash in Folding.pinnedHashes(decoded) where pinned[contentHash] == nil {
+            pinned[contentHash] = try await folding.interpreterWithoutBlocking(contentHash)
         }
         let (folded, interpreter) = try Folding.fold(events, decoded: decoded) { contentHash in
-            guard let pinned, pinned.definition.contentHash == contentHash else {
+            guard let interpreter = pinned[contentHash] else {
                 throw EngineError(.internal, "the definition with content hash \(contentHash) was not loaded")
             }
-            return pinned
+            return interpreter
         }
         return Loaded(streamId: streamId, interpreter: interpreter, folded: folded)
     }

@@ -58,6 +58,19 @@ public enum DefinitionStore {
             file: try row.string(3), source: try row.string(4))
     }
 
+    /// Every stored definition of one workflow version (one, unless its file was changed without a new version).
+    public static func records(on connection: Connection, workflowId: String, version: Int) throws -> [DefinitionRecord] {
+        try connection.query(
+            "SELECT content_hash, workflow_id, version, file, source FROM workflow_definitions "
+                + "WHERE workflow_id = $1 AND version = $2 ORDER BY content_hash",
+            [workflowId, version]
+        ).rows.map {
+            DefinitionRecord(
+                contentHash: try $0.string(0), workflowId: try $0.string(1), version: try $0.int(2),
+                file: try $0.string(3), source: try $0.string(4))
+        }
+    }
+
     /// The content hash of every stored definition.
     public static func contentHashes(on connection: Connection) throws -> [String] {
         try connection.query("SELECT content_hash FROM workflow_definitions ORDER BY content_hash").rows.map {

@@ -668,6 +668,27 @@ extension TimerCancelled: TimerEvent {
     var event: OnboardingEvent { .timerCancelled(self) }
 }
 
+extension OnboardingUpgraded: EventPayload {
+    static let typeName = "OnboardingUpgraded"
+    var event: OnboardingEvent { .upgraded(self) }
+    public var summary: String { "v\(fromVersion) → v\(workflowVersion)" }
+
+    init(_ fields: Fields) throws(EventCodingError) {
+        self.init(
+            fromVersion: try fields.integer("fromVersion"), fromContentHash: try fields.string("fromContentHash"),
+            workflowVersion: try fields.integer("workflowVersion"), contentHash: try fields.string("contentHash"))
+    }
+
+    func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("contentHash"); writer.string(contentHash)
+        writer.key("fromContentHash"); writer.string(fromContentHash)
+        writer.key("fromVersion"); writer.integer(fromVersion)
+        writer.key("workflowVersion"); writer.integer(workflowVersion)
+        writer.endObject()
+    }
+}
+
 extension OnboardingCompleted: EventPayload {
     static let typeName = "OnboardingCompleted"
     var event: OnboardingEvent { .completed(self) }

@@ -141,6 +141,9 @@ public struct Interpreter: Sendable {
             state.finish(.cancelled, reason: cancelled.reason)
         case .failed(let failed):
             state.finish(.failed, reason: failed.reason)
+        case .upgraded(let upgraded):
+            state.workflowVersion = upgraded.workflowVersion
+            state.contentHash = upgraded.contentHash
         }
     }
 
@@ -298,8 +301,63 @@ public struct Interpreter: Sendable {
             }
             run.withdrawEverything(reason: "the onboarding was cancelled")
             run.emit(.cancelled(OnboardingCancelled(user: user, reason: reason)))
+        case .upgrade(let target):
+            try requireActive(state)
+            try checkUpgrade(state, to: target)
+            run.emit(
+                .upgraded(
+                    OnboardingUpgraded(
+                        fromVersion: state.workflowVersion, fromContentHash: state.contentHash,
+                        workflowVersion: target.version, contentHash: target.contentHash)))
         }
         return Decision(events: run.events, state: run.state)
+    }
+
+    /// Refuses (`invalid_input`, naming the first reason) an upgrade to `target` unless it is a newer version of
+    /// the run's workflow in which every step the run is in now is a step of the same kind (in the same block),
+    /// and every open or claimed task's step is a task for the role it has in the run's definition.
+    private func checkUpgrade(_ state: OnboardingState, to target: WorkflowDefinition) throws(DecisionError) {
+        guard target.id == state.workflowId else {
+            throw DecisionError(
+                .invalidInput, "that is a definition of workflow '\(target.id)', and this run is of '\(state.workflowId)'")
+        }
+        guard target.version > state.workflowVersion else {
+            throw DecisionError(
+                .invalidInput,
+                "the run is at \(state.workflowId) v\(state.workflowVersion); v\(target.version) is not newer")
+        }
+        for active in state.activeSteps {
+            guard let step = target.steps[active.step] else {
+                throw DecisionError(
+                    .invalidInput,
+                    "the run is in step \(active.path), which \(target.id) v\(target.version) does not have")
+            }
+            guard step.kindName == active.kind else {
+                throw DecisionError(
+                    .invalidInput,
+                    "the run is in step \(active.path), a \(active.kind) step; in v\(target.version) it is a "
+                        + "\(step.kindName) step")
+            }
+            let placed = definition.steps[active.step]?.placement
+            guard placed?.block == step.placement.block, placed?.parallel == step.placement.parallel,
+                placed?.branch == step.placement.branch
+            else {
+                throw DecisionError(
+                    .invalidInput, "step \(active.path) sits elsewhere in v\(target.version) (another block or branch)")
+            }
+        }
+        for task in state.openTasks {
+            guard case .task(let step)? = target.steps[task.step]?.kind else {
+                throw DecisionError(
+                    .invalidInput,
+                    "task \(task.id) waits in step \(task.path), which is not a task in v\(target.version)")
+            }
+            guard case .task(let current)? = definition.steps[task.step]?.kind, current.role == step.role else {
+                throw DecisionError(
+                    .invalidInput,
+                    "task \(task.id) is for role \(task.role); in v\(target.version) its step is for \(step.role)")
+            }
+        }
     }
 
     /// The path and step of a call an automated step waits on; `not_found` when no step waits on it (answered,

@@ -22,6 +22,10 @@ public enum OnboardingCommand: Hashable, Sendable {
     case failCall(callId: String, reason: String, attempts: Int)
     /// Stops an active onboarding, withdrawing its open tasks and timers.
     case cancel(user: String, reason: String)
+    /// Moves an active run to a newer definition of its workflow, when every step it is in now is a step of the
+    /// same kind there (and every open task's step a task of the same role): the flow goes on from there as the
+    /// newer definition says.
+    case upgrade(to: WorkflowDefinition)
 }
 
 /// Why a command was refused. Nothing is emitted when one is thrown.

@@ -34,6 +34,7 @@ public enum OnboardingEvent: Hashable, Sendable {
     case completed(OnboardingCompleted)
     case cancelled(OnboardingCancelled)
     case failed(OnboardingFailed)
+    case upgraded(OnboardingUpgraded)
 
     /// The payload of each case: the one list of the events there are. A payload's stored name, schema version,
     /// coding and summary are defined once, beside its coding in `EventCoding.swift` (`EventPayload`).
@@ -66,6 +67,7 @@ public enum OnboardingEvent: Hashable, Sendable {
         case .completed(let payload): payload
         case .cancelled(let payload): payload
         case .failed(let payload): payload
+        case .upgraded(let payload): payload
         }
     }
 
@@ -76,7 +78,7 @@ public enum OnboardingEvent: Hashable, Sendable {
         TaskCompleted.self, TaskCancelled.self, TaskOverdue.self, TaskReminded.self, TaskEscalated.self, VariablesSet.self, SignalReceived.self, RoleNotified.self, CallRequested.self,
         CallAnswered.self, CallFailed.self, TimerScheduled.self,
         TimerFired.self, TimerCancelled.self, OnboardingCompleted.self, OnboardingCancelled.self,
-        OnboardingFailed.self,
+        OnboardingFailed.self, OnboardingUpgraded.self,
     ]
 
     static let payloadTypes: [String: any EventPayload.Type] = Dictionary(
@@ -481,6 +483,22 @@ public struct TimerCancelled: Codable, Hashable, Sendable {
     public init(timerId: String, path: String) {
         self.timerId = timerId
         self.path = path
+    }
+}
+
+/// The run moved to a newer definition of its workflow (`handoff upgrade`): from here on it is decided and folded
+/// with `contentHash`.
+public struct OnboardingUpgraded: Codable, Hashable, Sendable {
+    public var fromVersion: Int
+    public var fromContentHash: String
+    public var workflowVersion: Int
+    public var contentHash: String
+
+    public init(fromVersion: Int, fromContentHash: String, workflowVersion: Int, contentHash: String) {
+        self.fromVersion = fromVersion
+        self.fromContentHash = fromContentHash
+        self.workflowVersion = workflowVersion
+        self.contentHash = contentHash
     }
 }
 
