@@ -80,12 +80,7 @@ struct Status: AsyncParsableCommand {
                 throw CommandFailure(
                     code: "invalid_input", message: "--state is active, completed, cancelled or failed, not '\(state)'")
             }
-            let pairs = try values.map { pair -> (name: String, value: String) in
-                guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
-                    throw CommandFailure(code: "invalid_input", message: "--where takes NAME=VALUE, not '\(pair)'")
-                }
-                return (String(pair[..<equals]), String(pair[pair.index(after: equals)...]))
-            }
+            let pairs = try values.map { (pair) throws(EngineError) in try Engine.valueFilter(pair, option: "--where") }
             let result = try await CommandEngine.run { engine in
                 try await engine.onboardings(
                     OnboardingQuery(workflowId: workflow, state: state, step: step, values: pairs), limit: page.limit,
@@ -246,8 +241,8 @@ struct History: AsyncParsableCommand {
         try await Output.run(output) {
             let format = try Self.format(format, json: output.json)
             let filter = HistoryFilter(
-                types: Set(types), actors: Set(actors), since: try Self.time(since, "--since"),
-                until: try Self.time(until, "--until"))
+                types: Set(types), actors: Set(actors), since: try since.map { try Self.time($0, "--since") },
+                until: try until.map { try Self.time($0, "--until") })
             let events = try await CommandEngine.run { engine in try await engine.history(onboarding, matching: filter) }
             switch format {
             case "json":
@@ -279,8 +274,8 @@ struct History: AsyncParsableCommand {
         }
     }
 
-    static func time(_ text: String?, _ flag: String) throws -> Date? {
-        guard let text else { return nil }
+    /// The time an ISO 8601 flag gives; `invalid_input` naming the flag when it is not one.
+    static func time(_ text: String, _ flag: String) throws -> Date {
         guard let time = Timestamp.parse(text) else {
             throw CommandFailure(code: "invalid_input", message: "\(flag) is not an ISO 8601 time: \(text)")
         }
@@ -311,10 +306,7 @@ struct Replay: AsyncParsableCommand {
             case (nil, nil): point = .latest
             case (let version?, nil): point = .version(version)
             case (nil, let text?):
-                guard let time = Timestamp.parse(text) else {
-                    throw CommandFailure(code: "invalid_input", message: "--at-time is not an ISO 8601 time: \(text)")
-                }
-                point = .time(time)
+                point = .time(try History.time(text, "--at-time"))
             case (_?, _?):
                 throw CommandFailure(code: "invalid_input", message: "give --at or --at-time, not both")
             }

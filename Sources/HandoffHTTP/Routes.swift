@@ -22,11 +22,8 @@ struct Routes {
         }
         group.get("/onboardings") { request, _ in
             let query = Query(request)
-            let values = try query.repeated("where").map { (pair) throws(EngineError) -> (name: String, value: String) in
-                guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
-                    throw EngineError(.invalidInput, "where takes NAME=VALUE, not '\(pair)'")
-                }
-                return (String(pair[..<equals]), String(pair[pair.index(after: equals)...]))
+            let values = try query.repeated("where").map { (pair) throws(EngineError) in
+                try Engine.valueFilter(pair, option: "where")
             }
             let page = try await engine.onboardings(
                 OnboardingQuery(

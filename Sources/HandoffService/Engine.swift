@@ -78,11 +78,7 @@ public struct Engine: Sendable {
             kind: "start", commandId: commandId, request: request, stream: onboardingId
         ) { context in
             if storeDefinition {
-                try await DefinitionStore.store(
-                    on: context.connection,
-                    DefinitionRecord(
-                        contentHash: definition.contentHash, workflowId: definition.id, version: definition.version,
-                        file: definition.file, source: definition.source))
+                try await DefinitionStore.store(on: context.connection, DefinitionRecord(definition))
             }
             let loaded = try await context.load(onboardingId)
             let applied = try context.apply(
@@ -268,11 +264,7 @@ public struct Engine: Sendable {
             kind: "upgrade", commandId: commandId, request: request, stream: onboardingId
         ) { context in
             if storeDefinition {
-                try await DefinitionStore.store(
-                    on: context.connection,
-                    DefinitionRecord(
-                        contentHash: target.contentHash, workflowId: target.id, version: target.version,
-                        file: target.file, source: target.source))
+                try await DefinitionStore.store(on: context.connection, DefinitionRecord(target))
             }
             let loaded = try await context.load(onboardingId)
             let applied = try context.apply(loaded, command: .upgrade(to: target), actor: user)
@@ -301,11 +293,7 @@ public struct Engine: Sendable {
                 "\(stored.count) stored definitions are \(workflowId) v\(version) (its file changed without a new "
                     + "version); put the one to upgrade to in the workflows folder")
         }
-        switch WorkflowLoader.load(source: record.source, file: record.file) {
-        case .success(let definition): return definition
-        case .failure(let error):
-            throw EngineError(.internal, "the stored definition \(record.contentHash) no longer loads: \(error)")
-        }
+        return try Folding.definition(record, .internal)
     }
 
     // MARK: - Reads
@@ -350,6 +338,15 @@ public struct Engine: Sendable {
 
     /// The most input or variable filters one listing takes.
     public static let maximumValueFilters = 8
+
+    /// A value filter as interfaces take it, `NAME=VALUE` (the value is everything after the first `=`); throws
+    /// `invalid_input` naming `option` (`--where`, `where`) when there is no `=` or no name.
+    public static func valueFilter(_ text: String, option: String) throws(EngineError) -> (name: String, value: String) {
+        guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
+            throw EngineError(.invalidInput, "\(option) takes NAME=VALUE, not '\(text)'")
+        }
+        return (String(text[..<equals]), String(text[text.index(after: equals)...]))
+    }
 
     /// One task from the queue projection. Throws `not_found`.
     public func task(_ id: String) async throws(EngineError) -> TaskView {

@@ -33,16 +33,34 @@ struct Folding {
         guard let record else {
             throw EngineError(.internal, "the definition with content hash \(contentHash) is not stored")
         }
+        let interpreter = Interpreter(definition: try definition(record, .internal))
+        definitions.remember(interpreter)
+        return interpreter
+    }
+
+    /// The definition a record holds (a stored one, or one an export carries), checked against its content hash;
+    /// `code` is what a record that does not load or hash to it is (a fault of stored data, or bad input).
+    static func definition(_ record: DefinitionRecord, _ code: EngineError.Code) throws(EngineError)
+        -> WorkflowDefinition
+    {
+        let stored = code == .internal
         switch WorkflowLoader.load(source: record.source, file: record.file) {
         case .success(let definition):
-            guard definition.contentHash == contentHash else {
-                throw EngineError(.internal, "the stored definition \(contentHash) hashes to \(definition.contentHash)")
+            guard definition.contentHash == record.contentHash else {
+                throw EngineError(
+                    code,
+                    stored
+                        ? "the stored definition \(record.contentHash) hashes to \(definition.contentHash)"
+                        : "the definition's source hashes to \(definition.contentHash), not to its content hash "
+                            + "\(record.contentHash) (was it edited?)")
             }
-            let interpreter = Interpreter(definition: definition)
-            definitions.remember(interpreter)
-            return interpreter
+            return definition
         case .failure(let error):
-            throw EngineError(.internal, "the stored definition \(contentHash) no longer loads: \(error)")
+            throw EngineError(
+                code,
+                stored
+                    ? "the stored definition \(record.contentHash) no longer loads: \(error)"
+                    : "the definition's source does not load: \(error)")
         }
     }
 

@@ -134,19 +134,13 @@ extension Engine {
 
     /// A stored command that decides differently now: the version and type of the first event it appended, and
     /// what differs.
-    struct Redecision: Sendable, Equatable {
+    struct Redecision: Sendable {
         var version: Int64
         var type: String
         var detail: String
         /// The first event that differs: its version, what the history has there and what is decided now (a
-        /// type and its summary; nil past the end of either).
+        /// type and its data; nil past the end of either). Nil when the command is refused now.
         var differing: (version: Int64, recorded: String?, decided: String?)?
-
-        static func == (lhs: Redecision, rhs: Redecision) -> Bool {
-            lhs.version == rhs.version && lhs.type == rhs.type && lhs.detail == rhs.detail
-                && lhs.differing?.version == rhs.differing?.version && lhs.differing?.recorded == rhs.differing?.recorded
-                && lhs.differing?.decided == rhs.differing?.decided
-        }
     }
 
     /// Decides each stored command again on the state before it; returns how many were checked and what differed.

@@ -226,3 +226,12 @@ enum Rows {
         return string
     }
 }
+
+extension DefinitionRecord {
+    /// The record a definition is stored as, under its content hash.
+    init(_ definition: WorkflowDefinition) {
+        self.init(
+            contentHash: definition.contentHash, workflowId: definition.id, version: definition.version,
+            file: definition.file, source: definition.source)
+    }
+}

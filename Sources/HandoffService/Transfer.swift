@@ -124,7 +124,7 @@ public struct OnboardingExport: Sendable, Equatable {
             if case .object(let fields)? = line["definition"], line.count == 1 {
                 definitions.append(try Self.definition(fields, line: index + 1))
             } else if case .object(let fields)? = line["event"], line.count == 1 {
-                let event = try Self.event(fields, line: index + 1)
+                let (event, transaction) = try Self.event(fields, line: index + 1)
                 guard event.streamId == onboardingId else {
                     throw problem(index, "an event of '\(event.streamId)', not of '\(onboardingId)'")
                 }
@@ -134,7 +134,6 @@ public struct OnboardingExport: Sendable, Equatable {
                 if let previous = events.last, event.recordedAt < previous.recordedAt {
                     throw problem(index, "recorded before the event above it")
                 }
-                let transaction = event.sourceTransaction
                 if transaction != currentTransaction {
                     guard transactions.insert(transaction).inserted else {
                         throw problem(
@@ -175,28 +174,23 @@ public struct OnboardingExport: Sendable, Equatable {
             contentHash: try string(fields, "contentHash", line: line),
             workflowId: try string(fields, "workflowId", line: line), version: try integer(fields, "version", line: line),
             file: try string(fields, "file", line: line), source: try string(fields, "source", line: line))
-        switch WorkflowLoader.load(source: record.source, file: record.file) {
-        case .success(let definition):
-            guard definition.contentHash == record.contentHash else {
-                throw EngineError(
-                    .invalidInput,
-                    "line \(line): the definition's source hashes to \(definition.contentHash), not to its contentHash "
-                        + "\(record.contentHash) (was it edited?)")
-            }
-            guard definition.id == record.workflowId, definition.version == record.version else {
-                throw EngineError(
-                    .invalidInput,
-                    "line \(line): the source defines \(definition.id) v\(definition.version), not "
-                        + "\(record.workflowId) v\(record.version)")
-            }
-        case .failure(let error):
-            throw EngineError(.invalidInput, "line \(line): the definition's source does not load: \(error)")
+        let definition: WorkflowDefinition
+        do {
+            definition = try Folding.definition(record, .invalidInput)
+        } catch {
+            throw EngineError(.invalidInput, "line \(line): \(error.message)")
+        }
+        guard definition.id == record.workflowId, definition.version == record.version else {
+            throw EngineError(
+                .invalidInput,
+                "line \(line): the source defines \(definition.id) v\(definition.version), not "
+                    + "\(record.workflowId) v\(record.version)")
         }
         return record
     }
 
-    /// An event line's event, checked: a known type whose data decodes.
-    private static func event(_ fields: [String: Value], line: Int) throws(EngineError) -> ImportedEvent {
+    /// An event line's event, checked: a known type whose data decodes; and its metadata's `sourceTransaction`.
+    private static func event(_ fields: [String: Value], line: Int) throws(EngineError) -> (ImportedEvent, String) {
         let idText = try string(fields, "id", line: line)
         guard let id = UUID(uuidString: idText) else {
             throw EngineError(.invalidInput, "line \(line): id is not a UUID: \(idText)")
@@ -213,7 +207,7 @@ public struct OnboardingExport: Sendable, Equatable {
         else {
             throw EngineError(.invalidInput, "line \(line): metadata is missing or not an object of strings")
         }
-        guard metadata["sourceTransaction"]?.stringValue?.isEmpty == false else {
+        guard let transaction = metadata["sourceTransaction"]?.stringValue, !transaction.isEmpty else {
             throw EngineError(
                 .invalidInput,
                 "line \(line): metadata has no sourceTransaction (the transaction that appended the event, which "
@@ -232,7 +226,7 @@ public struct OnboardingExport: Sendable, Equatable {
         } catch {
             throw EngineError(.invalidInput, "line \(line): the \(event.type) event does not decode: \(error)")
         }
-        return event
+        return (event, transaction)
     }
 }
 
@@ -311,13 +305,8 @@ extension Engine {
                             "the export does not carry the definition its events pin (content hash \(contentHash)) "
                                 + "and this database does not have it")
                     }
-                    guard case .success(let definition) = WorkflowLoader.load(source: record.source, file: record.file),
-                        definition.contentHash == contentHash
-                    else {
-                        throw EngineError(.invalidInput, "the definition \(contentHash) does not load")
-                    }
                     records.append(record)
-                    interpreters[contentHash] = Interpreter(definition: definition)
+                    interpreters[contentHash] = Interpreter(definition: try Folding.definition(record, .invalidInput))
                 }
                 let folded: FoldedOnboarding
                 do {

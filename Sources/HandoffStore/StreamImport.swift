@@ -17,14 +17,6 @@ public struct ImportedEvent: FoldableEvent, Equatable {
     public var metadataText: String
     public var recordedAt: Date
 
-    /// The metadata's `sourceTransaction`: which events one command appended (empty when it has none).
-    public var sourceTransaction: String {
-        guard let data = metadataText.data(using: .utf8),
-            let metadata = try? JSONDecoder().decode(EventMetadata.self, from: data)
-        else { return "" }
-        return metadata.sourceTransaction ?? ""
-    }
-
     public init(
         id: UUID, streamId: String, version: Int64, type: String, schemaVersion: Int, dataText: String,
         metadataText: String, recordedAt: Date
