@@ -9,7 +9,7 @@ import Timestamps
 struct ProjectionsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "projections",
-        abstract: "Inspect and rebuild the projections (the onboardings status table and the tasks queue).",
+        abstract: "Inspect and rebuild the projections (inline: onboardings, tasks; async: timings, variables, activity).",
         subcommands: [Status.self, Rebuild.self]
     )
 
@@ -29,11 +29,12 @@ struct ProjectionsCommand: AsyncParsableCommand {
                     return
                 }
                 Output.printTable(
-                    ["NAME", "POSITION", "LAG EVENTS", "LAG SECONDS", "STATE", "REBUILT"],
+                    ["NAME", "KIND", "POSITION", "LAG EVENTS", "LAG SECONDS", "STATE", "HOLDER", "REBUILT"],
                     states.map {
                         [
-                            $0.name, String($0.position), String($0.lagEvents), String(format: "%.1f", $0.lagSeconds),
-                            $0.state, $0.rebuiltAt.map { Clock.text($0) } ?? "never",
+                            $0.name + ($0.generation.map { " #\($0)" } ?? ""), $0.kind, String($0.position),
+                            String($0.lagEvents), String(format: "%.1f", $0.lagSeconds), $0.state, $0.holder ?? "-",
+                            $0.rebuiltAt.map { Clock.text($0) } ?? "never",
                         ]
                     })
             }
@@ -42,27 +43,56 @@ struct ProjectionsCommand: AsyncParsableCommand {
 
     struct Rebuild: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Empty a projection (or both) and write it again from the event log, in one transaction.")
+            abstract: "Write a projection (or every one) again from the event log.",
+            discussion: """
+                An inline projection (onboardings, tasks) is emptied and written again in one transaction. An async \
+                one (timings, variables, activity) is written into its next generation from position zero while \
+                readers keep seeing the live one, then swapped in at once; a rebuild that was stopped resumes \
+                where it was. On a terminal a progress bar shows events per second and the time left.
+                """)
         @OptionGroup var output: OutputOptions
 
-        @Argument(help: "onboardings or tasks (default: both).")
+        @Argument(help: "onboardings, tasks, timings, variables or activity (default: every one).")
         var name: String?
 
         func run() async throws {
             try await Output.run(output) {
-                let report = try await CommandEngine.run { engine in try await engine.rebuildProjections(name) }
+                let names = name.map { [$0] } ?? (Projections.names + Engine.asyncProjectionNames)
+                let inline = names.filter(Projections.names.contains)
+                let async = names.filter { !Projections.names.contains($0) }
+                let owner = "rebuild:\(ProcessInfo.processInfo.hostName):\(getpid())"
+                let bar = ProgressBar(enabled: !output.json && isatty(2) == 1)
+                let (report, rebuilt) = try await CommandEngine.run { engine in
+                    let report = inline.isEmpty && !async.isEmpty
+                        ? nil : try await engine.rebuildProjections(inline.count == 1 ? inline[0] : nil)
+                    var rebuilt: [AsyncRebuildReport] = []
+                    for name in async {
+                        rebuilt.append(
+                            try await engine.rebuildAsyncProjection(
+                                name, owner: owner, leaseSeconds: 30, progress: { bar.show($0) }))
+                        bar.finish()
+                    }
+                    return (report, rebuilt)
+                }
                 if output.json {
-                    try Output.printJSON(report)
+                    try Output.printJSON(RebuildOutput(inline: report, async: rebuilt))
                 } else {
-                    print(
-                        "Rebuilt \(report.projections.joined(separator: " and ")) from \(report.events) events of "
-                            + "\(report.streams) streams: \(report.onboardings) onboardings, \(report.tasks) tasks.")
-                    for problem in report.problems {
-                        print("  problem: \(problem)")
+                    if let report {
+                        print(
+                            "Rebuilt \(report.projections.joined(separator: " and ")) from \(report.events) events of "
+                                + "\(report.streams) streams: \(report.onboardings) onboardings, \(report.tasks) tasks.")
+                        for problem in report.problems {
+                            print("  problem: \(problem)")
+                        }
+                    }
+                    for rebuilt in rebuilt {
+                        print(
+                            "Rebuilt \(rebuilt.projection) from \(rebuilt.events) events in "
+                                + String(format: "%.1f", rebuilt.seconds) + " s (generation \(rebuilt.generation)).")
                     }
                 }
                 // A stream that could not be folded is missing from the projections: say so, and fail.
-                guard report.problems.isEmpty else {
+                if let report, !report.problems.isEmpty {
                     throw CommandFailure(
                         code: "internal",
                         message: "\(report.problems.count) streams could not be folded and are missing from the "
@@ -70,6 +100,50 @@ struct ProjectionsCommand: AsyncParsableCommand {
                 }
             }
         }
+    }
+
+    /// `rebuild --json`: the inline rebuild's report as before, the async ones beside it.
+    struct RebuildOutput: Encodable {
+        let inline: RebuildReport?
+        let async: [AsyncRebuildReport]
+
+        func encode(to encoder: any Encoder) throws {
+            if let inline { try inline.encode(to: encoder) }
+            var container = encoder.container(keyedBy: Key.self)
+            try container.encode(async, forKey: .rebuilt)
+        }
+
+        enum Key: String, CodingKey {
+            case rebuilt
+        }
+    }
+}
+
+/// A one-line progress bar on standard error, redrawn in place (only on a terminal).
+final class ProgressBar: Sendable {
+    let enabled: Bool
+
+    init(enabled: Bool) {
+        self.enabled = enabled
+    }
+
+    func show(_ progress: RebuildProgress) {
+        guard enabled else { return }
+        let fraction = progress.total > 0 ? min(1, Double(progress.events) / Double(progress.total)) : 1
+        let width = 30
+        let filled = Int(fraction * Double(width))
+        let rate = progress.seconds > 0 ? Double(progress.events) / progress.seconds : 0
+        let left = rate > 0 ? Double(progress.total - progress.events) / rate : 0
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        let line = "\r\(progress.projection) [\(bar)] "
+            + String(format: "%3.0f%%  ", fraction * 100) + "\(progress.events)/\(progress.total) events  "
+            + String(format: "%.0f events/s  %.0f s left ", rate, max(0, left))
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    func finish() {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data("\n".utf8))
     }
 }
 

@@ -41,9 +41,11 @@ struct Serve: AsyncParsableCommand {
 /// `handoff worker`: the background work without HTTP, until SIGTERM or SIGINT.
 struct Worker: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the background work (the timer scheduler) without HTTP until SIGTERM or SIGINT.",
+        abstract: "Run the background work (timers, the outbox, the projection runner) without HTTP until SIGTERM or SIGINT.",
         discussion: """
-            Fires timer steps and wait timeouts as they fall due, exactly once however many workers and servers             share the database (`serve` runs the same scheduler). Prints one line once it runs.
+            Fires timer steps and wait timeouts as they fall due, delivers notifications, and follows the log into \
+            the async projections, each exactly once however many workers and servers share the database (`serve` \
+            runs the same services). Prints one line once it runs.
             """
     )
 
@@ -54,7 +56,7 @@ struct Worker: AsyncParsableCommand {
             let settings = try ServerSettings.startLogging()
             let json = output.json
             try await Host.work(settings.engine, logger: Logger(label: "handoff")) {
-                let line = json ? #"{"worker":"running"}"# : "Handoff worker is running (the timer scheduler)"
+                let line = json ? #"{"worker":"running"}"# : "Handoff worker is running (timers, outbox, projections)"
                 FileHandle.standardOutput.write(Data((line + "\n").utf8))
             }
         }

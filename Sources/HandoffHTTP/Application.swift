@@ -76,7 +76,13 @@ public func buildApplication(
             body: .init(byteBuffer: ByteBuffer(bytes: openAPI)))
     }
     authenticated.get("/metrics") { _, _ in
-        Response(
+        // Each projection's lag as of this scrape (cheap to read: no scan of the log).
+        for projection in (try? await engine.projectionsStatus()) ?? [] where projection.state != "rebuilding" {
+            let dimensions = [("projection", projection.name)]
+            Gauge(label: "handoff_projection_lag_events", dimensions: dimensions).record(projection.lagEvents)
+            Gauge(label: "handoff_projection_lag_seconds", dimensions: dimensions).record(projection.lagSeconds)
+        }
+        return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
             body: .init(byteBuffer: ByteBuffer(bytes: MetricsBootstrap.registry.emitToBuffer())))
     }

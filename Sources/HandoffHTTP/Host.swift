@@ -6,7 +6,7 @@ import ServiceLifecycle
 import UnixSignals
 
 /// `handoff serve`: the one long-running host. It opens the engine, runs the HTTP API and the background services
-/// beside it (the timer scheduler, the outbox dispatcher, and what `background` adds) under one service group, and on SIGTERM or SIGINT stops accepting connections, finishes the requests
+/// beside it (the timer scheduler, the outbox dispatcher, the projection runner, and what `background` adds) under one service group, and on SIGTERM or SIGINT stops accepting connections, finishes the requests
 /// in flight, stops the background services and closes the pool.
 public enum Host {
     /// Runs until a shutdown signal. `background` builds the services that run beside the server on its engine;
@@ -28,15 +28,18 @@ public enum Host {
         await engine.flushNotifications()
     }
 
-    /// The services `serve` and `worker` both run: the timer scheduler and the outbox dispatcher.
+    /// The services `serve` and `worker` both run: the timer scheduler, the outbox dispatcher and the projection
+    /// runner.
     static func backgroundServices(_ engine: Engine, endpoints: Endpoints, logger: Logger) -> [any Service] {
         [
             TimerScheduler(engine: engine, leaseSeconds: TimerScheduler.leaseSeconds(), logger: logger),
             NotificationDispatcher(engine: engine, endpoints: endpoints, logger: logger),
+            ProjectionRunner(engine: engine, leaseSeconds: ProjectionRunner.leaseSeconds(), logger: logger),
         ]
     }
 
-    /// `handoff worker`: the background services without HTTP (the timer scheduler and the outbox dispatcher),
+    /// `handoff worker`: the background services without HTTP (the timer scheduler, the outbox dispatcher and the
+    /// projection runner),
     /// until SIGTERM or SIGINT.
     public static func work(_ settings: EngineSettings, logger: Logger, onRunning: @Sendable () -> Void = {}) async throws {
         let endpoints = try Endpoints.fromEnvironment()

@@ -69,6 +69,10 @@ struct Routes {
             let body = try await JSONBody.decode(CancelBody.self, from: request, limit: maximumBodySize)
             return try await write(.cancel(onboarding: try Self.parameter("id", context), reason: body.reason), request, context)
         }
+        group.post("/onboardings/:id/upgrade") { request, context in
+            let body = try await JSONBody.decode(UpgradeBody.self, from: request, limit: maximumBodySize)
+            return try await write(.upgrade(onboarding: try Self.parameter("id", context), version: body.version), request, context)
+        }
         group.get("/tasks") { request, _ in
             let query = Query(request)
             let taskQuery = TaskQuery(
@@ -109,6 +113,18 @@ struct Routes {
         }
         group.get("/stats") { _, _ in
             try JSONBody.response(try await engine.stats())
+        }
+        group.get("/variables") { request, _ in
+            let query = Query(request)
+            let variables = try await engine.recordedVariables(
+                company: query.single("company"), name: query.single("name"), limit: try query.limit())
+            return try JSONBody.response(["variables": variables])
+        }
+        group.get("/activity") { request, _ in
+            try JSONBody.response(["activity": try await engine.activity(limit: try Query(request).limit())])
+        }
+        group.get("/projections") { _, _ in
+            try JSONBody.response(["projections": try await engine.projectionsStatus()])
         }
         addOutbox(to: group)
     }
@@ -249,6 +265,10 @@ struct SignalBody: Decodable {
 
 struct CancelBody: Decodable {
     var reason: String
+}
+
+struct UpgradeBody: Decodable {
+    var version: Int
 }
 
 struct CompleteBody: Decodable {

@@ -97,6 +97,8 @@ public enum Command: Sendable, Equatable {
     case complete(task: String, outputs: [String: Value], checklist: Set<String>)
     case signal(onboarding: String, name: String, data: Value)
     case cancel(onboarding: String, reason: String)
+    /// Moves a run in flight to another version of its workflow (an admin's or an operator's).
+    case upgrade(onboarding: String, version: Int)
 
     /// The onboarding the command works on ("" for a start without an id): commands of one onboarding must run in
     /// order, different onboardings may run at once.
@@ -105,7 +107,7 @@ public enum Command: Sendable, Equatable {
         case .start(_, _, let id): id ?? ""
         case .claim(let task, _), .release(let task), .complete(let task, _, _):
             (try? Engine.onboardingId(ofTask: task)) ?? task
-        case .signal(let onboarding, _, _), .cancel(let onboarding, _): onboarding
+        case .signal(let onboarding, _, _), .cancel(let onboarding, _), .upgrade(let onboarding, _): onboarding
         }
     }
 }
@@ -158,6 +160,12 @@ extension Engine {
                 try await cancel(
                     onboardingId: onboarding, user: actor, reason: reason, commandId: commandId,
                     allowedRoles: caller.checkedRoles))
+        case .upgrade(let onboarding, let version):
+            if let roles = caller.checkedRoles, !roles.contains(Self.adminRole) {
+                throw EngineError(.forbiddenRole, "only the role admin may move onboardings to another version")
+            }
+            return .onboarding(
+                try await upgrade(onboardingId: onboarding, toVersion: version, user: actor, commandId: commandId))
         }
     }
 }
@@ -165,7 +173,7 @@ extension Engine {
 /// One command as a JSON object, the form `handoff apply` reads line by line:
 /// `{"command": "start", "workflow": "mail-send", "id": "acme", "inputs": {...}, "as": "olivia", "commandId": "…"}`;
 /// `claim` (task, as, roles), `complete` (task, as, outputs, checklist), `release` (task, as), `signal`
-/// (onboarding, name, data, as), `cancel` (onboarding, as, reason).
+/// (onboarding, name, data, as), `cancel` (onboarding, as, reason), `upgrade` (onboarding, version, as).
 public struct CommandRequest: Decodable, Sendable {
     public var command: String
     public var commandId: String?
@@ -181,6 +189,7 @@ public struct CommandRequest: Decodable, Sendable {
     public var name: String?
     public var data: Value?
     public var reason: String?
+    public var version: Int?
 
     /// The command this line names. Throws `invalid_input` for an unknown command or a missing field.
     public func parsed() throws(EngineError) -> Command {
@@ -206,6 +215,9 @@ public struct CommandRequest: Decodable, Sendable {
         case "cancel":
             _ = try required(self.as, "as")
             return .cancel(onboarding: try required(onboarding, "onboarding"), reason: try required(reason, "reason"))
+        case "upgrade":
+            _ = try required(self.as, "as")
+            return .upgrade(onboarding: try required(onboarding, "onboarding"), version: try required(version, "version"))
         default:
             throw EngineError(.invalidInput, "unknown command '\(command)'")
         }

@@ -396,6 +396,7 @@ public struct Engine: Sendable {
         return try Self.views(of: events.filter(filter.keeps))
     }
 
+    /// Stored events as they read today: their data upcast to the current version's shape.
     static func views(of events: [RecordedEvent]) throws(EngineError) -> [EventView] {
         try events.map { (event) throws(EngineError) -> EventView in
             let data: Value
@@ -407,7 +408,8 @@ public struct Engine: Sendable {
             return EventView(
                 position: event.position, streamId: event.streamId, version: event.version, type: event.type,
                 recordedAt: Timestamp.normalized(event.recordedAt), actor: event.metadata.actor,
-                commandId: event.metadata.commandId, data: data)
+                commandId: event.metadata.commandId,
+                data: OnboardingEvent.upcast(type: event.type, schemaVersion: event.schemaVersion, data: data))
         }
     }
 
@@ -455,13 +457,26 @@ public struct Engine: Sendable {
         }
     }
 
-    /// The inline projections' positions and lag behind the log.
+    /// Every projection's position and lag behind the log: the inline ones, then each async one's live
+    /// generation and the next one while a rebuild writes it. Cheap: no scan of the log.
     public func projectionsStatus() async throws(EngineError) -> [ProjectionStatusView] {
-        try await read { connection in try Projections.status(on: connection) }.map {
-            ProjectionStatusView(
-                name: $0.name, position: $0.position, lagEvents: $0.lagEvents, lagSeconds: $0.lagSeconds,
-                state: $0.state, rebuiltAt: $0.rebuiltAt.map(Timestamp.normalized))
+        let (inline, async) = try await read { connection in
+            (try Projections.status(on: connection), try AsyncProjections.status(on: connection))
         }
+        let now = clock()
+        return inline.map {
+            ProjectionStatusView(
+                name: $0.name, kind: "inline", position: $0.position, lagEvents: $0.lagEvents,
+                lagSeconds: $0.lagSeconds, state: $0.state, rebuiltAt: $0.rebuiltAt.map(Timestamp.normalized))
+        }
+            + async.map {
+                let held = $0.owner != nil && ($0.leaseUntil.map { $0 > now } ?? false)
+                return ProjectionStatusView(
+                    name: $0.name, kind: "async", position: $0.position, lagEvents: $0.lagEvents,
+                    lagSeconds: $0.lagSeconds, state: !$0.live ? "rebuilding" : held ? "live" : "idle",
+                    rebuiltAt: $0.rebuiltAt.map(Timestamp.normalized), generation: $0.generation, events: $0.events,
+                    holder: held ? $0.owner : nil, leaseUntil: held ? $0.leaseUntil.map(Timestamp.normalized) : nil)
+            }
     }
 
     // MARK: - Helpers

@@ -222,12 +222,22 @@ extension Page {
 /// One projection's position and lag, for `projections status`.
 public struct ProjectionStatusView: Codable, Sendable, Equatable {
     public var name: String
+    /// `inline` (written with every append) or `async` (following the log from a checkpoint).
+    public var kind: String
     public var position: Int64
     public var lagEvents: Int64
     public var lagSeconds: Double
-    /// `live` or `rebuilding`.
+    /// `live`; for an async projection `idle` while no process follows it, and `rebuilding` for the next
+    /// generation a rebuild is writing.
     public var state: String
     public var rebuiltAt: Date?
+    /// The generation readers see (async projections; a rebuild writes the next one).
+    @Nullable public var generation: Int? = nil
+    /// Events applied to this generation so far (async projections).
+    @Nullable public var events: Int64? = nil
+    /// The process following it and until when its lease runs (async projections).
+    @Nullable public var holder: String? = nil
+    @Nullable public var leaseUntil: Date? = nil
 }
 
 /// What a rebuild did.

@@ -598,6 +598,11 @@ public struct EventStore: Sendable {
         return LogPosition(transactionId: try row.uint64(0), position: try row.int64(1))
     }
 
+    /// How many events the log holds (a count of the whole table: for a rebuild's progress, not for hot paths).
+    public static func committedCount(on connection: Connection) throws -> Int64 {
+        try connection.query("SELECT count(*) FROM events").rows[0].int64(0)
+    }
+
     /// How far a reader at `position` is behind: committed events after it, and the oldest one's age.
     public func lag(after position: LogPosition) async throws -> LogLag {
         try await pool.run { connection in

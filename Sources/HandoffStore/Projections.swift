@@ -453,42 +453,20 @@ public enum Projections {
         }
     }
 
-    /// Each projection's position and lag: events whose onboarding row does not reflect them yet.
-    ///
-    /// Both projections are written in the appending transaction, so in a healthy database the lag is zero; a
-    /// lag means rows were removed or a rebuild is running.
+    /// Each inline projection's position: the log's newest event. Both are written in the appending transaction,
+    /// so neither lags (a rebuild runs in one transaction too); `verify` is what compares their rows with the log.
+    /// One index probe, however long the log.
     public static func status(on connection: Connection) throws -> [ProjectionState] {
-        let lag = try connection.query(
-            """
-            SELECT coalesce(max(e.position) FILTER (WHERE o.version >= e.version), 0),
-                   count(*) FILTER (WHERE o.version IS NULL OR o.version < e.version),
-                   coalesce(extract(epoch FROM now() - min(e.recorded_at)
-                       FILTER (WHERE o.version IS NULL OR o.version < e.version)), 0)::float8
-              FROM events e LEFT JOIN onboardings o ON o.id = e.stream_id
-            """
-        ).rows[0]
-        let taskLag = try connection.query(
-            """
-            SELECT count(*) FROM events e
-             WHERE e.type = 'TaskOpened'
-               AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = e.data ->> 'taskId')
-            """
-        ).rows[0]
+        let position = try connection.query("SELECT coalesce(max(position), 0) FROM events").rows[0].int64(0)
         var states: [String: (String, Date?)] = [:]
         for row in try connection.query("SELECT name, state, rebuilt_at FROM projection_rebuilds").rows {
             states[try row.string(0)] = (try row.string(1), try row.optionalDate(2))
         }
-        let position = try lag.int64(0)
-        let onboardingLag = try lag.int64(1)
-        let seconds = max(0, try lag.double(2))
-        return [
+        return names.map { name in
             ProjectionState(
-                name: "onboardings", position: position, lagEvents: onboardingLag, lagSeconds: seconds,
-                state: states["onboardings"]?.0 ?? "live", rebuiltAt: states["onboardings"]?.1),
-            ProjectionState(
-                name: "tasks", position: position, lagEvents: max(onboardingLag, try taskLag.int64(0)),
-                lagSeconds: seconds, state: states["tasks"]?.0 ?? "live", rebuiltAt: states["tasks"]?.1),
-        ]
+                name: name, position: position, lagEvents: 0, lagSeconds: 0, state: states[name]?.0 ?? "live",
+                rebuiltAt: states[name]?.1)
+        }
     }
 
     // MARK: Coding
@@ -587,8 +565,23 @@ public struct StatsRecord: Sendable, Equatable {
         public var overdue: Int
     }
 
+    /// Per workflow, role and step, from the async `timings` projection (`step_timings`): seconds waited before
+    /// the first claim and taken to complete, median and 90th percentile (nil before any task got that far).
+    public struct Steps: Sendable, Equatable {
+        public var workflow: String
+        public var role: String
+        public var step: String
+        public var open: Int
+        public var completed: Int
+        public var waitMedian: Double?
+        public var waitP90: Double?
+        public var completeMedian: Double?
+        public var completeP90: Double?
+    }
+
     public var onboardings: [Onboardings]
     public var tasks: [Tasks]
+    public var steps: [Steps]
 }
 
 extension Projections {
@@ -624,6 +617,20 @@ extension Projections {
             StatsRecord.Tasks(
                 role: try row.string(0), open: try row.int(1), claimed: try row.int(2), overdue: try row.int(3))
         }
-        return StatsRecord(onboardings: onboardings, tasks: tasks)
+        let steps = try connection.query(
+            """
+            SELECT workflow_id, role, step, open, completed, wait_median_seconds, wait_p90_seconds,
+                   complete_median_seconds, complete_p90_seconds
+              FROM step_timings
+             ORDER BY 1, 2, 3
+            """
+        ).rows.map { row in
+            func seconds(_ column: Int) throws -> Double? { row.isNull(column) ? nil : try row.double(column) }
+            return StatsRecord.Steps(
+                workflow: try row.string(0), role: try row.string(1), step: try row.string(2), open: try row.int(3),
+                completed: try row.int(4), waitMedian: try seconds(5), waitP90: try seconds(6),
+                completeMedian: try seconds(7), completeP90: try seconds(8))
+        }
+        return StatsRecord(onboardings: onboardings, tasks: tasks, steps: steps)
     }
 }

@@ -58,7 +58,7 @@ struct PartnerGoLiveTests {
                         path: "contract-signed", step: "contract-signed",
                         outputs: ["received": true, "data": ["by": "ceo"]])),
                 .stepEntered(StepEntered(path: "contract-filed", step: "contract-filed", kind: "set")),
-                .variablesSet(VariablesSet(path: "contract-filed", variables: ["Contract_Signed": true])),
+                .variablesSet(VariablesSet(path: "contract-filed", step: "contract-filed", variables: ["Contract_Signed": true])),
                 .stepCompleted(StepCompleted(path: "contract-filed", step: "contract-filed", outputs: [:])),
                 .branchCompleted(BranchCompleted(path: "preparation", step: "preparation", branch: "contract")),
             ])

@@ -380,18 +380,12 @@ struct AutomatedStepTests {
 @Suite("Dispatchers in several processes", .serialized)
 struct DispatcherProcessTests {
     static func worker(_ database: TestDatabase, folder: URL, name: String) throws -> Int32 {
-        let environment = [
-            "DATABASE_URL": database.connectionString, "HANDOFF_MIGRATIONS": Repository.migrations.path,
-            "HANDOFF_WORKFLOWS": Repository.workflows.path, "LOG_LEVEL": "error",
+        try HandoffProcess.startWorker(database, folder: folder, name: name, extra: [
+            "LOG_LEVEL": "error",
             // An attempt's timeout far above the receiver's delay, so that a loaded machine's slow answers are not
             // taken for failures (and repeated) while the test watches for the kill's repeats only.
             "HANDOFF_DELIVERY_TIMEOUT_SECONDS": "5", "HANDOFF_DELIVERY_RETRY_SECONDS": "0.05",
-        ]
-        let assignments = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-        return try ChildProcess.start(
-            "/usr/bin/env", assignments + [HandoffProcess.executable.path, "worker"],
-            stdout: folder.appendingPathComponent("\(name).out").path,
-            stderr: folder.appendingPathComponent("\(name).err").path)
+        ])
     }
 
     /// A worker killed with SIGKILL while deliveries are in flight, then another started: every notification is

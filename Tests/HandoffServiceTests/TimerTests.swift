@@ -209,15 +209,7 @@ struct TimerTests {
 struct SchedulerProcessTests {
     /// Starts `handoff worker` on the database; returns its pid and where its stderr goes.
     static func worker(_ database: TestDatabase, folder: URL, name: String) throws -> Int32 {
-        let environment = [
-            "DATABASE_URL": database.connectionString, "HANDOFF_MIGRATIONS": Repository.migrations.path,
-            "HANDOFF_WORKFLOWS": Repository.workflows.path, "HANDOFF_TIMER_LEASE_SECONDS": "2", "LOG_LEVEL": "warning",
-        ]
-        let assignments = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-        return try ChildProcess.start(
-            "/usr/bin/env", assignments + [HandoffProcess.executable.path, "worker"],
-            stdout: folder.appendingPathComponent("\(name).out").path,
-            stderr: folder.appendingPathComponent("\(name).err").path)
+        try HandoffProcess.startWorker(database, folder: folder, name: name, extra: ["HANDOFF_TIMER_LEASE_SECONDS": "2"])
     }
 
     static func fired(_ database: TestDatabase) async throws -> Int {

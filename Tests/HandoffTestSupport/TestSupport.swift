@@ -68,6 +68,22 @@ public enum HandoffProcess {
         return folder.appendingPathComponent("handoff")
     }
 
+    /// Starts `handoff worker` on the database with the repository's migrations and workflows (and `extra`
+    /// settings), its output in `folder`/`name`.out and .err; returns its pid for `ChildProcess.waitForExit`.
+    public static func startWorker(
+        _ database: TestDatabase, folder: URL, name: String, extra: [String: String] = [:]
+    ) throws -> Int32 {
+        let environment = [
+            "DATABASE_URL": database.connectionString, "HANDOFF_MIGRATIONS": Repository.migrations.path,
+            "HANDOFF_WORKFLOWS": Repository.workflows.path, "LOG_LEVEL": "warning",
+        ].merging(extra) { $1 }
+        let assignments = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        return try ChildProcess.start(
+            "/usr/bin/env", assignments + [executable.path, "worker"],
+            stdout: folder.appendingPathComponent("\(name).out").path,
+            stderr: folder.appendingPathComponent("\(name).err").path)
+    }
+
     /// Runs `handoff` with `arguments` in `directory` (default: the repository), with environment variables
     /// set (a value of "" removes one). Uses `posix_spawn` through `env`, safe to call from concurrent tests.
     public static func run(_ arguments: [String], environment: [String: String] = [:], directory: URL? = nil)

@@ -39,10 +39,10 @@ extension OnboardingEvent {
         guard let kind = payloadTypes[type] else {
             throw EventCodingError(type: type, reason: "is not a known event type")
         }
-        guard schemaVersion == kind.schemaVersion else {
+        guard (1...kind.schemaVersion).contains(schemaVersion) else {
             throw EventCodingError(
                 type: type,
-                reason: "has schema version \(schemaVersion); this build reads version \(kind.schemaVersion)")
+                reason: "has schema version \(schemaVersion); this build reads versions 1 to \(kind.schemaVersion)")
         }
         let value: Value
         do {
@@ -50,11 +50,56 @@ extension OnboardingEvent {
         } catch {
             throw EventCodingError(type: type, reason: "has data that is not JSON: \(error)")
         }
-        guard case .object(let members) = value else {
+        guard case .object(let stored) = value else {
             throw EventCodingError(type: type, reason: "has data that does not fit: not a JSON object")
         }
+        let members = try upcast(type: type, from: schemaVersion, stored)
         return try kind.read(Fields(members, type: type, path: ""))
     }
+
+    /// Turns a stored payload of an older schema version into the current version's shape, one version at a
+    /// time; the current version comes back as it is.
+    ///
+    /// Each entry of `upcasters` reads version N of a type and writes version N + 1. When a payload's shape
+    /// changes, bump its `schemaVersion`, add the upcaster from the version before, and add a stored event of the
+    /// old version to the fixture of every version ever written (`Tests/HandoffCoreTests/EventVersionTests.swift`).
+    static func upcast(
+        type: String, from schemaVersion: Int, _ members: [String: Value]
+    ) throws(EventCodingError) -> [String: Value] {
+        guard let kind = payloadTypes[type], schemaVersion < kind.schemaVersion else { return members }
+        var members = members
+        for version in schemaVersion..<kind.schemaVersion {
+            guard let upcaster = upcasters[Upcaster(type: type, from: version)] else {
+                throw EventCodingError(type: type, reason: "has schema version \(version), which no upcaster reads")
+            }
+            members = try upcaster(members, Fields(members, type: type, path: ""))
+        }
+        return members
+    }
+
+    /// A stored payload in the current version's shape (for showing old events as they read today); data that
+    /// is not an object of a known type comes back unchanged.
+    public static func upcast(type: String, schemaVersion: Int, data: Value) -> Value {
+        guard case .object(let members) = data, let upcast = try? upcast(type: type, from: schemaVersion, members)
+        else { return data }
+        return .object(upcast)
+    }
+
+    private struct Upcaster: Hashable {
+        var type: String
+        var from: Int
+    }
+
+    /// Every upcaster: one per type and older version.
+    private static let upcasters: [Upcaster: @Sendable ([String: Value], Fields) throws(EventCodingError) -> [String: Value]] = [
+        // VariablesSet 2 names the `set` step beside its path, as the step events do: the path's last part.
+        Upcaster(type: VariablesSet.typeName, from: 1): { members, fields throws(EventCodingError) in
+            var members = members
+            let path = try fields.string("path")
+            members["step"] = .string(path.split(separator: "/").last.map(String.init) ?? path)
+            return members
+        },
+    ]
 }
 
 /// One JSON object of a stored payload, read field by field; errors name the field.
@@ -497,16 +542,19 @@ extension TaskCancelled: EventPayload {
 
 extension VariablesSet: EventPayload {
     static let typeName = "VariablesSet"
+    /// 2 added `step`.
+    static let schemaVersion = 2
     var event: OnboardingEvent { .variablesSet(self) }
     public var summary: String { Self.pairs(variables) }
 
     init(_ fields: Fields) throws(EventCodingError) {
-        self.init(path: try fields.string("path"), variables: try fields.values("variables"))
+        self.init(path: try fields.string("path"), step: try fields.string("step"), variables: try fields.values("variables"))
     }
 
     func write(to writer: inout JSONWriter) {
         writer.beginObject()
         writer.key("path"); writer.string(path)
+        writer.key("step"); writer.string(step)
         writer.key("variables"); Value.write(variables, to: &writer)
         writer.endObject()
     }

@@ -87,6 +87,9 @@ public enum OnboardingEvent: Hashable, Sendable {
     /// Every stored type name.
     public static let typeNames = payloadList.map { $0.typeName }
 
+    /// Each type's current schema version (what this build writes; older ones are upcast on read).
+    public static let schemaVersions = Dictionary(uniqueKeysWithValues: payloadList.map { ($0.typeName, $0.schemaVersion) })
+
     /// The stable type name stored with the event.
     public var type: String { Swift.type(of: payload).typeName }
 
@@ -96,7 +99,8 @@ public enum OnboardingEvent: Hashable, Sendable {
     /// One line about the event, for people (`handoff history`).
     public var summary: String { payload.summary }
 
-    /// The summary of a stored event, or its data as JSON when it does not decode.
+    /// The summary of an event from its data in the current version's shape (`upcast(type:schemaVersion:data:)`
+    /// gives it for a stored one), or its data as JSON when it does not decode.
     public static func summary(type: String, data: Value) -> String {
         guard let kind = payloadTypes[type], case .object(let members) = data,
             let event = try? kind.read(Fields(members, type: type, path: ""))
@@ -364,12 +368,15 @@ public struct TaskCancelled: Codable, Hashable, Sendable {
     }
 }
 
+/// A `set` step recorded variables (schema version 2; version 1 had no `step`).
 public struct VariablesSet: Codable, Hashable, Sendable {
     public var path: String
+    public var step: String
     public var variables: [String: Value]
 
-    public init(path: String, variables: [String: Value]) {
+    public init(path: String, step: String, variables: [String: Value]) {
         self.path = path
+        self.step = step
         self.variables = variables
     }
 }

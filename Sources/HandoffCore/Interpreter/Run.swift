@@ -154,7 +154,7 @@ struct Run {
             for assignment in assignments {
                 variables[assignment.name] = assignment.value.value(lookup)
             }
-            emit(.variablesSet(VariablesSet(path: path, variables: variables)))
+            emit(.variablesSet(VariablesSet(path: path, step: id, variables: variables)))
             emit(.stepCompleted(StepCompleted(path: path, step: id, outputs: [:])))
             leave(step, prefix: prefix, to: step.next)
         case .end(let end):

@@ -142,6 +142,15 @@ struct Dashboard {
                 "hasOverdue": role.overdue > 0, "link": "/dashboard/tasks?role=\(Form.encode(role.role))",
             ]
         }
+        values["stepTimings"] = stats.steps.map { step -> [String: Any] in
+            [
+                "workflow": step.workflow, "role": step.role, "step": step.step, "open": step.open,
+                "completed": step.completed, "waitMedian": PageValues.duration(step.waitMedianSeconds),
+                "waitP90": PageValues.duration(step.waitP90Seconds),
+                "completeMedian": PageValues.duration(step.completeMedianSeconds),
+                "completeP90": PageValues.duration(step.completeP90Seconds),
+            ]
+        }
         values["onboardings"] = latest.items.map(PageValues.onboardingRow)
         values["activity"] = recent.map(PageValues.event)
         return pages.render("overview", values)

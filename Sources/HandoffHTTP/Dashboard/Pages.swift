@@ -88,6 +88,17 @@ enum PageValues {
         date.map(Timestamp.format) ?? ""
     }
 
+    /// Seconds for people: `42 s`, `7 min`, `3.5 h`, `2.1 d`; `—` for none.
+    static func duration(_ seconds: Double?) -> String {
+        guard let seconds else { return "—" }
+        switch seconds {
+        case ..<60: return String(format: "%.0f s", seconds)
+        case ..<3600: return String(format: "%.0f min", seconds / 60)
+        case ..<86_400: return String(format: "%.1f h", seconds / 3600)
+        default: return String(format: "%.1f d", seconds / 86_400)
+        }
+    }
+
     static func isOverdue(_ task: TaskView, now: Date) -> Bool {
         guard let due = task.dueAt, task.state == "open" || task.state == "claimed" else { return false }
         return due <= now

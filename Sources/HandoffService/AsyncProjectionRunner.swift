@@ -1,0 +1,241 @@
+import Foundation
+import HandoffCore
+import HandoffStore
+import Postgres
+
+/// One async projection's batch, as the runner or a rebuild applied it.
+public struct ProjectionBatch: Sendable, Equatable {
+    public var name: String
+    public var generation: Int
+    /// Events applied by this batch.
+    public var applied: Int
+    /// Events applied to this generation so far.
+    public var events: Int64
+}
+
+/// What `projections rebuild` of an async projection did.
+public struct AsyncRebuildReport: Codable, Sendable, Equatable {
+    public var projection: String
+    public var generation: Int
+    public var events: Int64
+    public var seconds: Double
+}
+
+/// How far a rebuild is: `events` applied of about `total`.
+public struct RebuildProgress: Sendable, Equatable {
+    public var projection: String
+    public var events: Int64
+    public var total: Int64
+    public var seconds: Double
+}
+
+extension Engine {
+    /// The async projections' names (`timings`, `variables`, `activity`).
+    public static var asyncProjectionNames: [String] { AsyncProjections.names }
+
+    /// Applies the next batch of at most `limit` events to each async projection this process holds the lease of
+    /// or can take (none held by another live process), and returns those batches. A projection whose batch came
+    /// back full has more waiting.
+    public func followProjections(owner: String, limit: Int = 500, leaseSeconds: Double) async throws(EngineError)
+        -> [ProjectionBatch]
+    {
+        var batches: [ProjectionBatch] = []
+        for name in AsyncProjections.names {
+            let batch: ProjectionBatch?
+            do {
+                batch = try await pool.withTransaction { connection in
+                    try Self.applyBatch(
+                        on: connection, name: name, live: true, owner: owner, limit: limit, leaseSeconds: leaseSeconds)
+                }
+            } catch {
+                throw EngineError.from(error)
+            }
+            if let batch { batches.append(batch) }
+        }
+        return batches
+    }
+
+    /// Gives up this process's projection leases, so another process takes over at once.
+    public func releaseProjections(owner: String) async throws(EngineError) {
+        _ = try await read { connection in try AsyncProjections.release(on: connection, owner: owner) }
+    }
+
+    /// Rebuilds an async projection from position zero into its next generation while the live one keeps being
+    /// read and followed, then swaps it in, in one transaction: readers see the old rows or the new ones, never a
+    /// part. A rebuild that was stopped resumes from where its last batch committed; one running in another
+    /// process (its lease not run out) is refused with `already_exists`.
+    public func rebuildAsyncProjection(
+        _ name: String, owner: String, leaseSeconds: Double, limit: Int = 2_000,
+        progress: @Sendable (RebuildProgress) -> Void = { _ in }
+    ) async throws(EngineError) -> AsyncRebuildReport {
+        guard AsyncProjections.names.contains(name) else {
+            throw EngineError(
+                .invalidInput,
+                "no projection '\(name)'; the projections are \((Projections.names + AsyncProjections.names).joined(separator: ", "))")
+        }
+        let started = ContinuousClock.now
+        func seconds() -> Double {
+            let elapsed = ContinuousClock.now - started
+            return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        }
+        let total = try await read { connection in
+            try AsyncProjections.beginRebuild(on: connection, name: name)
+            return try EventStore.committedCount(on: connection)
+        }
+        while true {
+            let batch: ProjectionBatch?
+            do {
+                batch = try await pool.withTransaction { connection in
+                    try Self.applyBatch(
+                        on: connection, name: name, live: false, owner: owner, limit: limit, leaseSeconds: leaseSeconds)
+                }
+            } catch {
+                throw EngineError.from(error)
+            }
+            guard let batch else {
+                throw EngineError(
+                    .alreadyExists, "a rebuild of projection '\(name)' is running in another process; try again when it ends")
+            }
+            progress(RebuildProgress(projection: name, events: batch.events, total: max(total, batch.events), seconds: seconds()))
+            if batch.applied < limit { break }
+        }
+        // The swap: the live generation's checkpoint is locked (the runner skips it meanwhile), the new generation
+        // takes the last events, and becomes live.
+        let swapped: ProjectionBatch
+        do {
+            swapped = try await pool.withTransaction { connection in
+                guard var batch = try Self.applyBatch(
+                    on: connection, name: name, live: false, owner: owner, limit: limit, leaseSeconds: leaseSeconds)
+                else {
+                    throw EngineError(.alreadyExists, "a rebuild of projection '\(name)' is running in another process")
+                }
+                try AsyncProjections.lockLive(on: connection, name: name)
+                while let next = try Self.applyBatch(
+                    on: connection, name: name, live: false, owner: owner, limit: limit, leaseSeconds: leaseSeconds),
+                    next.applied > 0
+                {
+                    batch = next
+                }
+                try AsyncProjections.swap(on: connection, name: name, to: batch.generation)
+                return batch
+            }
+            _ = try await read { connection in try AsyncProjections.deleteStaleGenerations(on: connection, name: name) }
+        } catch {
+            throw EngineError.from(error)
+        }
+        progress(RebuildProgress(projection: name, events: swapped.events, total: swapped.events, seconds: seconds()))
+        return AsyncRebuildReport(
+            projection: name, generation: swapped.generation, events: swapped.events, seconds: seconds())
+    }
+
+    /// One batch in the caller's transaction: lease the checkpoint, read what follows it in the log (the gap-safe
+    /// read), write the rows, move the checkpoint. Nil when another process holds the lease.
+    static func applyBatch(
+        on connection: Connection, name: String, live: Bool, owner: String, limit: Int, leaseSeconds: Double
+    ) throws -> ProjectionBatch? {
+        guard let checkpoint = try AsyncProjections.lease(on: connection, name: name, live: live, owner: owner) else {
+            return nil
+        }
+        let events = try EventStore.readAll(on: connection, after: checkpoint.position, limit: limit)
+        if !events.isEmpty {
+            try AsyncProjections.apply(on: connection, AsyncRows.rows(name, events), generation: checkpoint.generation)
+        }
+        try AsyncProjections.advance(
+            on: connection, checkpoint, to: events.last?.logPosition ?? checkpoint.position, events: events.count,
+            lastRecordedAt: events.last?.recordedAt, owner: owner, leaseSeconds: leaseSeconds)
+        return ProjectionBatch(
+            name: name, generation: checkpoint.generation, applied: events.count,
+            events: checkpoint.events + Int64(events.count))
+    }
+}
+
+/// The async projections' rows from a batch of the log: the events decoded once (old schema versions upcast),
+/// in log order. Events this build cannot read are left out of `timings` and `variables`; `activity` shows their
+/// data as it is (`verify` reports them).
+enum AsyncRows {
+    static func rows(_ name: String, _ events: [RecordedEvent]) -> AsyncProjectionRows {
+        switch name {
+        case "timings": .timings(timings(events))
+        case "variables": .variables(variables(events))
+        default: .activity(activity(events))
+        }
+    }
+
+    private static func decoded(_ event: RecordedEvent) -> OnboardingEvent? {
+        try? OnboardingEvent.decode(type: event.type, schemaVersion: event.schemaVersion, json: event.dataText)
+    }
+
+    /// The caller of the command that appended the event, from its metadata.
+    private static func actor(_ event: RecordedEvent) -> String? {
+        guard case .object(let members)? = try? Value(parsing: event.metadataJSON),
+            case .string(let actor)? = members["actor"]
+        else { return nil }
+        return actor
+    }
+
+    static func timings(_ events: [RecordedEvent]) -> [TaskTimingRow] {
+        var rows: [String: TaskTimingRow] = [:]
+        var order: [String] = []
+        func change(_ taskId: String, _ body: (inout TaskTimingRow) -> Void) {
+            if rows[taskId] == nil {
+                order.append(taskId)
+                rows[taskId] = TaskTimingRow(taskId: taskId, opened: nil, state: "open")
+            }
+            body(&rows[taskId]!)
+        }
+        for event in events {
+            switch decoded(event) {
+            case .taskOpened(let opened)?:
+                change(opened.taskId) {
+                    $0.opened = .init(
+                        onboardingId: event.streamId, step: opened.step, role: opened.role, openedAt: event.recordedAt,
+                        dueAt: opened.dueAt)
+                    $0.state = "open"
+                }
+            case .taskClaimed(let claimed)?:
+                change(claimed.taskId) {
+                    $0.claimedAt = $0.claimedAt ?? event.recordedAt
+                    $0.state = "claimed"
+                }
+            case .taskReleased(let released)?:
+                change(released.taskId) { $0.state = "open" }
+            case .taskCompleted(let completed)?:
+                change(completed.taskId) {
+                    $0.completedAt = event.recordedAt
+                    $0.completedBy = completed.user
+                    $0.state = "completed"
+                }
+            case .taskCancelled(let cancelled)?:
+                change(cancelled.taskId) { $0.state = "cancelled" }
+            default:
+                continue
+            }
+        }
+        return order.compactMap { rows[$0] }
+    }
+
+    static func variables(_ events: [RecordedEvent]) -> [RecordedVariableRow] {
+        var rows: [String: RecordedVariableRow] = [:]
+        var order: [String] = []
+        for event in events {
+            guard case .variablesSet(let set)? = decoded(event) else { continue }
+            let setBy = actor(event)
+            for (name, value) in set.variables.sorted(by: { $0.key < $1.key }) {
+                let key = event.streamId + "\u{0}" + name
+                if rows[key] == nil { order.append(key) }
+                rows[key] = RecordedVariableRow(
+                    onboardingId: event.streamId, name: name, value: value.jsonText, path: set.path, setBy: setBy,
+                    setAt: event.recordedAt, position: event.position)
+            }
+        }
+        return order.compactMap { rows[$0] }
+    }
+
+    static func activity(_ events: [RecordedEvent]) -> [ActivityRow] {
+        events.map { event in
+            ActivityRow(
+                position: event.position, onboardingId: event.streamId, version: event.version, type: event.type,
+                summary: decoded(event)?.summary ?? event.dataText, actor: actor(event), recordedAt: event.recordedAt)
+        }
+    }
+}

@@ -1,0 +1,490 @@
+import Foundation
+import HandoffJSON
+import Postgres
+import Timestamps
+
+/// A task's row in the `timings` projection, as the events of one batch leave it.
+public struct TaskTimingRow: Sendable, Equatable {
+    public var taskId: String
+    /// What `TaskOpened` gave; nil when the task was opened in an earlier batch (the row is there already).
+    public var opened: Opened?
+    public var claimedAt: Date?
+    public var completedAt: Date?
+    public var completedBy: String?
+    /// `open`, `claimed`, `completed` or `cancelled`.
+    public var state: String
+
+    public struct Opened: Sendable, Equatable {
+        public var onboardingId: String
+        public var step: String
+        public var role: String
+        public var openedAt: Date
+        public var dueAt: Date?
+
+        public init(onboardingId: String, step: String, role: String, openedAt: Date, dueAt: Date?) {
+            self.onboardingId = onboardingId
+            self.step = step
+            self.role = role
+            self.openedAt = openedAt
+            self.dueAt = dueAt
+        }
+    }
+
+    public init(taskId: String, opened: Opened?, state: String) {
+        self.taskId = taskId
+        self.opened = opened
+        self.state = state
+    }
+}
+
+/// A variable an onboarding recorded (the latest value of one name in one batch).
+public struct RecordedVariableRow: Sendable, Equatable {
+    public var onboardingId: String
+    public var name: String
+    /// The value as JSON text.
+    public var value: String
+    public var path: String
+    public var setBy: String?
+    public var setAt: Date
+    public var position: Int64
+
+    public init(
+        onboardingId: String, name: String, value: String, path: String, setBy: String?, setAt: Date, position: Int64
+    ) {
+        self.onboardingId = onboardingId
+        self.name = name
+        self.value = value
+        self.path = path
+        self.setBy = setBy
+        self.setAt = setAt
+        self.position = position
+    }
+}
+
+/// One event as a line of the activity feed.
+public struct ActivityRow: Sendable, Equatable {
+    public var position: Int64
+    public var onboardingId: String
+    public var version: Int64
+    public var type: String
+    public var summary: String
+    public var actor: String?
+    public var recordedAt: Date
+
+    public init(
+        position: Int64, onboardingId: String, version: Int64, type: String, summary: String, actor: String?,
+        recordedAt: Date
+    ) {
+        self.position = position
+        self.onboardingId = onboardingId
+        self.version = version
+        self.type = type
+        self.summary = summary
+        self.actor = actor
+        self.recordedAt = recordedAt
+    }
+}
+
+/// A row of `recorded_variables`.
+public struct RecordedVariable: Sendable, Equatable {
+    public var company: String?
+    public var onboardingId: String
+    public var workflowId: String
+    public var name: String
+    /// The value as JSON text.
+    public var value: String
+    public var path: String
+    public var setBy: String?
+    public var setAt: Date
+}
+
+/// A row of `activity`.
+public struct ActivityEntry: Sendable, Equatable {
+    public var position: Int64
+    public var onboardingId: String
+    public var workflowId: String
+    public var version: Int64
+    public var type: String
+    public var summary: String
+    public var actor: String?
+    public var recordedAt: Date
+}
+
+/// What one batch writes into one async projection.
+public enum AsyncProjectionRows: Sendable, Equatable {
+    case timings([TaskTimingRow])
+    case variables([RecordedVariableRow])
+    case activity([ActivityRow])
+}
+
+/// Where one generation of an async projection is in the log, leased to the caller's process.
+public struct ProjectionCheckpoint: Sendable, Equatable {
+    public var name: String
+    public var generation: Int
+    public var position: LogPosition
+    public var events: Int64
+}
+
+/// One generation of an async projection as `projections status` shows it.
+public struct AsyncProjectionState: Sendable, Equatable {
+    public var name: String
+    public var generation: Int
+    /// True for the generation readers see; false for a rebuild's next generation.
+    public var live: Bool
+    public var position: Int64
+    public var events: Int64
+    /// Committed events after the checkpoint (counted up to `AsyncProjections.lagCountLimit`), including those the
+    /// gap-safe read holds back while an older transaction is still open.
+    public var lagEvents: Int64
+    /// The age of the oldest committed event not applied yet; 0 when none is waiting.
+    public var lagSeconds: Double
+    public var owner: String?
+    public var leaseUntil: Date?
+    public var appliedAt: Date?
+    public var rebuiltAt: Date?
+}
+
+/// The async projections (migration 0014): `timings` (tasks' waiting and working times), `variables` (what each
+/// onboarding recorded, by company) and `activity` (the feed).
+///
+/// Each generation is applied batch by batch: `lease` locks its checkpoint row for the caller's transaction and
+/// checks that no other process holds the lease, `apply` writes the rows, and `advance` moves the checkpoint and
+/// renews the lease, all in one transaction. The row lock serialises batches of one generation across processes
+/// and the lease keeps one process on it at a time, so every event is applied once.
+public enum AsyncProjections {
+    public static let names = ["timings", "variables", "activity"]
+    /// Lag is counted up to this many events (the count stays cheap however far behind a projection is).
+    public static let lagCountLimit = 1_000_000
+
+    /// The live generation's checkpoint, or a rebuild's (`live: false`), locked for the caller's transaction and
+    /// leased to `owner`: nil when another process holds the lease or is applying a batch to it right now.
+    public static func lease(
+        on connection: Connection, name: String, live: Bool = true, owner: String
+    ) throws -> ProjectionCheckpoint? {
+        let rows = try connection.query(
+            """
+            SELECT c.generation, c.transaction_id, c.position, c.events,
+                   c.owner IS NOT NULL AND c.owner <> $2 AND c.lease_until > now()
+              FROM projection_checkpoints c JOIN async_projections p USING (name)
+             WHERE c.name = $1 AND (CASE WHEN $3 THEN c.generation = p.live_generation
+                                        ELSE c.generation > p.live_generation END)
+               FOR UPDATE OF c SKIP LOCKED
+            """,
+            [name, owner, live]
+        ).rows
+        guard let row = rows.first, !(try row.bool(4)) else { return nil }
+        return ProjectionCheckpoint(
+            name: name, generation: try row.int(0),
+            position: LogPosition(transactionId: try row.uint64(1), position: try row.int64(2)),
+            events: try row.int64(3))
+    }
+
+    /// Moves a checkpoint past `events` more events ending at `position` (unchanged when `events` is 0), and
+    /// renews the caller's lease for `leaseSeconds`.
+    public static func advance(
+        on connection: Connection, _ checkpoint: ProjectionCheckpoint, to position: LogPosition, events: Int,
+        lastRecordedAt: Date?, owner: String, leaseSeconds: Double
+    ) throws {
+        try connection.query(
+            """
+            UPDATE projection_checkpoints
+               SET transaction_id = $3::xid8, position = $4, events = events + $5,
+                   applied_at = CASE WHEN $5 > 0 THEN now() ELSE applied_at END,
+                   last_recorded_at = coalesce($6, last_recorded_at),
+                   owner = $7, lease_until = now() + make_interval(secs => $8)
+             WHERE name = $1 AND generation = $2
+            """,
+            [
+                checkpoint.name, checkpoint.generation, position.transactionId, position.position, events,
+                lastRecordedAt, owner, leaseSeconds,
+            ])
+    }
+
+    /// Gives up the caller's leases (a runner that stops lets another take over at once).
+    public static func release(on connection: Connection, owner: String) throws {
+        try connection.query(
+            "UPDATE projection_checkpoints SET owner = NULL, lease_until = NULL WHERE owner = $1", [owner])
+    }
+
+    /// Writes one batch's rows into a generation.
+    public static func apply(on connection: Connection, _ rows: AsyncProjectionRows, generation: Int) throws {
+        switch rows {
+        case .timings(let rows):
+            let opened = rows.filter { $0.opened != nil }
+            let changed = rows.filter { $0.opened == nil }
+            if !opened.isEmpty { try connection.query(insertTimings, [generation, encodeOpened(opened)]) }
+            if !changed.isEmpty { try connection.query(updateTimings, [generation, encodeChanged(changed)]) }
+        case .variables(let rows):
+            guard !rows.isEmpty else { return }
+            try connection.query(upsertVariables, [generation, encode(rows)])
+        case .activity(let rows):
+            guard !rows.isEmpty else { return }
+            try connection.query(insertActivity, [generation, encode(rows)])
+        }
+    }
+
+    static let insertTimings = """
+        INSERT INTO task_timing_rows (generation, task_id, onboarding_id, workflow_id, step, role, opened_at, due_at,
+                                      claimed_at, completed_at, completed_by, state)
+        SELECT $1, x.task_id, x.onboarding_id, coalesce(o.workflow_id, ''), x.step, x.role, x.opened_at, x.due_at,
+               x.claimed_at, x.completed_at, x.completed_by, x.state
+          FROM jsonb_to_recordset($2::jsonb) AS x(task_id text, onboarding_id text, step text, role text,
+               opened_at timestamptz, due_at timestamptz, claimed_at timestamptz, completed_at timestamptz,
+               completed_by text, state text)
+          LEFT JOIN onboardings o ON o.id = x.onboarding_id
+        """
+
+    static let updateTimings = """
+        UPDATE task_timing_rows t
+           SET claimed_at = coalesce(t.claimed_at, x.claimed_at), completed_at = coalesce(x.completed_at, t.completed_at),
+               completed_by = coalesce(x.completed_by, t.completed_by), state = x.state
+          FROM jsonb_to_recordset($2::jsonb) AS x(task_id text, claimed_at timestamptz, completed_at timestamptz,
+               completed_by text, state text)
+         WHERE t.generation = $1 AND t.task_id = x.task_id
+        """
+
+    static let upsertVariables = """
+        INSERT INTO recorded_variable_rows (generation, onboarding_id, name, workflow_id, company, value, path, set_by,
+                                            set_at, position)
+        SELECT $1, x.onboarding_id, x.name, coalesce(o.workflow_id, ''), o.inputs ->> 'company', x.value, x.path,
+               x.set_by, x.set_at, x.position
+          FROM jsonb_to_recordset($2::jsonb) AS x(onboarding_id text, name text, value jsonb, path text, set_by text,
+               set_at timestamptz, position bigint)
+          LEFT JOIN onboardings o ON o.id = x.onboarding_id
+        ON CONFLICT (generation, onboarding_id, name) DO UPDATE
+           SET value = EXCLUDED.value, path = EXCLUDED.path, set_by = EXCLUDED.set_by, set_at = EXCLUDED.set_at,
+               position = EXCLUDED.position
+        """
+
+    static let insertActivity = """
+        INSERT INTO activity_rows (generation, position, onboarding_id, workflow_id, version, type, summary, actor,
+                                   recorded_at)
+        SELECT $1, x.position, x.onboarding_id, coalesce(o.workflow_id, ''), x.version, x.type, x.summary, x.actor,
+               x.recorded_at
+          FROM jsonb_to_recordset($2::jsonb) AS x(position bigint, onboarding_id text, version bigint, type text,
+               summary text, actor text, recorded_at timestamptz)
+          LEFT JOIN onboardings o ON o.id = x.onboarding_id
+        """
+
+    // MARK: Rebuilding
+
+    /// Starts a rebuild of `name` into the next generation from position zero, or finds the one already under way
+    /// (a rebuild that was stopped resumes from its checkpoint). Rows of generations that are neither live nor
+    /// being rebuilt (left by a swap that stopped before its clean-up) are deleted.
+    public static func beginRebuild(on connection: Connection, name: String) throws {
+        try connection.query(
+            """
+            INSERT INTO projection_checkpoints (name, generation)
+            SELECT name, live_generation + 1 FROM async_projections p
+             WHERE name = $1
+               AND NOT EXISTS (SELECT 1 FROM projection_checkpoints c
+                                WHERE c.name = p.name AND c.generation > p.live_generation)
+            """,
+            [name])
+        try deleteStaleGenerations(on: connection, name: name)
+    }
+
+    /// Locks the live generation's checkpoint for the caller's transaction whoever holds its lease, waiting for
+    /// a batch being applied to it: a rebuild's swap holds it while it catches up and swaps.
+    public static func lockLive(on connection: Connection, name: String) throws {
+        try connection.query(
+            "SELECT 1 FROM projection_checkpoints c JOIN async_projections p USING (name) "
+                + "WHERE c.name = $1 AND c.generation = p.live_generation FOR UPDATE OF c",
+            [name])
+    }
+
+    /// Makes the rebuilt generation live and drops the old one's checkpoint, in the caller's transaction (which
+    /// holds both checkpoints' locks: `lease` of the rebuild's, `lockLive`).
+    public static func swap(on connection: Connection, name: String, to generation: Int) throws {
+        try connection.query(
+            "DELETE FROM projection_checkpoints c USING async_projections p "
+                + "WHERE c.name = $1 AND p.name = $1 AND c.generation = p.live_generation",
+            [name])
+        try connection.query(
+            "UPDATE async_projections SET live_generation = $2, rebuilt_at = now() WHERE name = $1", [name, generation])
+        try connection.query(
+            "UPDATE projection_checkpoints SET owner = NULL, lease_until = NULL WHERE name = $1 AND generation = $2",
+            [name, generation])
+    }
+
+    /// Deletes the rows of `name`'s generations that have no checkpoint (the old generation after a swap).
+    public static func deleteStaleGenerations(on connection: Connection, name: String) throws {
+        let table = try rowTable(name)
+        try connection.query(
+            "DELETE FROM \(table) WHERE generation NOT IN "
+                + "(SELECT generation FROM projection_checkpoints WHERE name = $1)",
+            [name])
+    }
+
+    static func rowTable(_ name: String) throws -> String {
+        switch name {
+        case "timings": "task_timing_rows"
+        case "variables": "recorded_variable_rows"
+        case "activity": "activity_rows"
+        default: throw StoreError(.invalidInput, "no async projection '\(name)'")
+        }
+    }
+
+    // MARK: Status
+
+    /// Every generation's checkpoint and lag: one index probe and one bounded index range per generation (the lag
+    /// count costs what the lag is, never a scan of the log).
+    public static func status(on connection: Connection) throws -> [AsyncProjectionState] {
+        try connection.query(
+            """
+            SELECT c.name, c.generation, c.generation = p.live_generation, c.position, c.events, lag.events,
+                   coalesce(extract(epoch FROM now() - oldest.recorded_at), 0)::float8, c.owner, c.lease_until,
+                   c.applied_at, p.rebuilt_at
+              FROM projection_checkpoints c
+              JOIN async_projections p USING (name)
+             CROSS JOIN LATERAL (
+                   SELECT count(*) AS events FROM (
+                       SELECT 1 FROM events e
+                        WHERE (e.transaction_id, e.position) > (c.transaction_id, c.position)
+                        LIMIT \(lagCountLimit)) waiting) lag
+              LEFT JOIN LATERAL (
+                   SELECT e.recorded_at FROM events e
+                    WHERE (e.transaction_id, e.position) > (c.transaction_id, c.position)
+                    ORDER BY e.transaction_id, e.position LIMIT 1) oldest ON true
+             ORDER BY array_position(ARRAY['timings', 'variables', 'activity'], c.name), c.generation
+            """
+        ).rows.map { row in
+            AsyncProjectionState(
+                name: try row.string(0), generation: try row.int(1), live: try row.bool(2), position: try row.int64(3),
+                events: try row.int64(4), lagEvents: try row.int64(5), lagSeconds: max(0, try row.double(6)),
+                owner: row.optionalString(7), leaseUntil: try row.optionalDate(8), appliedAt: try row.optionalDate(9),
+                rebuiltAt: try row.optionalDate(10))
+        }
+    }
+
+    // MARK: Reading
+
+    /// Recorded variables, by company then onboarding then name; `company` and `name` narrow them.
+    public static func variables(
+        on connection: Connection, company: String?, name: String?, limit: Int
+    ) throws -> [RecordedVariable] {
+        try connection.query(
+            """
+            SELECT company, onboarding_id, workflow_id, name, value, path, set_by, set_at
+              FROM recorded_variables
+             WHERE ($1::text IS NULL OR company = $1) AND ($2::text IS NULL OR name = $2)
+             ORDER BY company NULLS LAST, onboarding_id, name
+             LIMIT $3
+            """,
+            [company, name, limit]
+        ).rows.map { row in
+            RecordedVariable(
+                company: row.optionalString(0), onboardingId: try row.string(1), workflowId: try row.string(2),
+                name: try row.string(3), value: try row.string(4), path: try row.string(5),
+                setBy: row.optionalString(6), setAt: try row.date(7))
+        }
+    }
+
+    /// The activity feed, newest first.
+    public static func activity(on connection: Connection, limit: Int) throws -> [ActivityEntry] {
+        try connection.query(
+            """
+            SELECT position, onboarding_id, workflow_id, version, type, summary, actor, recorded_at
+              FROM activity ORDER BY position DESC LIMIT $1
+            """,
+            [limit]
+        ).rows.map { row in
+            ActivityEntry(
+                position: try row.int64(0), onboardingId: try row.string(1), workflowId: try row.string(2),
+                version: try row.int64(3), type: try row.string(4), summary: try row.string(5),
+                actor: row.optionalString(6), recordedAt: try row.date(7))
+        }
+    }
+
+    /// A generation's rows in a stable order and one text form, to compare a projection with a rebuild.
+    public static func contents(on connection: Connection, name: String, generation: Int? = nil) throws -> [String] {
+        let table = try rowTable(name)
+        let key = switch name {
+        case "timings": "task_id"
+        case "variables": "onboarding_id, name"
+        default: "position"
+        }
+        let generationSQL = generation.map(String.init)
+            ?? "(SELECT live_generation FROM async_projections WHERE name = '\(name)')"
+        return try connection.query(
+            "SELECT (to_jsonb(r) - 'generation')::text FROM \(table) r WHERE generation = \(generationSQL) ORDER BY \(key)"
+        ).rows.map { try $0.string(0) }
+    }
+
+    // MARK: Coding
+
+    static func encodeOpened(_ rows: [TaskTimingRow]) -> String {
+        var writer = JSONWriter(capacity: 256 * rows.count)
+        writer.beginArray()
+        for row in rows {
+            guard let opened = row.opened else { continue }
+            writer.beginObject()
+            writer.key("task_id"); writer.string(row.taskId)
+            writer.key("onboarding_id"); writer.string(opened.onboardingId)
+            writer.key("step"); writer.string(opened.step)
+            writer.key("role"); writer.string(opened.role)
+            writer.key("opened_at"); writer.string(Timestamp.format(opened.openedAt))
+            writer.key("due_at"); writer.string(opened.dueAt.map(Timestamp.format))
+            writeChange(row, to: &writer)
+            writer.endObject()
+        }
+        writer.endArray()
+        return writer.text
+    }
+
+    static func encodeChanged(_ rows: [TaskTimingRow]) -> String {
+        var writer = JSONWriter(capacity: 128 * rows.count)
+        writer.beginArray()
+        for row in rows {
+            writer.beginObject()
+            writer.key("task_id"); writer.string(row.taskId)
+            writeChange(row, to: &writer)
+            writer.endObject()
+        }
+        writer.endArray()
+        return writer.text
+    }
+
+    private static func writeChange(_ row: TaskTimingRow, to writer: inout JSONWriter) {
+        writer.key("claimed_at"); writer.string(row.claimedAt.map(Timestamp.format))
+        writer.key("completed_at"); writer.string(row.completedAt.map(Timestamp.format))
+        writer.key("completed_by"); writer.string(row.completedBy)
+        writer.key("state"); writer.string(row.state)
+    }
+
+    static func encode(_ rows: [RecordedVariableRow]) -> String {
+        var writer = JSONWriter(capacity: 192 * rows.count)
+        writer.beginArray()
+        for row in rows {
+            writer.beginObject()
+            writer.key("onboarding_id"); writer.string(row.onboardingId)
+            writer.key("name"); writer.string(row.name)
+            writer.key("value"); writer.raw(row.value)
+            writer.key("path"); writer.string(row.path)
+            writer.key("set_by"); writer.string(row.setBy)
+            writer.key("set_at"); writer.string(Timestamp.format(row.setAt))
+            writer.key("position"); writer.integer(row.position)
+            writer.endObject()
+        }
+        writer.endArray()
+        return writer.text
+    }
+
+    static func encode(_ rows: [ActivityRow]) -> String {
+        var writer = JSONWriter(capacity: 192 * rows.count)
+        writer.beginArray()
+        for row in rows {
+            writer.beginObject()
+            writer.key("position"); writer.integer(row.position)
+            writer.key("onboarding_id"); writer.string(row.onboardingId)
+            writer.key("version"); writer.integer(row.version)
+            writer.key("type"); writer.string(row.type)
+            writer.key("summary"); writer.string(row.summary)
+            writer.key("actor"); writer.string(row.actor)
+            writer.key("recorded_at"); writer.string(Timestamp.format(row.recordedAt))
+            writer.endObject()
+        }
+        writer.endArray()
+        return writer.text
+    }
+}
