@@ -11,7 +11,7 @@ enum CommandEngine {
     /// Runs `body` with an engine on a small pool, closing the pool afterwards.
     static func run<T>(connections: Int = 2, _ body: (Engine) async throws -> T) async throws -> T {
         let engine = try await Engine.open(.fromEnvironment(maximumConnections: connections))
-        defer { engine.pool.close() }
+        defer { engine.close() }
         do {
             let result = try await body(engine)
             await engine.flushNotifications()

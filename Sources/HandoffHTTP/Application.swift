@@ -66,7 +66,12 @@ public func buildApplication(
         guard await engine.isDatabaseReachable() else {
             throw EngineError(.databaseUnavailable, "the database does not answer")
         }
-        return try JSONBody.response(["status": "ready"])
+        // The read replica's lag, when there is one (it never makes the server unready: the primary serves
+        // reads a replica cannot).
+        guard let replica = try? await engine.replicaStatus() else {
+            return try JSONBody.response(["status": "ready"])
+        }
+        return try JSONBody.response(Readiness(status: "ready", replica: replica))
     }
     let authenticated = RecordingRoutes(
         base: router.group().add(middleware: BearerAuthentication(authenticator: authenticator)), table: methods)
@@ -77,6 +82,10 @@ public func buildApplication(
     }
     authenticated.get("/metrics") { _, _ in
         // Each projection's lag as of this scrape (cheap to read: no scan of the log).
+        if let replica = try? await engine.replicaStatus() {
+            Gauge(label: "handoff_replica_lag_bytes").record(replica.lagBytes)
+            Gauge(label: "handoff_replica_lag_seconds").record(replica.lagSeconds ?? 0)
+        }
         for projection in (try? await engine.projectionsStatus()) ?? [] where projection.state != "rebuilding" {
             let dimensions = [("projection", projection.name)]
             Gauge(label: "handoff_projection_lag_events", dimensions: dimensions).record(projection.lagEvents)
@@ -94,6 +103,12 @@ public func buildApplication(
         services: services + [feed],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? settings.port) },
         logger: logger)
+}
+
+/// `GET /readyz` with a read replica: how far behind it is.
+struct Readiness: Encodable {
+    let status: String
+    let replica: ReplicaStatus
 }
 
 /// Checks `Authorization: Bearer <token>` and puts the caller it stands for in the context. Missing, unknown,

@@ -18,7 +18,7 @@ public enum Host {
     ) async throws {
         let endpoints = try Endpoints.fromEnvironment()
         let engine = try await Engine.open(settings.engine)
-        defer { engine.pool.close() }
+        defer { engine.close() }
         let application = try buildApplication(
             engine: engine, settings: settings,
             services: backgroundServices(engine, endpoints: endpoints, logger: logger) + background(engine),
@@ -44,7 +44,7 @@ public enum Host {
     public static func work(_ settings: EngineSettings, logger: Logger, onRunning: @Sendable () -> Void = {}) async throws {
         let endpoints = try Endpoints.fromEnvironment()
         let engine = try await Engine.open(settings)
-        defer { engine.pool.close() }
+        defer { engine.close() }
         let group = ServiceGroup(
             configuration: .init(
                 services: backgroundServices(engine, endpoints: endpoints, logger: logger),

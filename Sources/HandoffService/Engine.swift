@@ -27,6 +27,8 @@ public struct Engine: Sendable {
     let definitions = DefinitionCache()
     let snapshots = SnapshotCache()
     let notifier: LogNotifier
+    /// Reads for views from a streaming replica (`DATABASE_READ_URL`), when there is one.
+    let replica: ReplicaReads?
 
     /// How often a write is decided again after losing a race, before it fails with `version_conflict`.
     public static let maximumAttempts = 10
@@ -36,11 +38,29 @@ public struct Engine: Sendable {
     public static let maximumLimit = 1_000
 
     /// - Parameter clock: the engine's only source of time; `now` for every decision comes from it.
-    public init(pool: ConnectionPool, workflows: WorkflowLibrary, clock: @escaping @Sendable () -> Date = { Date() }) {
+    /// - Parameter readPool: a pool on a streaming replica of `pool`'s database, for the reads that serve views
+    ///   (`GET` routes, listings, history); writes and everything else use `pool`.
+    public init(
+        pool: ConnectionPool, readPool: ConnectionPool? = nil, workflows: WorkflowLibrary,
+        clock: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.pool = pool
         self.workflows = workflows
         self.clock = clock
         notifier = LogNotifier(pool: pool)
+        replica = readPool.map { ReplicaReads(pool: $0) }
+    }
+
+    /// Closes the engine's pools (the primary's and the replica's).
+    public func close() {
+        pool.close()
+        replica?.pool.close()
+    }
+
+    /// A write committed: the live pages are told, and this process's next read from a replica waits for it.
+    func committed() {
+        notifier.poke()
+        replica?.wrote()
     }
 
     /// The engine's time now: what its decisions, due times and overdue marks are measured by.
@@ -300,7 +320,7 @@ public struct Engine: Sendable {
 
     /// One onboarding from the status projection. Throws `not_found`.
     public func onboarding(_ id: String) async throws(EngineError) -> OnboardingView {
-        let view = try await read { connection in try Projections.onboarding(on: connection, id: id).map(Rows.view) }
+        let view = try await viewRead { connection in try Projections.onboarding(on: connection, id: id).map(Rows.view) }
         guard let view else { throw EngineError(.notFound, "no onboarding '\(id)'") }
         return view
     }
@@ -326,7 +346,7 @@ public struct Engine: Sendable {
                 throw EngineError(.invalidInput, "the filter on \(name.prefix(200)) is too long or holds a NUL character")
             }
         }
-        let views = try await read { connection in
+        let views = try await viewRead { connection in
             let rows = try Projections.onboardings(on: connection, matching: query, limit: limit, after: after)
             if rows.isEmpty, let after, try Projections.onboarding(on: connection, id: after) == nil {
                 throw EngineError(.invalidInput, Self.unknownCursor(after, of: "onboarding"))
@@ -350,7 +370,7 @@ public struct Engine: Sendable {
 
     /// One task from the queue projection. Throws `not_found`.
     public func task(_ id: String) async throws(EngineError) -> TaskView {
-        let view = try await read { connection in try Projections.task(on: connection, id: id).map(Rows.view) }
+        let view = try await viewRead { connection in try Projections.task(on: connection, id: id).map(Rows.view) }
         guard let view else { throw EngineError(.notFound, "no task '\(id)'") }
         return view
     }
@@ -370,7 +390,7 @@ public struct Engine: Sendable {
             throw EngineError(.invalidInput, "a task state is open, claimed, completed or cancelled, not '\(state)'")
         }
         let finalQuery = query
-        let views = try await read { connection in
+        let views = try await viewRead { connection in
             let rows = try Projections.tasks(on: connection, matching: finalQuery, limit: limit, after: after)
             if rows.isEmpty, let onboardingId = finalQuery.onboardingId,
                 try Projections.onboarding(on: connection, id: onboardingId) == nil
@@ -391,7 +411,7 @@ public struct Engine: Sendable {
         -> [EventView]
     {
         try filter.check()
-        let events = try await read { connection in try EventStore.read(on: connection, stream: id) }
+        let events = try await viewRead { connection in try EventStore.read(on: connection, stream: id) }
         guard !events.isEmpty else { throw EngineError(.notFound, "no onboarding '\(id)'") }
         return try Self.views(of: events.filter(filter.keeps))
     }
@@ -427,7 +447,7 @@ public struct Engine: Sendable {
     /// definition it started with. Throws `not_found`, `invalid_input` (a version or time outside its history).
     public func replay(_ id: String, at point: ReplayPoint = .latest) async throws(EngineError) -> ReplayView {
         let definitions = definitions
-        return try await read { connection in
+        return try await viewRead { connection in
             let events = try EventStore.read(on: connection, stream: id)
             guard !events.isEmpty else { throw EngineError(.notFound, "no onboarding '\(id)'") }
             let kept: [RecordedEvent]

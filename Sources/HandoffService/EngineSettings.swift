@@ -12,20 +12,25 @@ public struct EngineSettings: Sendable {
     public var workflows: URL
     /// The most connections the engine's pool opens.
     public var maximumConnections: Int
+    /// A streaming replica of the database for the reads that serve views (`DATABASE_READ_URL`); nil: the
+    /// primary serves every read.
+    public var readURL: String?
 
-    public init(database: DatabaseSettings, workflows: URL, maximumConnections: Int = 16) {
+    public init(database: DatabaseSettings, workflows: URL, maximumConnections: Int = 16, readURL: String? = nil) {
         self.database = database
         self.workflows = workflows
         self.maximumConnections = maximumConnections
+        self.readURL = readURL
     }
 
-    /// `DATABASE_URL`, `HANDOFF_HOME`, `HANDOFF_MIGRATIONS` and `HANDOFF_WORKFLOWS`.
+    /// `DATABASE_URL`, `DATABASE_READ_URL`, `HANDOFF_HOME`, `HANDOFF_MIGRATIONS` and `HANDOFF_WORKFLOWS`.
     public static func fromEnvironment(
         _ environment: [String: String] = ProcessInfo.processInfo.environment, maximumConnections: Int = 16
     ) -> EngineSettings {
         EngineSettings(
             database: DatabaseSettings.fromEnvironment(environment),
-            workflows: WorkflowLibrary.fromEnvironment(environment).folder, maximumConnections: maximumConnections)
+            workflows: WorkflowLibrary.fromEnvironment(environment).folder, maximumConnections: maximumConnections,
+            readURL: environment["DATABASE_READ_URL"].flatMap { $0.isEmpty ? nil : $0 })
     }
 }
 
@@ -38,7 +43,11 @@ extension Engine {
     {
         do {
             let pool = try await Database.open(settings.database, maximumConnections: settings.maximumConnections)
-            return Engine(pool: pool, workflows: WorkflowLibrary(folder: settings.workflows), clock: clock)
+            let readPool = settings.readURL.map {
+                ConnectionPool(ConnectionConfiguration($0), maximumConnections: settings.maximumConnections)
+            }
+            return Engine(
+                pool: pool, readPool: readPool, workflows: WorkflowLibrary(folder: settings.workflows), clock: clock)
         } catch {
             throw EngineError.from(error)
         }

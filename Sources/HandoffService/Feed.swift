@@ -12,7 +12,7 @@ extension Engine {
     /// The newest events across every onboarding, newest first: the dashboard's recent activity.
     public func recentEvents(limit: Int = 20) async throws(EngineError) -> [EventView] {
         let limit = try Self.check(limit: limit)
-        let events = try await read { connection in try EventStore.latest(on: connection, limit: limit) }
+        let events = try await viewRead { connection in try EventStore.latest(on: connection, limit: limit) }
         return try Self.views(of: events)
     }
 

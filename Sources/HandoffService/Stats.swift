@@ -45,7 +45,7 @@ extension Engine {
     /// Onboardings by workflow, state and step; open, claimed and overdue tasks by role, as of the engine's clock.
     public func stats() async throws(EngineError) -> StatsView {
         let now = clock()
-        let record = try await read { connection in try Projections.stats(on: connection, now: now) }
+        let record = try await viewRead { connection in try Projections.stats(on: connection, now: now) }
         return StatsView(
             onboardings: record.onboardings.map {
                 StatsView.Onboardings(workflow: $0.workflow, state: $0.state, step: $0.step, count: $0.count)
@@ -95,7 +95,7 @@ extension Engine {
         async throws(EngineError) -> [RecordedVariableView]
     {
         let limit = try Self.check(limit: limit)
-        let rows = try await read { connection in
+        let rows = try await viewRead { connection in
             try AsyncProjections.variables(on: connection, company: company, name: name, limit: limit)
         }
         return try rows.map { (row) throws(EngineError) -> RecordedVariableView in
@@ -114,7 +114,7 @@ extension Engine {
     /// The activity feed, newest first (`GET /activity`).
     public func activity(limit: Int = 50) async throws(EngineError) -> [ActivityView] {
         let limit = try Self.check(limit: limit)
-        return try await read { connection in try AsyncProjections.activity(on: connection, limit: limit) }.map {
+        return try await viewRead { connection in try AsyncProjections.activity(on: connection, limit: limit) }.map {
             ActivityView(
                 position: $0.position, onboarding: $0.onboardingId, workflow: $0.workflowId, version: $0.version,
                 type: $0.type, summary: $0.summary, actor: $0.actor, recordedAt: Timestamp.normalized($0.recordedAt))

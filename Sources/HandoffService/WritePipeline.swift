@@ -77,7 +77,7 @@ extension Engine {
                     snapshots.remember(folded)
                 }
                 if appended {
-                    notifier.poke()
+                    committed()
                 }
                 return answer
             } catch {
@@ -229,7 +229,7 @@ extension Engine {
                 snapshots.remember(folded)
             }
             if !committed.isEmpty {
-                notifier.poke()
+                self.committed()
             }
             return results
         } catch {

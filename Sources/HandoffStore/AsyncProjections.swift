@@ -327,28 +327,28 @@ public enum AsyncProjections {
 
     // MARK: Status
 
+    static let statusSQL = """
+        SELECT c.name, c.generation, c.generation = p.live_generation, c.position, c.events, lag.events,
+               coalesce(extract(epoch FROM now() - oldest.recorded_at), 0)::float8, c.owner, c.lease_until,
+               c.applied_at, p.rebuilt_at
+          FROM projection_checkpoints c
+          JOIN async_projections p USING (name)
+         CROSS JOIN LATERAL (
+               SELECT count(*) AS events FROM (
+                   SELECT 1 FROM events e
+                    WHERE (e.transaction_id, e.position) > (c.transaction_id, c.position)
+                    LIMIT \(lagCountLimit)) waiting) lag
+          LEFT JOIN LATERAL (
+               SELECT e.recorded_at FROM events e
+                WHERE (e.transaction_id, e.position) > (c.transaction_id, c.position)
+                ORDER BY e.transaction_id, e.position LIMIT 1) oldest ON true
+         ORDER BY array_position(ARRAY['timings', 'variables', 'activity'], c.name), c.generation
+        """
+
     /// Every generation's checkpoint and lag: one index probe and one bounded index range per generation (the lag
     /// count costs what the lag is, never a scan of the log).
     public static func status(on connection: Connection) throws -> [AsyncProjectionState] {
-        try connection.query(
-            """
-            SELECT c.name, c.generation, c.generation = p.live_generation, c.position, c.events, lag.events,
-                   coalesce(extract(epoch FROM now() - oldest.recorded_at), 0)::float8, c.owner, c.lease_until,
-                   c.applied_at, p.rebuilt_at
-              FROM projection_checkpoints c
-              JOIN async_projections p USING (name)
-             CROSS JOIN LATERAL (
-                   SELECT count(*) AS events FROM (
-                       SELECT 1 FROM events e
-                        WHERE (e.transaction_id, e.position) > (c.transaction_id, c.position)
-                        LIMIT \(lagCountLimit)) waiting) lag
-              LEFT JOIN LATERAL (
-                   SELECT e.recorded_at FROM events e
-                    WHERE (e.transaction_id, e.position) > (c.transaction_id, c.position)
-                    ORDER BY e.transaction_id, e.position LIMIT 1) oldest ON true
-             ORDER BY array_position(ARRAY['timings', 'variables', 'activity'], c.name), c.generation
-            """
-        ).rows.map { row in
+        try connection.query(statusSQL).rows.map { row in
             AsyncProjectionState(
                 name: try row.string(0), generation: try row.int(1), live: try row.bool(2), position: try row.int64(3),
                 events: try row.int64(4), lagEvents: try row.int64(5), lagSeconds: max(0, try row.double(6)),
@@ -363,16 +363,7 @@ public enum AsyncProjections {
     public static func variables(
         on connection: Connection, company: String?, name: String?, limit: Int
     ) throws -> [RecordedVariable] {
-        try connection.query(
-            """
-            SELECT company, onboarding_id, workflow_id, name, value, path, set_by, set_at
-              FROM recorded_variables
-             WHERE ($1::text IS NULL OR company = $1) AND ($2::text IS NULL OR name = $2)
-             ORDER BY company NULLS LAST, onboarding_id, name
-             LIMIT $3
-            """,
-            [company, name, limit]
-        ).rows.map { row in
+        try connection.query(variablesSQL, [company, name, limit]).rows.map { row in
             RecordedVariable(
                 company: row.optionalString(0), onboardingId: try row.string(1), workflowId: try row.string(2),
                 name: try row.string(3), value: try row.string(4), path: try row.string(5),
@@ -380,15 +371,22 @@ public enum AsyncProjections {
         }
     }
 
+    static let variablesSQL = """
+        SELECT company, onboarding_id, workflow_id, name, value, path, set_by, set_at
+          FROM recorded_variables
+         WHERE ($1::text IS NULL OR company = $1) AND ($2::text IS NULL OR name = $2)
+         ORDER BY company NULLS LAST, onboarding_id, name
+         LIMIT $3
+        """
+
+    static let activitySQL = """
+        SELECT position, onboarding_id, workflow_id, version, type, summary, actor, recorded_at
+          FROM activity ORDER BY position DESC LIMIT $1
+        """
+
     /// The activity feed, newest first.
     public static func activity(on connection: Connection, limit: Int) throws -> [ActivityEntry] {
-        try connection.query(
-            """
-            SELECT position, onboarding_id, workflow_id, version, type, summary, actor, recorded_at
-              FROM activity ORDER BY position DESC LIMIT $1
-            """,
-            [limit]
-        ).rows.map { row in
+        try connection.query(activitySQL, [limit]).rows.map { row in
             ActivityEntry(
                 position: try row.int64(0), onboardingId: try row.string(1), workflowId: try row.string(2),
                 version: try row.int64(3), type: try row.string(4), summary: try row.string(5),

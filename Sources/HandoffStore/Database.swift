@@ -116,4 +116,37 @@ extension Database {
     public static func ping(on connection: Connection) throws -> Bool {
         try connection.query("SELECT 1").rows.count == 1
     }
+
+    // MARK: Replicas
+
+    /// The primary's write-ahead log position now: every transaction committed before this call is at or below
+    /// it. The insert position, not the write position: with `synchronous_commit = off` a commit returns before
+    /// its record is written out.
+    public static func currentLogPosition(on connection: Connection) throws -> UInt64 {
+        try parseLogPosition(connection.query("SELECT pg_current_wal_insert_lsn()::text").rows[0].string(0))
+    }
+
+    /// How far a streaming replica has replayed the primary's log, and the age of the last transaction it
+    /// replayed (nil when it has replayed none yet). Throws on a server that is not in recovery.
+    public static func replayedLogPosition(on connection: Connection) throws -> (position: UInt64, seconds: Double?) {
+        let row = try connection.query(
+            """
+            SELECT pg_is_in_recovery(), coalesce(pg_last_wal_replay_lsn(), '0/0')::text,
+                   extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8
+            """
+        ).rows[0]
+        guard try row.bool(0) else {
+            throw StoreError(.invalidInput, "DATABASE_READ_URL names a server that is not a replica (not in recovery)")
+        }
+        return (try parseLogPosition(row.string(1)), row.isNull(2) ? nil : max(0, try row.double(2)))
+    }
+
+    /// `16/B374D848` as a number.
+    static func parseLogPosition(_ text: String) throws -> UInt64 {
+        let parts = text.split(separator: "/")
+        guard parts.count == 2, let high = UInt64(parts[0], radix: 16), let low = UInt64(parts[1], radix: 16) else {
+            throw StoreError(.invalidInput, "'\(text)' is not a log position")
+        }
+        return high << 32 | low
+    }
 }

@@ -567,22 +567,23 @@ public struct EventStore: Sendable {
     public static func readAll(on connection: Connection, after position: LogPosition, limit: Int) throws
         -> [RecordedEvent]
     {
-        try connection.query(
-            """
-            SELECT \(columns) FROM events
-             WHERE (transaction_id, position) > ($1::xid8, $2::bigint)
-               AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-             ORDER BY transaction_id, position
-             LIMIT $3
-            """,
-            [position.transactionId, position.position, limit]
-        ).rows.map(decode)
+        try connection.query(readAllSQL, [position.transactionId, position.position, limit]).rows.map(decode)
     }
+
+    static let readAllSQL = """
+        SELECT \(columns) FROM events
+         WHERE (transaction_id, position) > ($1::xid8, $2::bigint)
+           AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+         ORDER BY transaction_id, position
+         LIMIT $3
+        """
 
     /// The last `limit` events of the global log, newest first: what happened lately, across onboardings.
     public static func latest(on connection: Connection, limit: Int) throws -> [RecordedEvent] {
-        try connection.query("SELECT \(columns) FROM events ORDER BY position DESC LIMIT $1", [limit]).rows.map(decode)
+        try connection.query(latestSQL, [limit]).rows.map(decode)
     }
+
+    static let latestSQL = "SELECT \(columns) FROM events ORDER BY position DESC LIMIT $1"
 
     /// Where a reader that wants only what comes next starts: after the last event `readAll` can return now.
     public static func end(on connection: Connection) throws -> LogPosition {

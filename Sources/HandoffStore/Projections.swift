@@ -377,7 +377,13 @@ public enum Projections {
     public static func tasks(
         on connection: Connection, matching query: TaskQuery, limit: Int, after: String?
     ) throws -> [TaskRecord] {
-        try connection.query(
+        let statement = tasksStatement(matching: query, limit: limit, after: after)
+        return try connection.query(statement.sql, statement.parameters).rows.map(decodeTask)
+    }
+
+    /// The tasks listing's statement (for `EXPLAIN` in the tests too).
+    static func tasksStatement(matching query: TaskQuery, limit: Int, after: String?) -> Statement {
+        (
             taskSelect + """
                  WHERE ($1::jsonb IS NULL OR role IN (SELECT jsonb_array_elements_text($1::jsonb))
                         OR escalated_roles ?| ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))
@@ -395,7 +401,7 @@ public enum Projections {
                 query.states.isEmpty ? nil : JSONText.array(query.states), query.onboardingId, query.assignee, after,
                 limit, query.dueBefore,
             ]
-        ).rows.map(decodeTask)
+        )
     }
 
     /// Every task row, by id (for comparisons with a rebuild).

@@ -107,6 +107,37 @@ public struct LocalCluster: Sendable {
         }
     }
 
+    /// Makes this cluster a streaming replica of `primary` (which must be running) with `pg_basebackup -R`, starts
+    /// it, and returns its connection string. The replica has the primary's logins (and their passwords): its
+    /// `connectionString` and `runtimeConnectionString` work as the primary's do, read-only.
+    public func startStandby(of primary: LocalCluster) throws -> String {
+        guard case .running(let primaryPort) = try primary.status() else {
+            throw PostgresError(.connectionFailed, message: "the primary cluster is not running")
+        }
+        let files = FileManager.default
+        try? files.removeItem(at: directory)
+        // The home is the caller's; the server's account must be able to reach the cluster's folder inside it.
+        try files.createDirectory(
+            at: directory.deletingLastPathComponent(), withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o755])
+        try files.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        for (from, to) in [(primary.passwordFile, passwordFile), (primary.runtimePasswordFile, runtimePasswordFile)] {
+            try files.copyItem(at: from, to: to)
+        }
+        try handOverToServerAccount(directory)
+        let binaries = try ServerBinaries.locate()
+        let basebackup = URL(fileURLWithPath: binaries.pgCtl).deletingLastPathComponent()
+            .appendingPathComponent("pg_basebackup").path
+        let source = try primary.connectionString(port: primaryPort)
+        let result = try runServerCommand(basebackup, [
+            "-D", dataDirectory.path, "-d", source, "-R", "-X", "stream", "-c", "fast",
+        ])
+        guard result.status == 0 else {
+            throw PostgresError(.connectionFailed, message: "pg_basebackup failed: \(result.output.suffix(600))")
+        }
+        return try start()
+    }
+
     /// Stops the server if it runs (fast shutdown: open sessions are ended, committed work is kept).
     public func stop() throws {
         try withFileLock {

@@ -10,13 +10,22 @@ import Testing
 /// Follows the log until every async projection has applied every committed event. (The gap-safe read holds
 /// back events while an older transaction is open anywhere on the server, so a short batch alone does not mean
 /// caught up while other tests run.)
-func followToTheEnd(_ engine: Engine, owner: String = "test-runner", leaseSeconds: Double = 30) async throws {
+func followToTheEnd(
+    _ engine: Engine, owner: String = "test-runner", leaseSeconds: Double = 30, limit: Int = 100
+) async throws {
     let caughtUp = try await eventually(within: 60) {
-        _ = try await engine.followProjections(owner: owner, limit: 100, leaseSeconds: leaseSeconds)
+        _ = try await engine.followProjections(owner: owner, limit: limit, leaseSeconds: leaseSeconds)
         return try await engine.projectionsStatus().filter { $0.kind == "async" && $0.state != "rebuilding" }
             .allSatisfy { $0.lagEvents == 0 }
     }
     #expect(caughtUp, "the async projections did not catch up with the log")
+}
+
+/// Ends a process's projection leases now, as if it had stopped renewing them that long ago.
+func expireLeases(_ database: TestDatabase, of owner: String) async throws {
+    _ = try await database.column(
+        "UPDATE projection_checkpoints SET lease_until = now() - interval '1 second' WHERE owner = $1 RETURNING 1",
+        [owner])
 }
 
 /// Every async projection's live rows, as text, by name.
@@ -145,20 +154,20 @@ struct AsyncProjectionTests {
         let engine = fixture.engine
         _ = try await engine.start(
             workflow: "mail-send", inputs: ["company": "Contoso", "path": "standard"], id: "l0", actor: "olivia")
-        try await followToTheEnd(engine, owner: "first", leaseSeconds: 2)
+        try await followToTheEnd(engine, owner: "first", leaseSeconds: 30)
         _ = try await engine.start(
             workflow: "mail-send", inputs: ["company": "Contoso", "path": "standard"], id: "l1", actor: "olivia")
         // The holder's lease stands: the second process applies nothing.
-        #expect(try await engine.followProjections(owner: "second", leaseSeconds: 2).isEmpty)
+        #expect(try await engine.followProjections(owner: "second", leaseSeconds: 30).isEmpty)
         #expect(try await engine.projectionsStatus().filter { $0.kind == "async" }.allSatisfy { $0.holder == "first" })
         // The first stops answering; once its lease ran out the second goes on from its checkpoint.
-        try await Task.sleep(for: .milliseconds(2_200))
-        try await followToTheEnd(engine, owner: "second", leaseSeconds: 2)
+        try await expireLeases(fixture.database, of: "first")
+        try await followToTheEnd(engine, owner: "second", leaseSeconds: 30)
         #expect(try await engine.projectionsStatus().filter { $0.kind == "async" }.allSatisfy { $0.holder == "second" })
-        #expect(try await engine.followProjections(owner: "first", leaseSeconds: 2).isEmpty)
+        #expect(try await engine.followProjections(owner: "first", leaseSeconds: 30).isEmpty)
         // A runner that stops gives its leases up: another takes over at once.
         try await engine.releaseProjections(owner: "second")
-        #expect(try await engine.followProjections(owner: "first", leaseSeconds: 2).count == 3)
+        #expect(try await engine.followProjections(owner: "first", leaseSeconds: 30).count == 3)
         let activity = try await engine.activity(limit: 1000)
         #expect(Set(activity.map(\.position)).count == activity.count)
         #expect(activity.count.description == (try await fixture.database.column("SELECT count(*) FROM events").first.flatMap { $0 }))
@@ -179,14 +188,14 @@ struct AsyncProjectionTests {
         try await followToTheEnd(engine)
         #expect(try await asyncContents(fixture.database) == live)
 
-        // A rebuild that commits three batches and dies (its lease of one second runs out).
+        // A rebuild that commits three batches and dies.
         try await offload {
             let connection = try fixture.database.connect()
             try AsyncProjections.beginRebuild(on: connection, name: "timings")
             for _ in 0..<3 {
                 try connection.transaction { connection in
                     _ = try Engine.applyBatch(
-                        on: connection, name: "timings", live: false, owner: "killed", limit: 5, leaseSeconds: 1)
+                        on: connection, name: "timings", live: false, owner: "killed", limit: 5, leaseSeconds: 30)
                 }
             }
         }
@@ -202,7 +211,7 @@ struct AsyncProjectionTests {
         } throws: { error in
             (error as? EngineError)?.code == .alreadyExists
         }
-        try await Task.sleep(for: .milliseconds(1_200))
+        try await expireLeases(fixture.database, of: "killed")
         let resumed = try await engine.rebuildAsyncProjection("timings", owner: "resumer", leaseSeconds: 30)
         #expect(resumed.generation == clean.generation + 1)
         try await followToTheEnd(engine)
