@@ -6,7 +6,7 @@ import Postgres
 /// `handoff bench`: runs scenarios in a database of their own on the configured server, then drops it.
 public enum Bench {
     /// The scenarios, in the order they run when none is named.
-    public static let scenarios = ["append", "claim", "advance", "timers", "outbox", "replay", "rebuild"]
+    public static let scenarios = ["append", "claim", "advance", "timers", "outbox", "replay", "rebuild", "scale"]
 
     /// Runs the named scenarios (all when empty). `connectionString` is the server's; each scenario runs in a new
     /// database `handoff_bench_<pid>_<random>` created there (its user needs CREATEDB), migrated, and dropped afterwards,
@@ -67,6 +67,10 @@ public enum Bench {
                     return try await ReplayScenario(pool: pool, engine: engine, settings: settings).run()
                 case "rebuild":
                     return try await RebuildScenario(pool: pool, engine: engine, settings: settings).run()
+                case "scale":
+                    return try await ScaleScenario(
+                        pool: pool, engine: engine, configuration: configuration, settings: settings
+                    ).run()
                 default:
                     return []
                 }

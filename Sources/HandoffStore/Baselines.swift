@@ -260,6 +260,20 @@ extension Baselines {
 
     /// A plain scan of the whole events table in pages of `pageSize`, in (stream, version) order (the order a
     /// rebuild needs), rows left undecoded; in one transaction. Returns how many rows were read.
+    /// Reads every event in the global log's order, as a follower of the log from position zero reads them (the
+    /// same gap-safe statement, in pages), rows left undecoded: an async rebuild's baseline.
+    public static func scanLog(on connection: Connection, pageSize: Int = 5_000) throws -> Int64 {
+        var after = LogPosition.start
+        var total: Int64 = 0
+        while true {
+            let rows = try connection.query(
+                EventStore.readAllSQL, [after.transactionId, after.position, pageSize]).rows
+            total += Int64(rows.count)
+            guard let last = rows.last, rows.count == pageSize else { return total }
+            after = LogPosition(transactionId: try last.uint64(1), position: try last.int64(0))
+        }
+    }
+
     public static func scanEvents(on connection: Connection, pageSize: Int = 5_000) throws -> Int64 {
         try connection.transaction { connection in
             var after = ("", Int64(0))

@@ -73,6 +73,25 @@ import Testing
         }
     }
 
+    @Test func scaleMeasuresTheReadsAtTwoSizesTheAsyncRebuildAndTheLagUnderWriters() async throws {
+        let report = try await run(["scale"], clients: [2])
+        #expect(report.scenarios.map(\.name).enumerated().map { $0 == 2 ? String($1.prefix(14)) : $1 } == [
+            "scale-stats-1k-vs-100", "scale-tasks-by-role-1k-vs-100", "scale-rebuild-", "scale-lag-p50", "scale-lag-p99",
+        ])
+        for result in report.scenarios.prefix(2) {
+            #expect(result.unit == "ms")
+            expectSane(result)
+        }
+        let rebuild = report.scenarios[2]
+        #expect(rebuild.unit == "events/s")
+        expectSane(rebuild)
+        for lag in report.scenarios.suffix(2) {
+            #expect(lag.unit == "ms" && lag.clients == 2)
+            #expect(lag.baseline.min > 0, "the writers completed nothing")
+            #expect(lag.engine.min >= 0 && lag.engine.max.isFinite)
+        }
+    }
+
     @Test func appendMeasuresTheEngineAndTheBaselineEveryRound() async throws {
         let report = try await run(["append"])
         #expect(report.scenarios.map(\.name) == ["append", "append-10"])
