@@ -9,7 +9,7 @@ import Timestamps
 struct ProjectionsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "projections",
-        abstract: "Inspect and rebuild the projections (inline: onboardings, tasks; async: timings, variables, activity).",
+        abstract: "Inspect and rebuild the projections (inline: onboardings, tasks; async: timings, variables, activity, counts).",
         subcommands: [Status.self, Rebuild.self]
     )
 
@@ -46,13 +46,13 @@ struct ProjectionsCommand: AsyncParsableCommand {
             abstract: "Write a projection (or every one) again from the event log.",
             discussion: """
                 An inline projection (onboardings, tasks) is emptied and written again in one transaction. An async \
-                one (timings, variables, activity) is written into its next generation from position zero while \
+                one (timings, variables, activity, counts) is written into its next generation from position zero while \
                 readers keep seeing the live one, then swapped in at once; a rebuild that was stopped resumes \
                 where it was. On a terminal a progress bar shows events per second and the time left.
                 """)
         @OptionGroup var output: OutputOptions
 
-        @Argument(help: "onboardings, tasks, timings, variables or activity (default: every one).")
+        @Argument(help: "onboardings, tasks, timings, variables, activity or counts (default: every one).")
         var name: String?
 
         func run() async throws {

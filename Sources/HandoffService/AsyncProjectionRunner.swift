@@ -30,7 +30,7 @@ public struct RebuildProgress: Sendable, Equatable {
 }
 
 extension Engine {
-    /// The async projections' names (`timings`, `variables`, `activity`).
+    /// The async projections' names (`timings`, `variables`, `activity`, `counts`).
     public static var asyncProjectionNames: [String] { AsyncProjections.names }
 
     /// Applies the next batch of at most `limit` events to each async projection this process holds the lease of
@@ -157,8 +157,21 @@ enum AsyncRows {
         switch name {
         case "timings": .timings(timings(events))
         case "variables": .variables(variables(events))
+        case "counts": counts(events)
         default: .activity(activity(events))
         }
+    }
+
+    /// The onboardings and tasks the events touched, each once, in the order first touched.
+    static func counts(_ events: [RecordedEvent]) -> AsyncProjectionRows {
+        var onboardings: [String] = []
+        var tasks: [String] = []
+        var seen = Set<String>()
+        for event in events {
+            if seen.insert("o" + event.streamId).inserted { onboardings.append(event.streamId) }
+            if let task = decoded(event)?.taskId, seen.insert("t" + task).inserted { tasks.append(task) }
+        }
+        return .counts(onboardings: onboardings, tasks: tasks)
     }
 
     private static func decoded(_ event: RecordedEvent) -> OnboardingEvent? {

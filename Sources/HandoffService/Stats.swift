@@ -19,9 +19,9 @@ public struct StatsView: Codable, Sendable, Equatable {
         public var overdue: Int
     }
 
-    /// Per workflow, role and step: open and completed tasks, and the seconds they waited before their first
-    /// claim and took to complete (median and 90th percentile; null before any task got that far). From the
-    /// async `timings` projection, as far as it has followed the log.
+    /// Per workflow, role and step: open and completed tasks (the async `counts` projection), and the seconds the
+    /// step's latest 1,000 tasks waited before their first claim and took to complete (median and 90th percentile;
+    /// null before any task got that far; the async `timings` projection).
     public struct Steps: Codable, Sendable, Equatable {
         public var workflow: String
         public var role: String

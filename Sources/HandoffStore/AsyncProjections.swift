@@ -115,6 +115,8 @@ public enum AsyncProjectionRows: Sendable, Equatable {
     case timings([TaskTimingRow])
     case variables([RecordedVariableRow])
     case activity([ActivityRow])
+    /// The onboardings and tasks the batch's events touched: each is counted again where its row is now.
+    case counts(onboardings: [String], tasks: [String])
 }
 
 /// Where one generation of an async projection is in the log, leased to the caller's process.
@@ -144,15 +146,15 @@ public struct AsyncProjectionState: Sendable, Equatable {
     public var rebuiltAt: Date?
 }
 
-/// The async projections (migration 0014): `timings` (tasks' waiting and working times), `variables` (what each
-/// onboarding recorded, by company) and `activity` (the feed).
+/// The async projections (migrations 0014 and 0016): `timings` (tasks' waiting and working times), `variables`
+/// (what each onboarding recorded, by company), `activity` (the feed) and `counts` (the dashboard's figures).
 ///
 /// Each generation is applied batch by batch: `lease` locks its checkpoint row for the caller's transaction and
 /// checks that no other process holds the lease, `apply` writes the rows, and `advance` moves the checkpoint and
 /// renews the lease, all in one transaction. The row lock serialises batches of one generation across processes
 /// and the lease keeps one process on it at a time, so every event is applied once.
 public enum AsyncProjections {
-    public static let names = ["timings", "variables", "activity"]
+    public static let names = ["timings", "variables", "activity", "counts"]
     /// Lag is counted up to this many events (the count stays cheap however far behind a projection is).
     public static let lagCountLimit = 1_000_000
 
@@ -220,8 +222,85 @@ public enum AsyncProjections {
         case .activity(let rows):
             guard !rows.isEmpty else { return }
             try connection.query(insertActivity, [generation, encode(rows)])
+        case .counts(let onboardings, let tasks):
+            if !onboardings.isEmpty { try connection.query(countOnboardings, [generation, JSONText.array(onboardings)]) }
+            if !tasks.isEmpty { try connection.query(countTasks, [generation, JSONText.array(tasks)]) }
         }
     }
+
+    /// Moves each touched onboarding from the groups it was counted in to those its row is in now. Every CTE sees
+    /// the rows as they were before the statement, so `counted` reads the old places while `placed` writes the
+    /// new ones.
+    static let countOnboardings = """
+        WITH touched AS (SELECT DISTINCT jsonb_array_elements_text($2::jsonb) AS id),
+        current AS (
+            SELECT o.id, o.workflow_id, o.state, o.current_steps AS steps FROM onboardings o JOIN touched t ON t.id = o.id
+        ),
+        counted AS (
+            SELECT c.onboarding_id AS id, c.workflow_id, c.state, c.steps
+              FROM counted_onboardings c JOIN touched t ON c.generation = $1 AND c.onboarding_id = t.id
+        ),
+        deltas AS (
+            SELECT workflow_id, state, step, sum(delta)::bigint AS delta FROM (
+                SELECT r.workflow_id, r.state, s.step, -1 AS delta FROM counted r
+                 CROSS JOIN LATERAL jsonb_array_elements_text(
+                     CASE WHEN jsonb_array_length(r.steps) = 0 THEN '[""]'::jsonb ELSE r.steps END) AS s(step)
+                UNION ALL
+                SELECT r.workflow_id, r.state, s.step, 1 FROM current r
+                 CROSS JOIN LATERAL jsonb_array_elements_text(
+                     CASE WHEN jsonb_array_length(r.steps) = 0 THEN '[""]'::jsonb ELSE r.steps END) AS s(step)
+            ) moves
+             GROUP BY 1, 2, 3 HAVING sum(delta) <> 0
+        ),
+        moved AS (
+            INSERT INTO onboarding_count_rows (generation, workflow_id, state, step, count)
+            SELECT $1, workflow_id, state, step, delta FROM deltas
+            ON CONFLICT (generation, workflow_id, state, step) DO UPDATE
+               SET count = onboarding_count_rows.count + EXCLUDED.count
+        ),
+        placed AS (
+            INSERT INTO counted_onboardings (generation, onboarding_id, workflow_id, state, steps)
+            SELECT $1, id, workflow_id, state, steps FROM current
+            ON CONFLICT (generation, onboarding_id) DO UPDATE
+               SET workflow_id = EXCLUDED.workflow_id, state = EXCLUDED.state, steps = EXCLUDED.steps
+        )
+        SELECT 1
+        """
+
+    /// The same for tasks, by workflow, role, step and state.
+    static let countTasks = """
+        WITH touched AS (SELECT DISTINCT jsonb_array_elements_text($2::jsonb) AS id),
+        current AS (
+            SELECT t.id, coalesce(o.workflow_id, '') AS workflow_id, t.role, t.step, t.state
+              FROM tasks t JOIN touched x ON x.id = t.id LEFT JOIN onboardings o ON o.id = t.onboarding_id
+        ),
+        counted AS (
+            SELECT c.task_id AS id, c.workflow_id, c.role, c.step, c.state
+              FROM counted_tasks c JOIN touched t ON c.generation = $1 AND c.task_id = t.id
+        ),
+        deltas AS (
+            SELECT workflow_id, role, step, state, sum(delta)::bigint AS delta FROM (
+                SELECT workflow_id, role, step, state, -1 AS delta FROM counted
+                UNION ALL
+                SELECT workflow_id, role, step, state, 1 FROM current
+            ) moves
+             GROUP BY 1, 2, 3, 4 HAVING sum(delta) <> 0
+        ),
+        moved AS (
+            INSERT INTO task_count_rows (generation, workflow_id, role, step, state, count)
+            SELECT $1, workflow_id, role, step, state, delta FROM deltas
+            ON CONFLICT (generation, workflow_id, role, step, state) DO UPDATE
+               SET count = task_count_rows.count + EXCLUDED.count
+        ),
+        placed AS (
+            INSERT INTO counted_tasks (generation, task_id, workflow_id, role, step, state)
+            SELECT $1, id, workflow_id, role, step, state FROM current
+            ON CONFLICT (generation, task_id) DO UPDATE
+               SET workflow_id = EXCLUDED.workflow_id, role = EXCLUDED.role, step = EXCLUDED.step,
+                   state = EXCLUDED.state
+        )
+        SELECT 1
+        """
 
     static let insertTimings = """
         INSERT INTO task_timing_rows (generation, task_id, onboarding_id, workflow_id, step, role, opened_at, due_at,
@@ -309,18 +388,21 @@ public enum AsyncProjections {
 
     /// Deletes the rows of `name`'s generations that have no checkpoint (the old generation after a swap).
     public static func deleteStaleGenerations(on connection: Connection, name: String) throws {
-        let table = try rowTable(name)
-        try connection.query(
-            "DELETE FROM \(table) WHERE generation NOT IN "
-                + "(SELECT generation FROM projection_checkpoints WHERE name = $1)",
-            [name])
+        for table in try rowTables(name) {
+            try connection.query(
+                "DELETE FROM \(table) WHERE generation NOT IN "
+                    + "(SELECT generation FROM projection_checkpoints WHERE name = $1)",
+                [name])
+        }
     }
 
-    static func rowTable(_ name: String) throws -> String {
+    /// The tables holding a projection's rows, the one readers compare first.
+    static func rowTables(_ name: String) throws -> [String] {
         switch name {
-        case "timings": "task_timing_rows"
-        case "variables": "recorded_variable_rows"
-        case "activity": "activity_rows"
+        case "timings": ["task_timing_rows"]
+        case "variables": ["recorded_variable_rows"]
+        case "activity": ["activity_rows"]
+        case "counts": ["onboarding_count_rows", "task_count_rows", "counted_onboardings", "counted_tasks"]
         default: throw StoreError(.invalidInput, "no async projection '\(name)'")
         }
     }
@@ -342,7 +424,7 @@ public enum AsyncProjections {
                SELECT e.recorded_at FROM events e
                 WHERE (e.transaction_id, e.position) > (c.transaction_id, c.position)
                 ORDER BY e.transaction_id, e.position LIMIT 1) oldest ON true
-         ORDER BY array_position(ARRAY['timings', 'variables', 'activity'], c.name), c.generation
+         ORDER BY array_position(ARRAY['timings', 'variables', 'activity', 'counts'], c.name), c.generation
         """
 
     /// Every generation's checkpoint and lag: one index probe and one bounded index range per generation (the lag
@@ -396,17 +478,18 @@ public enum AsyncProjections {
 
     /// A generation's rows in a stable order and one text form, to compare a projection with a rebuild.
     public static func contents(on connection: Connection, name: String, generation: Int? = nil) throws -> [String] {
-        let table = try rowTable(name)
-        let key = switch name {
-        case "timings": "task_id"
-        case "variables": "onboarding_id, name"
-        default: "position"
-        }
         let generationSQL = generation.map(String.init)
             ?? "(SELECT live_generation FROM async_projections WHERE name = '\(name)')"
-        return try connection.query(
-            "SELECT (to_jsonb(r) - 'generation')::text FROM \(table) r WHERE generation = \(generationSQL) ORDER BY \(key)"
-        ).rows.map { try $0.string(0) }
+        var contents: [String] = []
+        for table in try rowTables(name) {
+            // Counts of 0 are where a group was and is no more: a rebuild never writes them.
+            let filter = table.hasSuffix("count_rows") ? " AND count <> 0" : ""
+            contents += try connection.query(
+                "SELECT (to_jsonb(r) - 'generation')::text AS row FROM \(table) r WHERE generation = \(generationSQL)"
+                    + filter + " ORDER BY 1"
+            ).rows.map { try $0.string(0) }
+        }
+        return contents
     }
 
     // MARK: Coding

@@ -378,29 +378,79 @@ public enum Projections {
         on connection: Connection, matching query: TaskQuery, limit: Int, after: String?
     ) throws -> [TaskRecord] {
         let statement = tasksStatement(matching: query, limit: limit, after: after)
-        return try connection.query(statement.sql, statement.parameters).rows.map(decodeTask)
+        let own = try connection.query(statement.sql, statement.parameters).rows.map(decodeTask)
+        guard let escalated = escalatedTasksStatement(matching: query, limit: limit, after: after) else { return own }
+        // Tasks escalated to one of the roles are few: merged into the role's own, in the listing's order.
+        let added = try connection.query(escalated.sql, escalated.parameters).rows.map(decodeTask)
+        guard !added.isEmpty else { return own }
+        let order = { (task: TaskRecord) in (task.createdAt, task.dueAt ?? .distantFuture, task.id) }
+        return Array((own + added).sorted { order($0) < order($1) }.prefix(limit))
     }
 
-    /// The tasks listing's statement (for `EXPLAIN` in the tests too).
+    /// The states a task can be in: listings name them in their SQL (checked against this list), so that the
+    /// planner can use the indexes of open and claimed tasks.
+    static let taskStates = ["open", "claimed", "completed", "cancelled"]
+
+    /// The tasks listing's statement, the tasks of the roles asked for (for `EXPLAIN` in the tests too). One role
+    /// (an inbox, `GET /tasks?role=…`) is read from `tasks_listed` in the listing's order, so a page costs its
+    /// rows however many tasks the role has.
     static func tasksStatement(matching query: TaskQuery, limit: Int, after: String?) -> Statement {
-        (
-            taskSelect + """
-                 WHERE ($1::jsonb IS NULL OR role IN (SELECT jsonb_array_elements_text($1::jsonb))
-                        OR escalated_roles ?| ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))
-                   AND ($2::jsonb IS NULL OR state IN (SELECT jsonb_array_elements_text($2::jsonb)))
-                   AND ($3::text IS NULL OR onboarding_id = $3)
-                   AND ($4::text IS NULL OR assignee = $4)
-                   AND ($5::text IS NULL OR (created_at, coalesce(due_at, 'infinity'), id) >
-                        (SELECT created_at, coalesce(due_at, 'infinity'), id FROM tasks WHERE id = $5))
-                   AND ($7::timestamptz IS NULL OR (due_at <= $7 AND state IN ('open', 'claimed')))
-                 ORDER BY created_at, coalesce(due_at, 'infinity'), id
-                 LIMIT $6
-                """,
-            [
-                query.roles.isEmpty ? nil : JSONText.array(query.roles),
-                query.states.isEmpty ? nil : JSONText.array(query.states), query.onboardingId, query.assignee, after,
-                limit, query.dueBefore,
-            ]
+        var conditions: [String] = []
+        var parameters: [(any PostgresEncodable)?] = []
+        func parameter(_ value: (any PostgresEncodable)?) -> String {
+            parameters.append(value)
+            return "$\(parameters.count)"
+        }
+        if query.roles.count == 1 {
+            conditions.append("role = \(parameter(query.roles[0]))")
+        } else if !query.roles.isEmpty {
+            conditions.append("role IN (SELECT jsonb_array_elements_text(\(parameter(JSONText.array(query.roles)))::jsonb))")
+        }
+        return listing(query, conditions: conditions, parameters: parameters, limit: limit, after: after)
+    }
+
+    /// The tasks escalated to the roles asked for that are not theirs already; nil without roles.
+    static func escalatedTasksStatement(matching query: TaskQuery, limit: Int, after: String?) -> Statement? {
+        guard !query.roles.isEmpty else { return nil }
+        let roles = JSONText.array(query.roles)
+        return listing(
+            query,
+            conditions: [
+                "escalated_roles <> '[]'::jsonb", "escalated_roles ?| ARRAY(SELECT jsonb_array_elements_text($1::jsonb))",
+                "role NOT IN (SELECT jsonb_array_elements_text($1::jsonb))",
+            ],
+            parameters: [roles], limit: limit, after: after)
+    }
+
+    private static func listing(
+        _ query: TaskQuery, conditions: [String], parameters: [(any PostgresEncodable)?], limit: Int, after: String?
+    ) -> Statement {
+        var conditions = conditions
+        var parameters = parameters
+        func parameter(_ value: (any PostgresEncodable)?) -> String {
+            parameters.append(value)
+            return "$\(parameters.count)"
+        }
+        let states = query.states.filter(taskStates.contains)
+        if !states.isEmpty {
+            conditions.append("state IN (" + states.map { "'\($0)'" }.joined(separator: ", ") + ")")
+        }
+        if let onboardingId = query.onboardingId { conditions.append("onboarding_id = \(parameter(onboardingId))") }
+        if let assignee = query.assignee { conditions.append("assignee = \(parameter(assignee))") }
+        if let after {
+            let id = parameter(after)
+            conditions.append(
+                "(created_at, coalesce(due_at, 'infinity'::timestamptz), id) > "
+                    + "(SELECT created_at, coalesce(due_at, 'infinity'::timestamptz), id FROM tasks WHERE id = \(id))")
+        }
+        if let dueBefore = query.dueBefore {
+            conditions.append("due_at <= \(parameter(dueBefore)) AND state IN ('open', 'claimed')")
+        }
+        let limitParameter = parameter(limit)
+        return (
+            taskSelect + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))
+                + " ORDER BY created_at, coalesce(due_at, 'infinity'::timestamptz), id LIMIT \(limitParameter)",
+            parameters
         )
     }
 
@@ -571,8 +621,9 @@ public struct StatsRecord: Sendable, Equatable {
         public var overdue: Int
     }
 
-    /// Per workflow, role and step, from the async `timings` projection (`step_timings`): seconds waited before
-    /// the first claim and taken to complete, median and 90th percentile (nil before any task got that far).
+    /// Per workflow, role and step: open and completed tasks (`counts`), and seconds waited before the first claim
+    /// and taken to complete over the step's latest 1,000 tasks (`timings`), median and 90th percentile (nil
+    /// before any task got that far).
     public struct Steps: Sendable, Equatable {
         public var workflow: String
         public var role: String
@@ -591,43 +642,61 @@ public struct StatsRecord: Sendable, Equatable {
 }
 
 extension Projections {
-    /// Onboardings by workflow, state and current step (one onboarding counts once per current step), and open,
-    /// claimed and overdue tasks per role, as of `now`.
+    /// Onboardings by workflow, state and current step (one onboarding counts once per current step), open and
+    /// claimed tasks per role, and each step's tasks, from the async `counts` projection (a few rows however many
+    /// onboardings there are); overdue tasks as of `now`, counted from the `tasks` projection's index of due times
+    /// (as many rows as are overdue); each step's waiting and working times over its latest 1,000 tasks (the
+    /// `timings` projection).
     public static func stats(on connection: Connection, now: Date) throws -> StatsRecord {
         let onboardings = try connection.query(
-            """
-            SELECT o.workflow_id, o.state, s.step, count(*)
-              FROM onboardings o
-              LEFT JOIN LATERAL jsonb_array_elements_text(o.current_steps) AS s(step) ON true
-             GROUP BY 1, 2, 3
-             ORDER BY 1, 2, 3 NULLS FIRST
-            """
+            "SELECT workflow_id, state, step, count FROM onboarding_counts ORDER BY 1, 2, 3 NULLS FIRST"
         ).rows.map { row in
             StatsRecord.Onboardings(
                 workflow: try row.string(0), state: try row.string(1), step: row.optionalString(2),
                 count: try row.int(3))
         }
+        var overdue: [String: Int] = [:]
+        for row in try connection.query(
+            "SELECT role, count(*) FROM tasks WHERE state IN ('open', 'claimed') AND due_at <= $1 GROUP BY role", [now]
+        ).rows {
+            overdue[try row.string(0)] = try row.int(1)
+        }
         let tasks = try connection.query(
             """
-            SELECT role,
-                   count(*) FILTER (WHERE state = 'open'),
-                   count(*) FILTER (WHERE state = 'claimed'),
-                   count(*) FILTER (WHERE due_at <= $1)
-              FROM tasks
+            SELECT role, coalesce(sum(count) FILTER (WHERE state = 'open'), 0),
+                   coalesce(sum(count) FILTER (WHERE state = 'claimed'), 0)
+              FROM task_counts
              WHERE state IN ('open', 'claimed')
              GROUP BY role
              ORDER BY role
-            """,
-            [now]
+            """
         ).rows.map { row in
             StatsRecord.Tasks(
-                role: try row.string(0), open: try row.int(1), claimed: try row.int(2), overdue: try row.int(3))
+                role: try row.string(0), open: try row.int(1), claimed: try row.int(2),
+                overdue: overdue[try row.string(0)] ?? 0)
         }
         let steps = try connection.query(
             """
-            SELECT workflow_id, role, step, open, completed, wait_median_seconds, wait_p90_seconds,
-                   complete_median_seconds, complete_p90_seconds
-              FROM step_timings
+            SELECT g.workflow_id, g.role, g.step, g.open, g.completed, latest.wait_median, latest.wait_p90,
+                   latest.complete_median, latest.complete_p90
+              FROM (SELECT workflow_id, role, step,
+                           coalesce(sum(count) FILTER (WHERE state IN ('open', 'claimed')), 0) AS open,
+                           coalesce(sum(count) FILTER (WHERE state = 'completed'), 0) AS completed
+                      FROM task_counts GROUP BY 1, 2, 3) g
+             CROSS JOIN LATERAL (
+                   SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM claimed_at - opened_at))
+                              AS wait_median,
+                          percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM claimed_at - opened_at))
+                              AS wait_p90,
+                          percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM completed_at - opened_at))
+                              AS complete_median,
+                          percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM completed_at - opened_at))
+                              AS complete_p90
+                     FROM (SELECT t.opened_at, t.claimed_at, t.completed_at FROM task_timing_rows t
+                            WHERE t.generation = (SELECT live_generation FROM async_projections WHERE name = 'timings')
+                              AND t.workflow_id = g.workflow_id AND t.role = g.role AND t.step = g.step
+                            ORDER BY t.opened_at DESC
+                            LIMIT 1000) recent) latest
              ORDER BY 1, 2, 3
             """
         ).rows.map { row in

@@ -190,7 +190,7 @@ public struct LocalCluster: Sendable {
             # Written by Handoff for its private cluster.
             listen_addresses = '127.0.0.1'
             unix_socket_directories = ''
-            max_connections = 200
+            max_connections = 400
             shared_buffers = 128MB
             log_min_messages = warning
             idle_in_transaction_session_timeout = '10min'

@@ -371,6 +371,8 @@ struct APITests {
             #expect(mailSend["steps"]?.items.isEmpty == false)
             try await expectRefusal(404, "not_found", fixture) { try await api.get("/workflows/nope", as: "pat") }
 
+            // The figures follow the log (the async `counts` projection, which `serve` runs).
+            try await ProjectionsOverHTTPTests.follow(fixture.engine)
             let stats = try await api.get("/stats", as: "pat")
             #expect(stats["onboardings"] == .list([
                 .object(["workflow": "mail-send", "state": "active", "step": "client-synced", "count": 1]),

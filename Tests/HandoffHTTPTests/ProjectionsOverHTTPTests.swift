@@ -26,7 +26,7 @@ struct ProjectionsOverHTTPTests {
             let idle = try await api.get("/projections", as: "alice")
             #expect(idle.status == 200)
             let states = idle.json["projections"]?.items ?? []
-            #expect(states.compactMap { $0["name"]?.stringValue } == ["onboardings", "tasks", "timings", "variables", "activity"])
+            #expect(states.compactMap { $0["name"]?.stringValue } == ["onboardings", "tasks", "timings", "variables", "activity", "counts"])
             #expect(states.filter { $0["kind"] == "async" }.allSatisfy { $0["state"] == "idle" && $0["lagEvents"] != .integer(0) })
             #expect(try await api.get("/stats", as: "alice").json["steps"] == .list([]))
 
