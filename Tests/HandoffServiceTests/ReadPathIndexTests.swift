@@ -47,6 +47,10 @@ struct ReadPathIndexTests {
             ("tasks of a role",
              Projections.tasksStatement(
                 matching: TaskQuery(roles: ["partner_integration_manager"], states: ["open", "claimed"]), limit: 100, after: nil)),
+            ("tasks escalated to a role",
+             try #require(Projections.escalatedTasksStatement(
+                matching: TaskQuery(roles: ["partner_integration_manager"], states: ["open", "claimed"]), limit: 100,
+                after: nil))),
             ("tasks of an onboarding",
              Projections.tasksStatement(matching: TaskQuery(onboardingId: "held-c9"), limit: 100, after: nil)),
             ("tasks claimed by a user",
