@@ -32,6 +32,15 @@ enum MailSend {
         return (outputs, Set(task.checklist.map(\.id)))
     }
 
+    /// Two onboardings to copy into a long log: one driven to its end, one left halfway (three tasks done).
+    static func finishedAndHalfway(_ engine: Engine, tag: String) async throws -> (finished: String, halfway: String) {
+        let finished = try await start(engine, tag: "\(tag)-finished")
+        try await drive(engine, finished.id)
+        let halfway = try await start(engine, tag: "\(tag)-halfway")
+        try await drive(engine, halfway.id, tasks: 3)
+        return (finished.id, halfway.id)
+    }
+
     /// Claims and completes `count` tasks of one onboarding in order (all of them when nil), as its roles would.
     @discardableResult
     static func drive(_ engine: Engine, _ onboardingId: String, tasks count: Int? = nil) async throws -> Int {

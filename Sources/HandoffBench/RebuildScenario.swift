@@ -16,12 +16,9 @@ struct RebuildScenario {
     let settings: BenchSettings
 
     func run() async throws -> [ScenarioResult] {
-        let finished = try await MailSend.start(engine, tag: "rebuild-finished")
-        try await MailSend.drive(engine, finished.id)
-        let halfway = try await MailSend.start(engine, tag: "rebuild-halfway")
-        try await MailSend.drive(engine, halfway.id, tasks: 3)
-        let finishedEvents = Int(try await engine.onboarding(finished.id).version)
-        let halfwayEvents = Int(try await engine.onboarding(halfway.id).version)
+        let (finished, halfway) = try await MailSend.finishedAndHalfway(engine, tag: "rebuild")
+        let finishedEvents = Int(try await engine.onboarding(finished).version)
+        let halfwayEvents = Int(try await engine.onboarding(halfway).version)
 
         var results: [ScenarioResult] = []
         var copies = 0
@@ -29,8 +26,8 @@ struct RebuildScenario {
             // Copies of each source so that the log holds about `target` events, half from each.
             let wanted = max(1, target / (finishedEvents + halfwayEvents))
             if wanted > copies {
-                try await MailSend.clone(pool, source: finished.id, tag: "f", first: copies + 1, count: wanted - copies)
-                try await MailSend.clone(pool, source: halfway.id, tag: "h", first: copies + 1, count: wanted - copies)
+                try await MailSend.clone(pool, source: finished, tag: "f", first: copies + 1, count: wanted - copies)
+                try await MailSend.clone(pool, source: halfway, tag: "h", first: copies + 1, count: wanted - copies)
                 copies = wanted
             }
             let stored = try await pool.withConnection { connection in try Baselines.eventCount(on: connection) }

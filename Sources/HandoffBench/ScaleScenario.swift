@@ -26,19 +26,16 @@ struct ScaleScenario {
     let settings: BenchSettings
 
     func run() async throws -> [ScenarioResult] {
-        let finished = try await MailSend.start(engine, tag: "scale-finished")
-        try await MailSend.drive(engine, finished.id)
-        let halfway = try await MailSend.start(engine, tag: "scale-halfway")
-        try await MailSend.drive(engine, halfway.id, tasks: 3)
+        let (finished, halfway) = try await MailSend.finishedAndHalfway(engine, tag: "scale")
         let small = settings.size(10_000, minimum: 100)
         let large = settings.size(100_000, minimum: 1_000)
         let calls = settings.size(200, minimum: 20)
 
         // The reads at the small size, then at the large one.
-        try await grow(finished: finished.id, halfway: halfway.id, from: 0, to: small / 2)
+        try await grow(finished: finished, halfway: halfway, from: 0, to: small / 2)
         var smallFigures: [[Double]] = []
         for _ in 0..<max(1, settings.rounds) { smallFigures.append(try await readLatencies(calls: calls)) }
-        try await grow(finished: finished.id, halfway: halfway.id, from: small / 2, to: large / 2)
+        try await grow(finished: finished, halfway: halfway, from: small / 2, to: large / 2)
         var largeFigures: [[Double]] = []
         for _ in 0..<max(1, settings.rounds) { largeFigures.append(try await readLatencies(calls: calls)) }
         let peak = ResidentMemory.peakBytes()

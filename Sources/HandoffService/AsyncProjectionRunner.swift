@@ -41,16 +41,9 @@ extension Engine {
     {
         var batches: [ProjectionBatch] = []
         for name in AsyncProjections.names {
-            let batch: ProjectionBatch?
-            do {
-                batch = try await pool.withTransaction { connection in
-                    try Self.applyBatch(
-                        on: connection, name: name, live: true, owner: owner, limit: limit, leaseSeconds: leaseSeconds)
-                }
-            } catch {
-                throw EngineError.from(error)
+            if let batch = try await oneBatch(name, live: true, owner: owner, limit: limit, leaseSeconds: leaseSeconds) {
+                batches.append(batch)
             }
-            if let batch { batches.append(batch) }
         }
         return batches
     }
@@ -83,16 +76,8 @@ extension Engine {
             return try EventStore.committedCount(on: connection)
         }
         while true {
-            let batch: ProjectionBatch?
-            do {
-                batch = try await pool.withTransaction { connection in
-                    try Self.applyBatch(
-                        on: connection, name: name, live: false, owner: owner, limit: limit, leaseSeconds: leaseSeconds)
-                }
-            } catch {
-                throw EngineError.from(error)
-            }
-            guard let batch else {
+            guard let batch = try await oneBatch(name, live: false, owner: owner, limit: limit, leaseSeconds: leaseSeconds)
+            else {
                 throw EngineError(
                     .alreadyExists, "a rebuild of projection '\(name)' is running in another process; try again when it ends")
             }
@@ -126,6 +111,20 @@ extension Engine {
         progress(RebuildProgress(projection: name, events: swapped.events, total: swapped.events, seconds: seconds()))
         return AsyncRebuildReport(
             projection: name, generation: swapped.generation, events: swapped.events, seconds: seconds())
+    }
+
+    /// One batch in a transaction of its own (`applyBatch`).
+    private func oneBatch(
+        _ name: String, live: Bool, owner: String, limit: Int, leaseSeconds: Double
+    ) async throws(EngineError) -> ProjectionBatch? {
+        do {
+            return try await pool.withTransaction { connection in
+                try Self.applyBatch(
+                    on: connection, name: name, live: live, owner: owner, limit: limit, leaseSeconds: leaseSeconds)
+            }
+        } catch {
+            throw EngineError.from(error)
+        }
     }
 
     /// One batch in the caller's transaction: lease the checkpoint, read what follows it in the log (the gap-safe
