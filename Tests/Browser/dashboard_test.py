@@ -142,7 +142,8 @@ class Person:
         check("/dashboard/sign-in" in self.driver.current_url, "a signed-out visit to the inbox did not go to sign in")
         self.driver.find_element(By.ID, "token").send_keys(self.server.tokens[name])
         self.driver.find_element(By.ID, "sign-in").click()
-        self.wait.until(lambda d: d.current_url.endswith("/dashboard/inbox"))
+        # The address changes when the navigation commits, before the new page is there: wait for the page too.
+        self.wait.until(lambda d: d.current_url.endswith("/dashboard/inbox") and d.find_elements(By.ID, "signed-in-user"))
         check(self.text("signed-in-user") == name, f"the page says {self.text('signed-in-user')!r} is signed in, not {name}")
         self.name = name
 
