@@ -93,6 +93,15 @@ func percentile(_ values: [Double], _ fraction: Double) -> Double {
     return sorted[min(sorted.count, max(1, rank)) - 1]
 }
 
+/// The rate of one call that does `body` and returns how many units it did (events rebuilt or scanned): units
+/// per second.
+func perSecond(_ body: () async throws -> Int64) async throws -> Double {
+    let clock = ContinuousClock()
+    let start = clock.now
+    let units = try await body()
+    return Double(units) / max(seconds(clock.now - start), 1e-9)
+}
+
 /// A rate measurement: `clients` tasks run `step` until the time is up; returns units per second.
 ///
 /// `step` does one unit of work for one client and returns how many units it completed.

@@ -36,25 +36,25 @@ struct RebuildScenario {
             results.append(try await interleave(
                 name: "rebuild-\(countLabel(target))", clients: 1, unit: "events/s", rounds: settings.rounds,
                 engine: {
-                    let clock = ContinuousClock()
-                    let start = clock.now
-                    let report = try await engine.rebuildProjections()
-                    guard report.events == stored, report.problems.isEmpty else {
-                        throw StoreError(
-                            .databaseError,
-                            "the rebuild read \(report.events) of \(stored) events; problems: "
-                                + report.problems.prefix(3).joined(separator: "; "))
+                    try await perSecond {
+                        let report = try await engine.rebuildProjections()
+                        guard report.events == stored, report.problems.isEmpty else {
+                            throw StoreError(
+                                .databaseError,
+                                "the rebuild read \(report.events) of \(stored) events; problems: "
+                                    + report.problems.prefix(3).joined(separator: "; "))
+                        }
+                        return report.events
                     }
-                    return Double(report.events) / max(seconds(clock.now - start), 1e-9)
                 },
                 baseline: {
-                    let clock = ContinuousClock()
-                    let start = clock.now
-                    let read = try await pool.withConnection { connection in try Baselines.scanEvents(on: connection) }
-                    guard read == stored else {
-                        throw StoreError(.databaseError, "the scan read \(read) of \(stored) events")
+                    try await perSecond {
+                        let read = try await pool.withConnection { connection in try Baselines.scanEvents(on: connection) }
+                        guard read == stored else {
+                            throw StoreError(.databaseError, "the scan read \(read) of \(stored) events")
+                        }
+                        return read
                     }
-                    return Double(read) / max(seconds(clock.now - start), 1e-9)
                 }
             ))
         }

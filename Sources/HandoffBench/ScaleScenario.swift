@@ -54,21 +54,21 @@ struct ScaleScenario {
         results.append(try await interleave(
             name: "scale-rebuild-\(countLabel(Int(events)))", clients: 1, unit: "events/s", rounds: settings.rounds,
             engine: {
-                let clock = ContinuousClock()
-                let start = clock.now
-                let report = try await engine.rebuildAsyncProjection(
-                    "activity", owner: "bench-rebuild", leaseSeconds: 60, limit: 5_000)
-                guard report.events == events else {
-                    throw StoreError(.databaseError, "the rebuild applied \(report.events) of \(events) events")
+                try await perSecond {
+                    let report = try await engine.rebuildAsyncProjection(
+                        "activity", owner: "bench-rebuild", leaseSeconds: 60, limit: 5_000)
+                    guard report.events == events else {
+                        throw StoreError(.databaseError, "the rebuild applied \(report.events) of \(events) events")
+                    }
+                    return report.events
                 }
-                return Double(report.events) / max(seconds(clock.now - start), 1e-9)
             },
             baseline: {
-                let clock = ContinuousClock()
-                let start = clock.now
-                let read = try await pool.withConnection { connection in try Baselines.scanLog(on: connection) }
-                guard read == events else { throw StoreError(.databaseError, "the scan read \(read) of \(events) events") }
-                return Double(read) / max(seconds(clock.now - start), 1e-9)
+                try await perSecond {
+                    let read = try await pool.withConnection { connection in try Baselines.scanLog(on: connection) }
+                    guard read == events else { throw StoreError(.databaseError, "the scan read \(read) of \(events) events") }
+                    return read
+                }
             }))
         results += try await lagUnderWriters(large: large)
         return results

@@ -416,15 +416,19 @@ public struct Engine: Sendable {
         return try Self.views(of: events.filter(filter.keeps))
     }
 
+    /// JSON the store holds, parsed; `internal` naming `what` holds it when it does not parse.
+    static func storedJSON(_ text: String, _ what: String) throws(EngineError) -> Value {
+        do {
+            return try Value(parsing: text)
+        } catch {
+            throw EngineError(.internal, "\(what) holds data that is not JSON")
+        }
+    }
+
     /// Stored events as they read today: their data upcast to the current version's shape.
     static func views(of events: [RecordedEvent]) throws(EngineError) -> [EventView] {
         try events.map { (event) throws(EngineError) -> EventView in
-            let data: Value
-            do {
-                data = try Value(parsing: event.dataText)
-            } catch {
-                throw EngineError(.internal, "event \(event.position) holds data that is not JSON")
-            }
+            let data = try Self.storedJSON(event.dataText, "event \(event.position)")
             return EventView(
                 position: event.position, streamId: event.streamId, version: event.version, type: event.type,
                 recordedAt: Timestamp.normalized(event.recordedAt), actor: event.metadata.actor,

@@ -99,12 +99,7 @@ extension Engine {
             try AsyncProjections.variables(on: connection, company: company, name: name, limit: limit)
         }
         return try rows.map { (row) throws(EngineError) -> RecordedVariableView in
-            let value: Value
-            do {
-                value = try Value(parsing: row.value)
-            } catch {
-                throw EngineError(.internal, "a recorded variable holds a value that is not JSON")
-            }
+            let value = try Self.storedJSON(row.value, "recorded variable \(row.name) of \(row.onboardingId)")
             return RecordedVariableView(
                 company: row.company, onboarding: row.onboardingId, workflow: row.workflowId, name: row.name,
                 value: value, path: row.path, setBy: row.setBy, setAt: Timestamp.normalized(row.setAt))
