@@ -27,6 +27,7 @@ struct Handoff: AsyncParsableCommand {
             Replay.self,
             ProjectionsCommand.self,
             Verify.self,
+            ArchiveCommand.self,
             Export.self,
             Import.self,
             Apply.self,

@@ -223,6 +223,43 @@ struct Verify: AsyncParsableCommand {
     }
 }
 
+/// `handoff archive [--older-than DURATION] [--limit N]`
+struct ArchiveCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "archive",
+        abstract: "Move the events of finished onboardings into the archive.",
+        discussion: """
+            Moves the events of every onboarding that is completed, cancelled or failed and has not changed for \
+            --older-than out of the table that writes and followers of the log work on, into archived_events. \
+            Nothing is lost or changed: history, replay, export, verify and projection rebuilds read archived \
+            events as before, and the dashboard still lists the onboardings. Active onboardings are never moved.
+            """)
+    @OptionGroup var output: OutputOptions
+
+    @Option(name: .customLong("older-than"), help: "How long a finished onboarding has been unchanged, such as 30d or 12h.")
+    var olderThan: String = "30d"
+
+    @Option(help: "Archive at most this many onboardings (default: every one that qualifies).")
+    var limit: Int?
+
+    func run() async throws {
+        try await Output.run(output) {
+            guard let span = TimeSpan(olderThan) else {
+                throw CommandFailure(
+                    code: "invalid_input", message: "--older-than takes a duration such as 30d or 12h, not '\(olderThan)'")
+            }
+            let cutoff = Date().addingTimeInterval(-Double(span.seconds))
+            let report = try await CommandEngine.run { engine in try await engine.archive(before: cutoff, limit: limit) }
+            try output.show(report) {
+                print(
+                    "Archived \(report.onboardings) onboardings (\(report.events) events) finished before "
+                        + "\(Clock.text(cutoff)); the archive holds \(report.archivedOnboardings) onboardings, "
+                        + "\(report.archivedEvents) events.")
+            }
+        }
+    }
+}
+
 /// `handoff demo`: the first thing to run on a fresh machine.
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -291,14 +291,18 @@ public struct EventStore: Sendable {
     static func fastStatement(streamId: String, expected: ExpectedVersion, payload: EncodedEvents) -> Statement {
         let base = switch expected {
         case .noStream:
-            "$2::bigint"
+            // A stream whose events were all archived is not new (0018_archived_events.sql).
+            """
+            CASE WHEN EXISTS (SELECT FROM archived_events x WHERE x.stream_id = $1)
+                 THEN append_version_mismatch($1, $2::bigint) ELSE $2::bigint END
+            """
         case .exact:
             """
             CASE WHEN EXISTS (SELECT FROM events x WHERE x.stream_id = $1 AND x.version = $2::bigint) THEN $2::bigint
                  ELSE append_version_mismatch($1, $2::bigint) END
             """
         case .any:
-            "(SELECT coalesce(max(x.version), 0) FROM events x WHERE x.stream_id = $1) + coalesce($2::bigint, 0)"
+            "(SELECT coalesce(max(x.version), 0) FROM all_events x WHERE x.stream_id = $1) + coalesce($2::bigint, 0)"
         }
         if payload.events.count == 1, let event = payload.events.first {
             // One event (the usual append): scalar parameters, no arrays for the server to parse and unnest.
@@ -441,7 +445,7 @@ public struct EventStore: Sendable {
 
     /// An array element in double quotes, for PostgreSQL's array text format: quotes and backslashes escaped.
     /// Event data is JSON, so it always holds quotes: the escaping works on the UTF-8 bytes in one pass.
-    fileprivate static func appendArrayElement(_ text: String, to array: inout String) {
+    static func appendArrayElement(_ text: String, to array: inout String) {
         var text = text
         let element = text.withUTF8 { bytes in
             var specials = 0
@@ -521,7 +525,7 @@ public struct EventStore: Sendable {
         "position, transaction_id, event_id, stream_id, version, type, schema_version, data, metadata, recorded_at"
 
     static let readSQL =
-        "SELECT \(columns) FROM events WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3"
+        "SELECT \(columns) FROM all_events WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3"
 
     /// A stream's events from `version` on (1 is the first), in version order; empty for an unknown stream.
     public func read(stream streamId: String, from version: Int64 = 1, limit: Int = Int(Int32.max)) async throws
@@ -547,7 +551,7 @@ public struct EventStore: Sendable {
     public func version(of streamId: String) async throws -> Int64 {
         try await pool.run { connection in
             try connection.query(
-                "SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1", [streamId]
+                "SELECT coalesce(max(version), 0) FROM all_events WHERE stream_id = $1", [streamId]
             ).rows[0].int64(0)
         }
     }
@@ -571,7 +575,7 @@ public struct EventStore: Sendable {
     }
 
     static let readAllSQL = """
-        SELECT \(columns) FROM events
+        SELECT \(columns) FROM all_events
          WHERE (transaction_id, position) > ($1::xid8, $2::bigint)
            AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
          ORDER BY transaction_id, position
@@ -583,13 +587,13 @@ public struct EventStore: Sendable {
         try connection.query(latestSQL, [limit]).rows.map(decode)
     }
 
-    static let latestSQL = "SELECT \(columns) FROM events ORDER BY position DESC LIMIT $1"
+    static let latestSQL = "SELECT \(columns) FROM all_events ORDER BY position DESC LIMIT $1"
 
     /// Where a reader that wants only what comes next starts: after the last event `readAll` can return now.
     public static func end(on connection: Connection) throws -> LogPosition {
         let rows = try connection.query(
             """
-            SELECT transaction_id, position FROM events
+            SELECT transaction_id, position FROM all_events
              WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
              ORDER BY transaction_id DESC, position DESC
              LIMIT 1
@@ -601,7 +605,7 @@ public struct EventStore: Sendable {
 
     /// How many events the log holds (a count of the whole table: for a rebuild's progress, not for hot paths).
     public static func committedCount(on connection: Connection) throws -> Int64 {
-        try connection.query("SELECT count(*) FROM events").rows[0].int64(0)
+        try connection.query("SELECT count(*) FROM all_events").rows[0].int64(0)
     }
 
     /// How far a reader at `position` is behind: committed events after it, and the oldest one's age.
@@ -609,7 +613,7 @@ public struct EventStore: Sendable {
         try await pool.run { connection in
             let row = try connection.query(
                 """
-                SELECT count(*), coalesce(extract(epoch FROM now() - min(recorded_at)), 0)::float8 FROM events
+                SELECT count(*), coalesce(extract(epoch FROM now() - min(recorded_at)), 0)::float8 FROM all_events
                  WHERE (transaction_id, position) > ($1::xid8, $2::bigint)
                 """,
                 [position.transactionId, position.position]

@@ -488,7 +488,7 @@ public enum Projections {
         on connection: Connection, after stream: String, version: Int64, limit: Int
     ) throws -> [RecordedEvent] {
         try connection.query(
-            "SELECT \(EventStore.columns) FROM events WHERE (stream_id, version) > ($1, $2) "
+            "SELECT \(EventStore.columns) FROM all_events WHERE (stream_id, version) > ($1, $2) "
                 + "ORDER BY stream_id, version LIMIT $3",
             [stream, version, limit]
         ).rows.map(EventStore.decode)
@@ -499,7 +499,7 @@ public enum Projections {
         on connection: Connection, after stream: String, version: Int64, limit: Int
     ) throws -> [StreamEvent] {
         try connection.query(
-            "SELECT stream_id, version, type, schema_version, data, recorded_at FROM events "
+            "SELECT stream_id, version, type, schema_version, data, recorded_at FROM all_events "
                 + "WHERE (stream_id, version) > ($1, $2) ORDER BY stream_id, version LIMIT $3",
             [stream, version, limit]
         ).rows.map { row in
@@ -513,7 +513,9 @@ public enum Projections {
     /// so neither lags (a rebuild runs in one transaction too); `verify` is what compares their rows with the log.
     /// One index probe, however long the log.
     public static func status(on connection: Connection) throws -> [ProjectionState] {
-        let position = try connection.query("SELECT coalesce(max(position), 0) FROM events").rows[0].int64(0)
+        let position = try connection.query(
+            "SELECT greatest((SELECT max(position) FROM events), (SELECT max(position) FROM archived_events), 0)"
+        ).rows[0].int64(0)
         var states: [String: (String, Date?)] = [:]
         for row in try connection.query("SELECT name, state, rebuilt_at FROM projection_rebuilds").rows {
             states[try row.string(0)] = (try row.string(1), try row.optionalDate(2))

@@ -40,7 +40,7 @@ extension EventStore {
     public static func importStream(on connection: Connection, _ events: [ImportedEvent]) throws -> Bool {
         guard let streamId = events.first?.streamId else { return true }
         try TaskQueue.lockStream(on: connection, streamId)
-        guard try connection.query("SELECT 1 FROM events WHERE stream_id = $1 LIMIT 1", [streamId]).rows.isEmpty
+        guard try connection.query("SELECT 1 FROM all_events WHERE stream_id = $1 LIMIT 1", [streamId]).rows.isEmpty
         else { return false }
         var writer = JSONWriter(capacity: 512 * events.count)
         writer.beginArray()

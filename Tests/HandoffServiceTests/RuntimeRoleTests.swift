@@ -7,7 +7,7 @@ import Postgres
 import Testing
 
 /// A login of this test run that is a member of `handoff_runtime`, as Handoff's processes log in.
-private func runtimeLogin(for database: TestDatabase) async throws -> ConnectionConfiguration {
+func runtimeLogin(for database: TestDatabase) async throws -> ConnectionConfiguration {
     let user = "handoff_test_runtime"
     let password = "runtime-\(getpid())"
     try await database.pool.withConnection { connection in
