@@ -11,6 +11,8 @@ public struct ProjectionBatch: Sendable, Equatable {
     public var applied: Int
     /// Events applied to this generation so far.
     public var events: Int64
+    /// Where this generation's checkpoint is now.
+    public var position: LogPosition
 }
 
 /// What `projections rebuild` of an async projection did.
@@ -58,7 +60,7 @@ extension Engine {
     /// part. A rebuild that was stopped resumes from where its last batch committed; one running in another
     /// process (its lease not run out) is refused with `already_exists`.
     public func rebuildAsyncProjection(
-        _ name: String, owner: String, leaseSeconds: Double, limit: Int = 2_000,
+        _ name: String, owner: String, leaseSeconds: Double, limit: Int = 5_000,
         progress: @Sendable (RebuildProgress) -> Void = { _ in }
     ) async throws(EngineError) -> AsyncRebuildReport {
         guard AsyncProjections.names.contains(name) else {
@@ -67,22 +69,33 @@ extension Engine {
                 "no projection '\(name)'; the projections are \((Projections.names + AsyncProjections.names).joined(separator: ", "))")
         }
         let started = ContinuousClock.now
-        func seconds() -> Double {
-            let elapsed = ContinuousClock.now - started
-            return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        }
+        func seconds() -> Double { (ContinuousClock.now - started).totalSeconds }
         let total = try await read { connection in
             try AsyncProjections.beginRebuild(on: connection, name: name)
             return try EventStore.committedCount(on: connection)
         }
-        while true {
-            guard let batch = try await oneBatch(name, live: false, owner: owner, limit: limit, leaseSeconds: leaseSeconds)
-            else {
-                throw EngineError(
-                    .alreadyExists, "a rebuild of projection '\(name)' is running in another process; try again when it ends")
+        let taken = EngineError(
+            .alreadyExists, "a rebuild of projection '\(name)' is running in another process; try again when it ends")
+        guard var batch = try await oneBatch(name, live: false, owner: owner, limit: limit, leaseSeconds: leaseSeconds)
+        else { throw taken }
+        progress(RebuildProgress(projection: name, events: batch.events, total: max(total, batch.events), seconds: seconds()))
+        // Each next batch is read and encoded on another connection while this one writes the batch
+        // before it: the reading, the decoding and the server's inserts overlap. At most two batches are held.
+        if batch.applied == limit {
+            var ahead: Task<PreparedBatch, any Error>? = prepareAhead(
+                name, generation: batch.generation, after: batch.position, limit: limit)
+            defer { ahead?.cancel() }
+            while let reading = ahead {
+                let prepared = try await Self.value(of: reading)
+                ahead = prepared.events == limit
+                    ? prepareAhead(name, generation: batch.generation, after: prepared.last, limit: limit) : nil
+                guard let written = try await write(
+                    prepared, name: name, from: batch.position, owner: owner, leaseSeconds: leaseSeconds)
+                else { throw taken }
+                batch = written
+                progress(
+                    RebuildProgress(projection: name, events: batch.events, total: max(total, batch.events), seconds: seconds()))
             }
-            progress(RebuildProgress(projection: name, events: batch.events, total: max(total, batch.events), seconds: seconds()))
-            if batch.applied < limit { break }
         }
         // The swap: the live generation's checkpoint is locked (the runner skips it meanwhile), the new generation
         // takes the last events, and becomes live.
@@ -111,6 +124,59 @@ extension Engine {
         progress(RebuildProgress(projection: name, events: swapped.events, total: swapped.events, seconds: seconds()))
         return AsyncRebuildReport(
             projection: name, generation: swapped.generation, events: swapped.events, seconds: seconds())
+    }
+
+    /// The log's next `limit` events after `position` as the statements that write `name`'s rows into
+    /// `generation`, read and encoded on a connection of their own.
+    private func prepareAhead(_ name: String, generation: Int, after position: LogPosition, limit: Int)
+        -> Task<PreparedBatch, any Error>
+    {
+        let pool = pool
+        return Task {
+            try await pool.withConnection { connection in
+                let events = try EventStore.readAll(on: connection, after: position, limit: limit)
+                return PreparedBatch(
+                    generation: generation,
+                    statements: AsyncProjections.statements(AsyncRows.rows(name, events), generation: generation),
+                    events: events.count, last: events.last?.logPosition ?? position,
+                    lastRecordedAt: events.last?.recordedAt)
+            }
+        }
+    }
+
+    private static func value(of task: Task<PreparedBatch, any Error>) async throws(EngineError) -> PreparedBatch {
+        do {
+            return try await task.value
+        } catch {
+            throw EngineError.from(error)
+        }
+    }
+
+    /// Writes a batch prepared after `position` into the next generation, in a transaction of its own, if this
+    /// process still holds its lease there and the checkpoint is still at `position` (nil when another process
+    /// holds the lease; `version_conflict` when another moved the checkpoint meanwhile).
+    private func write(
+        _ prepared: PreparedBatch, name: String, from position: LogPosition, owner: String, leaseSeconds: Double
+    ) async throws(EngineError) -> ProjectionBatch? {
+        do {
+            return try await pool.withTransaction { connection in
+                guard let checkpoint = try AsyncProjections.lease(on: connection, name: name, live: false, owner: owner)
+                else { return nil }
+                guard checkpoint.position == position, checkpoint.generation == prepared.generation else {
+                    throw EngineError(
+                        .versionConflict, "the rebuild of projection '\(name)' was taken over by another process")
+                }
+                for statement in prepared.statements { try connection.query(statement.sql, statement.parameters) }
+                try AsyncProjections.advance(
+                    on: connection, checkpoint, to: prepared.last, events: prepared.events,
+                    lastRecordedAt: prepared.lastRecordedAt, owner: owner, leaseSeconds: leaseSeconds)
+                return ProjectionBatch(
+                    name: name, generation: checkpoint.generation, applied: prepared.events,
+                    events: checkpoint.events + Int64(prepared.events), position: prepared.last)
+            }
+        } catch {
+            throw EngineError.from(error)
+        }
     }
 
     /// One batch in a transaction of its own (`applyBatch`).
@@ -144,8 +210,18 @@ extension Engine {
             lastRecordedAt: events.last?.recordedAt, owner: owner, leaseSeconds: leaseSeconds)
         return ProjectionBatch(
             name: name, generation: checkpoint.generation, applied: events.count,
-            events: checkpoint.events + Int64(events.count))
+            events: checkpoint.events + Int64(events.count), position: events.last?.logPosition ?? checkpoint.position)
     }
+}
+
+/// A batch of the log read and encoded as the statements that write one projection's rows, ahead of its write.
+struct PreparedBatch: Sendable {
+    var generation: Int
+    var statements: [Statement]
+    var events: Int
+    /// The last event's position (the one read after when the batch is empty).
+    var last: LogPosition
+    var lastRecordedAt: Date?
 }
 
 /// The async projections' rows from a batch of the log: the events decoded once (old schema versions upcast),

@@ -160,14 +160,18 @@ public enum AsyncProjections {
 
     /// The live generation's checkpoint, or a rebuild's (`live: false`), locked for the caller's transaction and
     /// leased to `owner`: nil when another process holds the lease or is applying a batch to it right now.
+    ///
+    /// The transaction's commit does not wait for the WAL flush (`synchronous_commit = off`): a crash can lose its
+    /// last batches, but only with the checkpoint move they were committed with, so they are applied again.
     public static func lease(
         on connection: Connection, name: String, live: Bool = true, owner: String
     ) throws -> ProjectionCheckpoint? {
         let rows = try connection.query(
             """
+            WITH unflushed AS (SELECT set_config('synchronous_commit', 'off', true))
             SELECT c.generation, c.transaction_id, c.position, c.events,
                    c.owner IS NOT NULL AND c.owner <> $2 AND c.lease_until > now()
-              FROM projection_checkpoints c JOIN async_projections p USING (name)
+              FROM projection_checkpoints c JOIN async_projections p USING (name) CROSS JOIN unflushed
              WHERE c.name = $1 AND (CASE WHEN $3 THEN c.generation = p.live_generation
                                         ELSE c.generation > p.live_generation END)
                FOR UPDATE OF c SKIP LOCKED
@@ -210,22 +214,31 @@ public enum AsyncProjections {
 
     /// Writes one batch's rows into a generation.
     public static func apply(on connection: Connection, _ rows: AsyncProjectionRows, generation: Int) throws {
+        for statement in statements(rows, generation: generation) {
+            try connection.query(statement.sql, statement.parameters)
+        }
+    }
+
+    /// The statements that write one batch's rows into a generation (none for an empty batch), for a caller that
+    /// encodes them ahead of the transaction that runs them.
+    public static func statements(_ rows: AsyncProjectionRows, generation: Int) -> [Statement] {
+        var statements: [Statement] = []
+        func add(_ sql: String, _ parameters: [(any PostgresEncodable)?]) { statements.append((sql, [generation] + parameters)) }
         switch rows {
         case .timings(let rows):
             let opened = rows.filter { $0.opened != nil }
             let changed = rows.filter { $0.opened == nil }
-            if !opened.isEmpty { try connection.query(insertTimings, [generation, encodeOpened(opened)]) }
-            if !changed.isEmpty { try connection.query(updateTimings, [generation, encodeChanged(changed)]) }
+            if !opened.isEmpty { add(insertTimings, [encodeOpened(opened)]) }
+            if !changed.isEmpty { add(updateTimings, [encodeChanged(changed)]) }
         case .variables(let rows):
-            guard !rows.isEmpty else { return }
-            try connection.query(upsertVariables, [generation, encode(rows)])
+            if !rows.isEmpty { add(upsertVariables, [encode(rows)]) }
         case .activity(let rows):
-            guard !rows.isEmpty else { return }
-            try connection.query(insertActivity, [generation, encode(rows)])
+            if !rows.isEmpty { add(insertActivity, arrays(rows)) }
         case .counts(let onboardings, let tasks):
-            if !onboardings.isEmpty { try connection.query(countOnboardings, [generation, JSONText.array(onboardings)]) }
-            if !tasks.isEmpty { try connection.query(countTasks, [generation, JSONText.array(tasks)]) }
+            if !onboardings.isEmpty { add(countOnboardings, [JSONText.array(onboardings)]) }
+            if !tasks.isEmpty { add(countTasks, [JSONText.array(tasks)]) }
         }
+        return statements
     }
 
     /// Moves each touched onboarding from the groups it was counted in to those its row is in now. Every CTE sees
@@ -335,14 +348,19 @@ public enum AsyncProjections {
                position = EXCLUDED.position
         """
 
+    /// The rows come as parallel arrays (cheaper for the server to read than a JSON document of objects), and
+    /// each onboarding's workflow is looked up once per batch, not once per event.
     static let insertActivity = """
         INSERT INTO activity_rows (generation, position, onboarding_id, workflow_id, version, type, summary, actor,
                                    recorded_at)
-        SELECT $1, x.position, x.onboarding_id, coalesce(o.workflow_id, ''), x.version, x.type, x.summary, x.actor,
+        WITH x AS (
+            SELECT * FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[],
+                                 $8::timestamptz[]) AS x(position, onboarding_id, version, type, summary, actor, recorded_at)
+        ),
+        w AS (SELECT o.id, o.workflow_id FROM onboardings o WHERE o.id IN (SELECT DISTINCT onboarding_id FROM x))
+        SELECT $1, x.position, x.onboarding_id, coalesce(w.workflow_id, ''), x.version, x.type, x.summary, x.actor,
                x.recorded_at
-          FROM jsonb_to_recordset($2::jsonb) AS x(position bigint, onboarding_id text, version bigint, type text,
-               summary text, actor text, recorded_at timestamptz)
-          LEFT JOIN onboardings o ON o.id = x.onboarding_id
+          FROM x LEFT JOIN w ON w.id = x.onboarding_id
         """
 
     // MARK: Rebuilding
@@ -417,11 +435,11 @@ public enum AsyncProjections {
           JOIN async_projections p USING (name)
          CROSS JOIN LATERAL (
                SELECT count(*) AS events FROM (
-                   SELECT 1 FROM events e
+                   SELECT 1 FROM all_events e
                     WHERE (e.transaction_id, e.position) > (c.transaction_id, c.position)
                     LIMIT \(lagCountLimit)) waiting) lag
           LEFT JOIN LATERAL (
-               SELECT e.recorded_at FROM events e
+               SELECT e.recorded_at FROM all_events e
                 WHERE (e.transaction_id, e.position) > (c.transaction_id, c.position)
                 ORDER BY e.transaction_id, e.position LIMIT 1) oldest ON true
          ORDER BY array_position(ARRAY['timings', 'variables', 'activity', 'counts'], c.name), c.generation
@@ -551,21 +569,23 @@ public enum AsyncProjections {
         return writer.text
     }
 
-    static func encode(_ rows: [ActivityRow]) -> String {
-        var writer = JSONWriter(capacity: 192 * rows.count)
-        writer.beginArray()
-        for row in rows {
-            writer.beginObject()
-            writer.key("position"); writer.integer(row.position)
-            writer.key("onboarding_id"); writer.string(row.onboardingId)
-            writer.key("version"); writer.integer(row.version)
-            writer.key("type"); writer.string(row.type)
-            writer.key("summary"); writer.string(row.summary)
-            writer.key("actor"); writer.string(row.actor)
-            writer.key("recorded_at"); writer.string(Timestamp.format(row.recordedAt))
-            writer.endObject()
+    /// The rows as one array literal per column, in `insertActivity`'s parameter order.
+    static func arrays(_ rows: [ActivityRow]) -> [(any PostgresEncodable)?] {
+        var positions = "{", onboardings = "{", versions = "{", types = "{", summaries = "{", actors = "{", times = "{"
+        summaries.reserveCapacity(rows.reduce(2) { $0 + $1.summary.utf8.count + 4 })
+        for (index, row) in rows.enumerated() {
+            if index > 0 {
+                positions += ","; onboardings += ","; versions += ","; types += ","; summaries += ","; actors += ","
+                times += ","
+            }
+            positions += String(row.position)
+            EventStore.appendArrayElement(row.onboardingId, to: &onboardings)
+            versions += String(row.version)
+            EventStore.appendArrayElement(row.type, to: &types)
+            EventStore.appendArrayElement(row.summary, to: &summaries)
+            if let actor = row.actor { EventStore.appendArrayElement(actor, to: &actors) } else { actors += "NULL" }
+            EventStore.appendArrayElement(Timestamp.format(row.recordedAt), to: &times)
         }
-        writer.endArray()
-        return writer.text
+        return [positions + "}", onboardings + "}", versions + "}", types + "}", summaries + "}", actors + "}", times + "}"]
     }
 }

@@ -3,6 +3,7 @@ import HandoffCore
 import HandoffStore
 import HandoffTestSupport
 import Postgres
+import Synchronization
 import Testing
 
 @testable import HandoffService
@@ -236,6 +237,58 @@ struct AsyncProjectionTests {
         #expect(events == clean.events || events ?? 0 > clean.events, "\(String(describing: events))")
         #expect(try await fixture.database.column("SELECT DISTINCT generation FROM task_timing_rows")
             == ["\(resumed.generation)"])
+    }
+
+    @Test func aRebuildReadingAheadStopsWhenAnotherProcessTakesItOverAndTheTakerFinishesIt() async throws {
+        let fixture = try await Fixture.make()
+        let engine = fixture.engine
+        for index in 0..<4 {
+            _ = try await engine.start(
+                workflow: "mail-send", inputs: ["company": "Contoso", "path": "standard"], id: "p\(index)",
+                actor: "olivia")
+            try await drive(engine, "p\(index)")
+        }
+        try await followToTheEnd(engine)
+        let live = try await asyncContents(fixture.database)
+        // Batches of 3: every batch after the first is read and encoded while the one before it is written.
+        let clean = try await engine.rebuildAsyncProjection("activity", owner: "clean", leaseSeconds: 30, limit: 3)
+        #expect(clean.events > 30)
+        try await followToTheEnd(engine)
+        #expect(try await asyncContents(fixture.database) == live)
+
+        // After its second batch, its lease runs out and another process applies a batch: the next write of the
+        // first rebuild (read ahead already) is refused, and nothing is applied twice.
+        let database = fixture.database
+        let batches = Mutex(0)
+        await #expect {
+            _ = try await engine.rebuildAsyncProjection(
+                "activity", owner: "slow", leaseSeconds: 30, limit: 3,
+                progress: { _ in
+                    guard batches.withLock({ count in
+                        count += 1
+                        return count
+                    }) == 2 else { return }
+                    do {
+                        let connection = try database.connect()
+                        try connection.execute(
+                            "UPDATE projection_checkpoints SET lease_until = now() - interval '1 second' WHERE owner = 'slow'")
+                        try connection.transaction { connection in
+                            _ = try Engine.applyBatch(
+                                on: connection, name: "activity", live: false, owner: "taker", limit: 3, leaseSeconds: 30)
+                        }
+                    } catch {
+                        Issue.record("the takeover failed: \(error)")
+                    }
+                })
+        } throws: { error in
+            (error as? EngineError)?.code == .alreadyExists
+        }
+        let taken = try await engine.projectionsStatus().first { $0.name == "activity" && $0.state == "rebuilding" }
+        #expect(taken?.holder == "taker" && taken?.events == 9, "\(String(describing: taken))")
+        let finished = try await engine.rebuildAsyncProjection("activity", owner: "taker", leaseSeconds: 30, limit: 3)
+        #expect(finished.events == clean.events)
+        try await followToTheEnd(engine)
+        #expect(try await asyncContents(fixture.database) == live)
     }
 }
 
