@@ -263,4 +263,41 @@ struct ArchiveTests {
         let history = try await cli.run(["history", "done", "--json"])
         #expect(history.status == 0 && history.stdout.contains("OnboardingCompleted"), "\(history.stderr)")
     }
+
+    @Test func aWorkerWithArchiveAfterMovesFinishedOnboardingsOnItsOwn() async throws {
+        let fixture = try await Fixture.make()
+        try await finishedAndActive(fixture.engine)
+        let busy = try await count(fixture.database, "SELECT count(*) FROM events WHERE stream_id = 'busy'")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("archiver-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let pid = try HandoffProcess.startWorker(
+            fixture.database, folder: folder, name: "archiver", extra: ["HANDOFF_ARCHIVE_AFTER": "1s"])
+        let moved = try await eventually(within: 30) {
+            try await count(fixture.database, "SELECT count(DISTINCT stream_id) FROM archived_events") == 2
+        }
+        kill(pid, SIGTERM)
+        let status = try await offload { try ChildProcess.waitForExit(pid) }
+        #expect(moved, "the worker did not archive the finished onboardings")
+        #expect(status == 0, "the worker did not stop cleanly")
+        #expect(try await count(fixture.database, "SELECT count(*) FROM events") == busy)
+        try await fixture.expectInvariants()
+    }
+
+    @Test func aBadArchiveAfterStopsTheWorkerBeforeItStartsWithTheReason() async throws {
+        let fixture = try await Fixture.make()
+        try await finishedAndActive(fixture.engine)
+        let before = try await everything(fixture.database)
+        let refused = try await HandoffProcess.run(
+            ["worker"],
+            environment: [
+                "DATABASE_URL": fixture.database.connectionString, "HANDOFF_MIGRATIONS": Repository.migrations.path,
+                "HANDOFF_WORKFLOWS": Repository.workflows.path, "HANDOFF_ARCHIVE_AFTER": "monthly",
+            ])
+        #expect(refused.status != 0)
+        #expect(
+            refused.stderr.contains("error: invalid_input: HANDOFF_ARCHIVE_AFTER takes a duration such as 30d or 12h, not 'monthly'"),
+            "\(refused.stderr)")
+        #expect(try await everything(fixture.database) == before)
+    }
 }
