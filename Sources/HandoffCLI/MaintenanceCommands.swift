@@ -72,6 +72,10 @@ struct ProjectionsCommand: AsyncParsableCommand {
                                 name, owner: owner, leaseSeconds: 30, progress: { bar.show($0) }))
                         bar.finish()
                     }
+                    // The replaced generations' rows (a running `serve` or `worker` would clear them too).
+                    if !async.isEmpty {
+                        while try await engine.deleteStaleProjectionRows(limit: 50_000) > 0 {}
+                    }
                     return (report, rebuilt)
                 }
                 if output.json {

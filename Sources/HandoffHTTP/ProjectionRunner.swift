@@ -72,6 +72,8 @@ public final class ProjectionRunner: Service, Sendable {
             do {
                 let batches = try await engine.followProjections(owner: owner, limit: batch, leaseSeconds: leaseSeconds)
                 if batches.contains(where: { $0.applied >= batch }) { continue }
+                // Nothing more to follow: clear away what rebuilds replaced, a slice at a time.
+                if try await engine.deleteStaleProjectionRows() > 0 { continue }
             } catch {
                 logger.warning("projections could not follow the log; trying again", metadata: ["error": "\(error)"])
             }

@@ -2,6 +2,7 @@ import Foundation
 import HandoffCore
 import HandoffStore
 import Postgres
+import Synchronization
 
 /// One async projection's batch, as the runner or a rebuild applied it.
 public struct ProjectionBatch: Sendable, Equatable {
@@ -42,12 +43,34 @@ extension Engine {
         -> [ProjectionBatch]
     {
         var batches: [ProjectionBatch] = []
+        // Projections at one checkpoint (the usual case) apply one read of the log: what a gap-safe read returned
+        // is a prefix of what any later one returns, so the next projection may apply it as its own batch.
+        let shared = SharedRead()
         for name in AsyncProjections.names {
-            if let batch = try await oneBatch(name, live: true, owner: owner, limit: limit, leaseSeconds: leaseSeconds) {
-                batches.append(batch)
+            let batch: ProjectionBatch?
+            do {
+                batch = try await pool.withTransaction { connection in
+                    try Self.applyBatch(
+                        on: connection, name: name, live: true, owner: owner, limit: limit, leaseSeconds: leaseSeconds,
+                        shared: shared)
+                }
+            } catch {
+                throw EngineError.from(error)
             }
+            if let batch { batches.append(batch) }
         }
         return batches
+    }
+
+    /// Deletes up to `limit` rows per table of the generations a rebuild replaced (readers no longer see them), in
+    /// a transaction of its own, and returns how many went: the runner calls it when it has nothing to follow, and
+    /// `projections rebuild` until none are left.
+    public func deleteStaleProjectionRows(limit: Int = 10_000) async throws(EngineError) -> Int {
+        try await read { connection in
+            try AsyncProjections.names.reduce(0) { deleted, name in
+                deleted + (try AsyncProjections.deleteStaleRows(on: connection, name: name, limit: limit))
+            }
+        }
     }
 
     /// Gives up this process's projection leases, so another process takes over at once.
@@ -57,7 +80,7 @@ extension Engine {
 
     /// Rebuilds an async projection from position zero into its next generation while the live one keeps being
     /// read and followed, then swaps it in, in one transaction: readers see the old rows or the new ones, never a
-    /// part. A rebuild that was stopped resumes from where its last batch committed; one running in another
+    /// part. The old generation's rows are left for `deleteStaleProjectionRows`. A rebuild that was stopped resumes from where its last batch committed; one running in another
     /// process (its lease not run out) is refused with `already_exists`.
     public func rebuildAsyncProjection(
         _ name: String, owner: String, leaseSeconds: Double, limit: Int = 5_000,
@@ -117,7 +140,6 @@ extension Engine {
                 try AsyncProjections.swap(on: connection, name: name, to: batch.generation)
                 return batch
             }
-            _ = try await read { connection in try AsyncProjections.deleteStaleGenerations(on: connection, name: name) }
         } catch {
             throw EngineError.from(error)
         }
@@ -196,12 +218,19 @@ extension Engine {
     /// One batch in the caller's transaction: lease the checkpoint, read what follows it in the log (the gap-safe
     /// read), write the rows, move the checkpoint. Nil when another process holds the lease.
     static func applyBatch(
-        on connection: Connection, name: String, live: Bool, owner: String, limit: Int, leaseSeconds: Double
+        on connection: Connection, name: String, live: Bool, owner: String, limit: Int, leaseSeconds: Double,
+        shared: SharedRead? = nil
     ) throws -> ProjectionBatch? {
         guard let checkpoint = try AsyncProjections.lease(on: connection, name: name, live: live, owner: owner) else {
             return nil
         }
-        let events = try EventStore.readAll(on: connection, after: checkpoint.position, limit: limit)
+        let events: [RecordedEvent]
+        if let reused = shared?.events(after: checkpoint.position, limit: limit) {
+            events = reused
+        } else {
+            events = try EventStore.readAll(on: connection, after: checkpoint.position, limit: limit)
+            shared?.keep(events, after: checkpoint.position, limit: limit)
+        }
         if !events.isEmpty {
             try AsyncProjections.apply(on: connection, AsyncRows.rows(name, events), generation: checkpoint.generation)
         }
@@ -211,6 +240,22 @@ extension Engine {
         return ProjectionBatch(
             name: name, generation: checkpoint.generation, applied: events.count,
             events: checkpoint.events + Int64(events.count), position: events.last?.logPosition ?? checkpoint.position)
+    }
+}
+
+/// The last batch one `followProjections` read, for the next projection at the same checkpoint.
+final class SharedRead: Sendable {
+    private let read = Mutex<(after: LogPosition, limit: Int, events: [RecordedEvent])?>(nil)
+
+    func events(after position: LogPosition, limit: Int) -> [RecordedEvent]? {
+        read.withLock { read in
+            guard let read, read.after == position, read.limit == limit else { return nil }
+            return read.events
+        }
+    }
+
+    func keep(_ events: [RecordedEvent], after position: LogPosition, limit: Int) {
+        read.withLock { $0 = (position, limit, events) }
     }
 }
 

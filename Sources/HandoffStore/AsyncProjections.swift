@@ -366,8 +366,8 @@ public enum AsyncProjections {
     // MARK: Rebuilding
 
     /// Starts a rebuild of `name` into the next generation from position zero, or finds the one already under way
-    /// (a rebuild that was stopped resumes from its checkpoint). Rows of generations that are neither live nor
-    /// being rebuilt (left by a swap that stopped before its clean-up) are deleted.
+    /// (a rebuild that was stopped resumes from its checkpoint). Generation numbers are never used twice, so rows
+    /// an older generation left (until `deleteStaleRows` takes them) are in nobody's way.
     public static func beginRebuild(on connection: Connection, name: String) throws {
         try connection.query(
             """
@@ -378,7 +378,6 @@ public enum AsyncProjections {
                                 WHERE c.name = p.name AND c.generation > p.live_generation)
             """,
             [name])
-        try deleteStaleGenerations(on: connection, name: name)
     }
 
     /// Locks the live generation's checkpoint for the caller's transaction whoever holds its lease, waiting for
@@ -404,14 +403,25 @@ public enum AsyncProjections {
             [name, generation])
     }
 
-    /// Deletes the rows of `name`'s generations that have no checkpoint (the old generation after a swap).
-    public static func deleteStaleGenerations(on connection: Connection, name: String) throws {
+    /// Deletes up to `limit` rows of each of `name`'s tables that belong to a generation older than the live one
+    /// (the old generation after a swap: no reader sees them), and returns how many went. Generations only grow,
+    /// so the rows go through the primary key's range below the live generation.
+    public static func deleteStaleRows(on connection: Connection, name: String, limit: Int) throws -> Int {
+        var deleted = 0
         for table in try rowTables(name) {
-            try connection.query(
-                "DELETE FROM \(table) WHERE generation NOT IN "
-                    + "(SELECT generation FROM projection_checkpoints WHERE name = $1)",
-                [name])
+            deleted += try connection.query(
+                """
+                WITH stale AS (
+                    SELECT r.ctid FROM \(table) r
+                     WHERE r.generation < (SELECT live_generation FROM async_projections WHERE name = $1)
+                     LIMIT $2
+                ), gone AS (DELETE FROM \(table) r USING stale WHERE r.ctid = stale.ctid RETURNING 1)
+                SELECT count(*) FROM gone
+                """,
+                [name, limit]
+            ).rows[0].int(0)
         }
+        return deleted
     }
 
     /// The tables holding a projection's rows, the one readers compare first.

@@ -22,6 +22,15 @@ func followToTheEnd(
     #expect(caughtUp, "the async projections did not catch up with the log")
 }
 
+/// Starts a standard Mail.Send onboarding for each id and drives each to its end.
+func startAndDrive(_ engine: Engine, _ ids: [String]) async throws {
+    for id in ids {
+        _ = try await engine.start(
+            workflow: "mail-send", inputs: ["company": "Contoso", "path": "standard"], id: id, actor: "olivia")
+        try await drive(engine, id)
+    }
+}
+
 /// Ends a process's projection leases now, as if it had stopped renewing them that long ago.
 func expireLeases(_ database: TestDatabase, of owner: String) async throws {
     _ = try await database.column(
@@ -113,6 +122,7 @@ struct AsyncProjectionTests {
         }
         try await followToTheEnd(engine)
         #expect(try await asyncContents(fixture.database) == followed)
+        _ = try await engine.deleteStaleProjectionRows()
         #expect(try await fixture.database.column("SELECT DISTINCT generation FROM activity_rows") == ["2"])
         let rebuilt = try await engine.projectionsStatus().filter { $0.kind == "async" }
         #expect(rebuilt.allSatisfy { $0.generation == 2 && $0.rebuiltAt != nil && $0.events?.description == events }, "\(rebuilt)")
@@ -193,12 +203,7 @@ struct AsyncProjectionTests {
     @Test func aRebuildStoppedMidwayResumesAndReadersSeeTheLiveGenerationWholeMeanwhile() async throws {
         let fixture = try await Fixture.make()
         let engine = fixture.engine
-        for index in 0..<6 {
-            _ = try await engine.start(
-                workflow: "mail-send", inputs: ["company": "Contoso", "path": "standard"], id: "r\(index)",
-                actor: "olivia")
-            try await drive(engine, "r\(index)")
-        }
+        try await startAndDrive(engine, (0..<6).map { "r\($0)" })
         try await followToTheEnd(engine)
         let live = try await asyncContents(fixture.database)
         let clean = try await engine.rebuildAsyncProjection("timings", owner: "clean", leaseSeconds: 30)
@@ -235,19 +240,30 @@ struct AsyncProjectionTests {
         #expect(try await asyncContents(fixture.database) == live)
         let events = try await engine.projectionsStatus().first { $0.name == "timings" }?.events
         #expect(events == clean.events || events ?? 0 > clean.events, "\(String(describing: events))")
+        // The replaced generations' rows stay (unseen) until they are cleared.
+        #expect(try await fixture.database.column("SELECT count(DISTINCT generation) FROM task_timing_rows") == ["3"])
+        #expect(try await engine.deleteStaleProjectionRows() > 0)
+        #expect(try await engine.deleteStaleProjectionRows() == 0)
         #expect(try await fixture.database.column("SELECT DISTINCT generation FROM task_timing_rows")
             == ["\(resumed.generation)"])
+    }
+
+    @Test func theRebuildCommandSwapsInTheNextGenerationAndClearsTheOneItReplaced() async throws {
+        let fixture = try await Fixture.make()
+        try await startAndDrive(fixture.engine, ["cli"])
+        try await followToTheEnd(fixture.engine)
+        let live = try await asyncContents(fixture.database)
+        let command = try await EngineCommandLine(database: fixture.database).run(["projections", "rebuild", "activity"])
+        #expect(command.status == 0, "\(command.stderr)")
+        #expect(command.stdout.hasPrefix("Rebuilt activity from "), "\(command.stdout)")
+        #expect(try await fixture.database.column("SELECT DISTINCT generation FROM activity_rows") == ["2"])
+        #expect(try await asyncContents(fixture.database) == live)
     }
 
     @Test func aRebuildReadingAheadStopsWhenAnotherProcessTakesItOverAndTheTakerFinishesIt() async throws {
         let fixture = try await Fixture.make()
         let engine = fixture.engine
-        for index in 0..<4 {
-            _ = try await engine.start(
-                workflow: "mail-send", inputs: ["company": "Contoso", "path": "standard"], id: "p\(index)",
-                actor: "olivia")
-            try await drive(engine, "p\(index)")
-        }
+        try await startAndDrive(engine, (0..<4).map { "p\($0)" })
         try await followToTheEnd(engine)
         let live = try await asyncContents(fixture.database)
         // Batches of 3: every batch after the first is read and encoded while the one before it is written.
@@ -346,6 +362,12 @@ struct ProjectionRunnerProcessTests {
         }
         let final = try await engine.projectionsStatus()
         #expect(tookOver, "\(final)")
+        // A rebuild meanwhile: the runner clears the generation it replaced on its own.
+        let rebuilt = try await engine.rebuildAsyncProjection("activity", owner: "rebuilder", leaseSeconds: 30)
+        let cleared = try await eventually(within: 30) {
+            try await database.column("SELECT DISTINCT generation FROM activity_rows") == ["\(rebuilt.generation)"]
+        }
+        #expect(cleared, "the runner left the replaced generation's rows")
         kill(survivor, SIGTERM)
         #expect(try await offload { try ChildProcess.waitForExit(survivor) } == 0, "the runner did not stop cleanly")
         running.remove(survivor)
