@@ -64,7 +64,7 @@ struct ScaleScenario {
                     return report.events
                 }
                 // The replaced generation's rows, cleared afterwards as the runner would (not part of the rebuild).
-                while try await engine.deleteStaleProjectionRows(limit: 50_000) > 0 {}
+                try await engine.clearStaleProjectionRows()
                 return rate
             },
             baseline: {

@@ -73,9 +73,7 @@ struct ProjectionsCommand: AsyncParsableCommand {
                         bar.finish()
                     }
                     // The replaced generations' rows (a running `serve` or `worker` would clear them too).
-                    if !async.isEmpty {
-                        while try await engine.deleteStaleProjectionRows(limit: 50_000) > 0 {}
-                    }
+                    if !async.isEmpty { try await engine.clearStaleProjectionRows() }
                     return (report, rebuilt)
                 }
                 if output.json {

@@ -35,7 +35,8 @@ public final class Archiver: Service, Sendable {
     public func run() async throws {
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             do {
-                let report = try await engine.archive(before: Date().addingTimeInterval(-Double(after.seconds)))
+                let report = try await engine.archive(
+                    before: Date().addingTimeInterval(-Double(after.seconds)), countingTheArchive: false)
                 if report.onboardings > 0 {
                     logger.info(
                         "archived finished onboardings",

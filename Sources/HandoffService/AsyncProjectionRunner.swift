@@ -47,17 +47,11 @@ extension Engine {
         // is a prefix of what any later one returns, so the next projection may apply it as its own batch.
         let shared = SharedRead()
         for name in AsyncProjections.names {
-            let batch: ProjectionBatch?
-            do {
-                batch = try await pool.withTransaction { connection in
-                    try Self.applyBatch(
-                        on: connection, name: name, live: true, owner: owner, limit: limit, leaseSeconds: leaseSeconds,
-                        shared: shared)
-                }
-            } catch {
-                throw EngineError.from(error)
+            if let batch = try await oneBatch(
+                name, live: true, owner: owner, limit: limit, leaseSeconds: leaseSeconds, source: .read(shared))
+            {
+                batches.append(batch)
             }
-            if let batch { batches.append(batch) }
         }
         return batches
     }
@@ -73,6 +67,11 @@ extension Engine {
         }
     }
 
+    /// Deletes every row of the generations rebuilds replaced, a slice at a time.
+    public func clearStaleProjectionRows() async throws(EngineError) {
+        while try await deleteStaleProjectionRows(limit: 50_000) > 0 {}
+    }
+
     /// Gives up this process's projection leases, so another process takes over at once.
     public func releaseProjections(owner: String) async throws(EngineError) {
         _ = try await read { connection in try AsyncProjections.release(on: connection, owner: owner) }
@@ -80,8 +79,9 @@ extension Engine {
 
     /// Rebuilds an async projection from position zero into its next generation while the live one keeps being
     /// read and followed, then swaps it in, in one transaction: readers see the old rows or the new ones, never a
-    /// part. The old generation's rows are left for `deleteStaleProjectionRows`. A rebuild that was stopped resumes from where its last batch committed; one running in another
-    /// process (its lease not run out) is refused with `already_exists`.
+    /// part. The old generation's rows are left for `clearStaleProjectionRows`. A rebuild that was stopped resumes
+    /// from where its last batch committed; one running in another process (its lease not run out) is refused with
+    /// `already_exists`.
     public func rebuildAsyncProjection(
         _ name: String, owner: String, leaseSeconds: Double, limit: Int = 5_000,
         progress: @Sendable (RebuildProgress) -> Void = { _ in }
@@ -112,8 +112,8 @@ extension Engine {
                 let prepared = try await Self.value(of: reading)
                 ahead = prepared.events == limit
                     ? prepareAhead(name, generation: batch.generation, after: prepared.last, limit: limit) : nil
-                guard let written = try await write(
-                    prepared, name: name, from: batch.position, owner: owner, leaseSeconds: leaseSeconds)
+                guard let written = try await oneBatch(
+                    name, live: false, owner: owner, limit: limit, leaseSeconds: leaseSeconds, source: .prepared(prepared))
                 else { throw taken }
                 batch = written
                 progress(
@@ -156,12 +156,9 @@ extension Engine {
         let pool = pool
         return Task {
             try await pool.withConnection { connection in
-                let events = try EventStore.readAll(on: connection, after: position, limit: limit)
-                return PreparedBatch(
-                    generation: generation,
-                    statements: AsyncProjections.statements(AsyncRows.rows(name, events), generation: generation),
-                    events: events.count, last: events.last?.logPosition ?? position,
-                    lastRecordedAt: events.last?.recordedAt)
+                PreparedBatch(
+                    name, generation: generation, after: position,
+                    events: try EventStore.readAll(on: connection, after: position, limit: limit))
             }
         }
     }
@@ -174,41 +171,16 @@ extension Engine {
         }
     }
 
-    /// Writes a batch prepared after `position` into the next generation, in a transaction of its own, if this
-    /// process still holds its lease there and the checkpoint is still at `position` (nil when another process
-    /// holds the lease; `version_conflict` when another moved the checkpoint meanwhile).
-    private func write(
-        _ prepared: PreparedBatch, name: String, from position: LogPosition, owner: String, leaseSeconds: Double
-    ) async throws(EngineError) -> ProjectionBatch? {
-        do {
-            return try await pool.withTransaction { connection in
-                guard let checkpoint = try AsyncProjections.lease(on: connection, name: name, live: false, owner: owner)
-                else { return nil }
-                guard checkpoint.position == position, checkpoint.generation == prepared.generation else {
-                    throw EngineError(
-                        .versionConflict, "the rebuild of projection '\(name)' was taken over by another process")
-                }
-                for statement in prepared.statements { try connection.query(statement.sql, statement.parameters) }
-                try AsyncProjections.advance(
-                    on: connection, checkpoint, to: prepared.last, events: prepared.events,
-                    lastRecordedAt: prepared.lastRecordedAt, owner: owner, leaseSeconds: leaseSeconds)
-                return ProjectionBatch(
-                    name: name, generation: checkpoint.generation, applied: prepared.events,
-                    events: checkpoint.events + Int64(prepared.events), position: prepared.last)
-            }
-        } catch {
-            throw EngineError.from(error)
-        }
-    }
-
     /// One batch in a transaction of its own (`applyBatch`).
     private func oneBatch(
-        _ name: String, live: Bool, owner: String, limit: Int, leaseSeconds: Double
+        _ name: String, live: Bool, owner: String, limit: Int, leaseSeconds: Double,
+        source: BatchSource = .read(nil)
     ) async throws(EngineError) -> ProjectionBatch? {
         do {
             return try await pool.withTransaction { connection in
                 try Self.applyBatch(
-                    on: connection, name: name, live: live, owner: owner, limit: limit, leaseSeconds: leaseSeconds)
+                    on: connection, name: name, live: live, owner: owner, limit: limit, leaseSeconds: leaseSeconds,
+                    source: source)
             }
         } catch {
             throw EngineError.from(error)
@@ -216,31 +188,45 @@ extension Engine {
     }
 
     /// One batch in the caller's transaction: lease the checkpoint, read what follows it in the log (the gap-safe
-    /// read), write the rows, move the checkpoint. Nil when another process holds the lease.
+    /// read) unless `source` brings it, write the rows, move the checkpoint. Nil when another process holds the
+    /// lease; `version_conflict` when a batch prepared ahead was read from where the checkpoint no longer is
+    /// (another process took the rebuild over meanwhile).
     static func applyBatch(
         on connection: Connection, name: String, live: Bool, owner: String, limit: Int, leaseSeconds: Double,
-        shared: SharedRead? = nil
+        source: BatchSource = .read(nil)
     ) throws -> ProjectionBatch? {
         guard let checkpoint = try AsyncProjections.lease(on: connection, name: name, live: live, owner: owner) else {
             return nil
         }
-        let events: [RecordedEvent]
-        if let reused = shared?.events(after: checkpoint.position, limit: limit) {
-            events = reused
-        } else {
-            events = try EventStore.readAll(on: connection, after: checkpoint.position, limit: limit)
+        let batch: PreparedBatch
+        switch source {
+        case .prepared(let prepared):
+            guard prepared.after == checkpoint.position, prepared.generation == checkpoint.generation else {
+                throw EngineError(
+                    .versionConflict, "the rebuild of projection '\(name)' was taken over by another process")
+            }
+            batch = prepared
+        case .read(let shared):
+            let events = try shared?.events(after: checkpoint.position, limit: limit)
+                ?? EventStore.readAll(on: connection, after: checkpoint.position, limit: limit)
             shared?.keep(events, after: checkpoint.position, limit: limit)
+            batch = PreparedBatch(name, generation: checkpoint.generation, after: checkpoint.position, events: events)
         }
-        if !events.isEmpty {
-            try AsyncProjections.apply(on: connection, AsyncRows.rows(name, events), generation: checkpoint.generation)
-        }
+        for statement in batch.statements { try connection.query(statement.sql, statement.parameters) }
         try AsyncProjections.advance(
-            on: connection, checkpoint, to: events.last?.logPosition ?? checkpoint.position, events: events.count,
-            lastRecordedAt: events.last?.recordedAt, owner: owner, leaseSeconds: leaseSeconds)
+            on: connection, checkpoint, to: batch.last, events: batch.events, lastRecordedAt: batch.lastRecordedAt,
+            owner: owner, leaseSeconds: leaseSeconds)
         return ProjectionBatch(
-            name: name, generation: checkpoint.generation, applied: events.count,
-            events: checkpoint.events + Int64(events.count), position: events.last?.logPosition ?? checkpoint.position)
+            name: name, generation: checkpoint.generation, applied: batch.events,
+            events: checkpoint.events + Int64(batch.events), position: batch.last)
     }
+}
+
+/// Where `applyBatch` takes its events from: the log (with the read another projection made at the same checkpoint,
+/// if any), or a batch a rebuild read and encoded ahead.
+enum BatchSource: Sendable {
+    case read(SharedRead?)
+    case prepared(PreparedBatch)
 }
 
 /// The last batch one `followProjections` read, for the next projection at the same checkpoint.
@@ -259,14 +245,24 @@ final class SharedRead: Sendable {
     }
 }
 
-/// A batch of the log read and encoded as the statements that write one projection's rows, ahead of its write.
+/// A batch of the log encoded as the statements that write one projection's rows into one generation.
 struct PreparedBatch: Sendable {
     var generation: Int
+    /// Where the batch was read from, and its last event's position (the same when it is empty).
+    var after: LogPosition
+    var last: LogPosition
     var statements: [Statement]
     var events: Int
-    /// The last event's position (the one read after when the batch is empty).
-    var last: LogPosition
     var lastRecordedAt: Date?
+
+    init(_ name: String, generation: Int, after position: LogPosition, events: [RecordedEvent]) {
+        self.generation = generation
+        after = position
+        last = events.last?.logPosition ?? position
+        statements = AsyncProjections.statements(AsyncRows.rows(name, events), generation: generation)
+        self.events = events.count
+        lastRecordedAt = events.last?.recordedAt
+    }
 }
 
 /// The async projections' rows from a batch of the log: the events decoded once (old schema versions upcast),
