@@ -102,16 +102,26 @@ extension Engine {
         guard var batch = try await oneBatch(name, live: false, owner: owner, limit: limit, leaseSeconds: leaseSeconds)
         else { throw taken }
         progress(RebuildProgress(projection: name, events: batch.events, total: max(total, batch.events), seconds: seconds()))
-        // Each next batch is read and encoded on another connection while this one writes the batch
-        // before it: the reading, the decoding and the server's inserts overlap. At most two batches are held.
+        // A pipeline of three stages, each on its own thread: the log is read on another connection, the batch
+        // read before is decoded and encoded into statements, and the one before that is written here. Reads
+        // follow one another (each starts where the one before ended); at most three batches are held, so memory
+        // stays flat.
         if batch.applied == limit {
-            var ahead: Task<PreparedBatch, any Error>? = prepareAhead(
-                name, generation: batch.generation, after: batch.position, limit: limit)
-            defer { ahead?.cancel() }
-            while let reading = ahead {
-                let prepared = try await Self.value(of: reading)
-                ahead = prepared.events == limit
-                    ? prepareAhead(name, generation: batch.generation, after: prepared.last, limit: limit) : nil
+            let first = readAhead(after: batch.position, limit: limit)
+            var preparing: Task<PreparedBatch, any Error>? = prepare(name, generation: batch.generation, first)
+            var reading = readAhead(after: first, limit: limit)
+            defer {
+                preparing?.cancel()
+                reading.cancel()
+            }
+            while let current = preparing {
+                let prepared = try await Self.value(of: current)
+                if prepared.events == limit {
+                    preparing = prepare(name, generation: batch.generation, reading)
+                    reading = readAhead(after: reading, limit: limit)
+                } else {
+                    preparing = nil
+                }
                 guard let written = try await oneBatch(
                     name, live: false, owner: owner, limit: limit, leaseSeconds: leaseSeconds, source: .prepared(prepared))
                 else { throw taken }
@@ -148,18 +158,35 @@ extension Engine {
             projection: name, generation: swapped.generation, events: swapped.events, seconds: seconds())
     }
 
-    /// The log's next `limit` events after `position` as the statements that write `name`'s rows into
-    /// `generation`, read and encoded on a connection of their own.
-    private func prepareAhead(_ name: String, generation: Int, after position: LogPosition, limit: Int)
-        -> Task<PreparedBatch, any Error>
-    {
+    /// The log's next `limit` events after `position`, read on a connection of their own.
+    private func readAhead(after position: LogPosition, limit: Int) -> Task<LogRead, any Error> {
         let pool = pool
         return Task {
             try await pool.withConnection { connection in
-                PreparedBatch(
-                    name, generation: generation, after: position,
-                    events: try EventStore.readAll(on: connection, after: position, limit: limit))
+                LogRead(after: position, events: try EventStore.readForProjections(on: connection, after: position, limit: limit))
             }
+        }
+    }
+
+    /// The `limit` events that follow the read `previous` (once it is done), read on a connection of their own.
+    private func readAhead(after previous: Task<LogRead, any Error>, limit: Int) -> Task<LogRead, any Error> {
+        let pool = pool
+        return Task {
+            let after = try await previous.value.last
+            return try await pool.withConnection { connection in
+                LogRead(after: after, events: try EventStore.readForProjections(on: connection, after: after, limit: limit))
+            }
+        }
+    }
+
+    /// The events of `read` (once it is done) as the statements that write `name`'s rows into `generation`.
+    private func prepare(_ name: String, generation: Int, _ read: Task<LogRead, any Error>)
+        -> Task<PreparedBatch, any Error>
+    {
+        Task {
+            let read = try await read.value
+            try Task.checkCancellation()
+            return PreparedBatch(name, generation: generation, after: read.after, events: read.events)
         }
     }
 
@@ -208,7 +235,7 @@ extension Engine {
             batch = prepared
         case .read(let shared):
             let events = try shared?.events(after: checkpoint.position, limit: limit)
-                ?? EventStore.readAll(on: connection, after: checkpoint.position, limit: limit)
+                ?? EventStore.readForProjections(on: connection, after: checkpoint.position, limit: limit)
             shared?.keep(events, after: checkpoint.position, limit: limit)
             batch = PreparedBatch(name, generation: checkpoint.generation, after: checkpoint.position, events: events)
         }
@@ -231,18 +258,27 @@ enum BatchSource: Sendable {
 
 /// The last batch one `followProjections` read, for the next projection at the same checkpoint.
 final class SharedRead: Sendable {
-    private let read = Mutex<(after: LogPosition, limit: Int, events: [RecordedEvent])?>(nil)
+    private let read = Mutex<(after: LogPosition, limit: Int, events: [ProjectedEvent])?>(nil)
 
-    func events(after position: LogPosition, limit: Int) -> [RecordedEvent]? {
+    func events(after position: LogPosition, limit: Int) -> [ProjectedEvent]? {
         read.withLock { read in
             guard let read, read.after == position, read.limit == limit else { return nil }
             return read.events
         }
     }
 
-    func keep(_ events: [RecordedEvent], after position: LogPosition, limit: Int) {
+    func keep(_ events: [ProjectedEvent], after position: LogPosition, limit: Int) {
         read.withLock { $0 = (position, limit, events) }
     }
+}
+
+/// A batch of events read from the log after `after`.
+struct LogRead: Sendable {
+    var after: LogPosition
+    var events: [ProjectedEvent]
+
+    /// Where the next read starts.
+    var last: LogPosition { events.last?.logPosition ?? after }
 }
 
 /// A batch of the log encoded as the statements that write one projection's rows into one generation.
@@ -255,7 +291,7 @@ struct PreparedBatch: Sendable {
     var events: Int
     var lastRecordedAt: Date?
 
-    init(_ name: String, generation: Int, after position: LogPosition, events: [RecordedEvent]) {
+    init(_ name: String, generation: Int, after position: LogPosition, events: [ProjectedEvent]) {
         self.generation = generation
         after = position
         last = events.last?.logPosition ?? position
@@ -269,7 +305,7 @@ struct PreparedBatch: Sendable {
 /// in log order. Events this build cannot read are left out of `timings` and `variables`; `activity` shows their
 /// data as it is (`verify` reports them).
 enum AsyncRows {
-    static func rows(_ name: String, _ events: [RecordedEvent]) -> AsyncProjectionRows {
+    static func rows(_ name: String, _ events: [ProjectedEvent]) -> AsyncProjectionRows {
         switch name {
         case "timings": .timings(timings(events))
         case "variables": .variables(variables(events))
@@ -279,7 +315,7 @@ enum AsyncRows {
     }
 
     /// The onboardings and tasks the events touched, each once, in the order first touched.
-    static func counts(_ events: [RecordedEvent]) -> AsyncProjectionRows {
+    static func counts(_ events: [ProjectedEvent]) -> AsyncProjectionRows {
         var onboardings: [String] = []
         var tasks: [String] = []
         var seen = Set<String>()
@@ -290,19 +326,11 @@ enum AsyncRows {
         return .counts(onboardings: onboardings, tasks: tasks)
     }
 
-    private static func decoded(_ event: RecordedEvent) -> OnboardingEvent? {
+    private static func decoded(_ event: ProjectedEvent) -> OnboardingEvent? {
         try? OnboardingEvent.decode(type: event.type, schemaVersion: event.schemaVersion, json: event.dataText)
     }
 
-    /// The caller of the command that appended the event, from its metadata.
-    private static func actor(_ event: RecordedEvent) -> String? {
-        guard case .object(let members)? = try? Value(parsing: event.metadataJSON),
-            case .string(let actor)? = members["actor"]
-        else { return nil }
-        return actor
-    }
-
-    static func timings(_ events: [RecordedEvent]) -> [TaskTimingRow] {
+    static func timings(_ events: [ProjectedEvent]) -> [TaskTimingRow] {
         var rows: [String: TaskTimingRow] = [:]
         var order: [String] = []
         func change(_ taskId: String, _ body: (inout TaskTimingRow) -> Void) {
@@ -343,12 +371,12 @@ enum AsyncRows {
         return order.compactMap { rows[$0] }
     }
 
-    static func variables(_ events: [RecordedEvent]) -> [RecordedVariableRow] {
+    static func variables(_ events: [ProjectedEvent]) -> [RecordedVariableRow] {
         var rows: [String: RecordedVariableRow] = [:]
         var order: [String] = []
         for event in events {
             guard case .variablesSet(let set)? = decoded(event) else { continue }
-            let setBy = actor(event)
+            let setBy = event.actor
             for (name, value) in set.variables.sorted(by: { $0.key < $1.key }) {
                 let key = event.streamId + "\u{0}" + name
                 if rows[key] == nil { order.append(key) }
@@ -360,11 +388,11 @@ enum AsyncRows {
         return order.compactMap { rows[$0] }
     }
 
-    static func activity(_ events: [RecordedEvent]) -> [ActivityRow] {
+    static func activity(_ events: [ProjectedEvent]) -> [ActivityRow] {
         events.map { event in
             ActivityRow(
                 position: event.position, onboardingId: event.streamId, version: event.version, type: event.type,
-                summary: decoded(event)?.summary ?? event.dataText, actor: actor(event), recordedAt: event.recordedAt)
+                summary: decoded(event)?.summary ?? event.dataText, actor: event.actor, recordedAt: event.recordedAt)
         }
     }
 }

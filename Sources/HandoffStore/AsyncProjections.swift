@@ -348,18 +348,20 @@ public enum AsyncProjections {
                position = EXCLUDED.position
         """
 
-    /// The rows come as parallel arrays (cheaper for the server to read than a JSON document of objects), and
-    /// each onboarding's workflow is looked up once per batch, not once per event.
+    /// The rows come as parallel arrays (cheaper for the server to read than a JSON document of objects), the
+    /// times as milliseconds since 1970 (cheaper to read than their text: exact through `to_timestamp`, whose
+    /// microseconds round to the very millisecond), and each onboarding's workflow is looked up once per batch,
+    /// not once per event.
     static let insertActivity = """
         INSERT INTO activity_rows (generation, position, onboarding_id, workflow_id, version, type, summary, actor,
                                    recorded_at)
         WITH x AS (
             SELECT * FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[],
-                                 $8::timestamptz[]) AS x(position, onboarding_id, version, type, summary, actor, recorded_at)
+                                 $8::bigint[]) AS x(position, onboarding_id, version, type, summary, actor, recorded_ms)
         ),
         w AS (SELECT o.id, o.workflow_id FROM onboardings o WHERE o.id IN (SELECT DISTINCT onboarding_id FROM x))
         SELECT $1, x.position, x.onboarding_id, coalesce(w.workflow_id, ''), x.version, x.type, x.summary, x.actor,
-               x.recorded_at
+               to_timestamp(x.recorded_ms::float8 / 1000)
           FROM x LEFT JOIN w ON w.id = x.onboarding_id
         """
 
@@ -594,7 +596,7 @@ public enum AsyncProjections {
             EventStore.appendArrayElement(row.type, to: &types)
             EventStore.appendArrayElement(row.summary, to: &summaries)
             if let actor = row.actor { EventStore.appendArrayElement(actor, to: &actors) } else { actors += "NULL" }
-            EventStore.appendArrayElement(Timestamp.format(row.recordedAt), to: &times)
+            times += String(Timestamp.milliseconds(row.recordedAt))
         }
         return [positions + "}", onboardings + "}", versions + "}", types + "}", summaries + "}", actors + "}", times + "}"]
     }

@@ -151,6 +151,23 @@ public struct RecordedEvent: Sendable, Equatable {
     private static let sourceTransactionKey = Data("\"sourceTransaction\"".utf8)
 }
 
+/// An event as the async projections read it from the log (`EventStore.readForProjections`).
+public struct ProjectedEvent: Sendable, Equatable {
+    public let position: Int64
+    public let transactionId: UInt64
+    public let streamId: String
+    public let version: Int64
+    public let type: String
+    public let schemaVersion: Int
+    /// The event's data as PostgreSQL returns it (JSON text).
+    public let dataText: String
+    /// Who caused it: the metadata's `actor` when that is a string.
+    public let actor: String?
+    public let recordedAt: Date
+
+    public var logPosition: LogPosition { LogPosition(transactionId: transactionId, position: position) }
+}
+
 /// An event as a fold needs it: what happened, to which stream, when; no ids, log positions or metadata.
 public protocol FoldableEvent: Sendable {
     var streamId: String { get }
@@ -573,6 +590,30 @@ public struct EventStore: Sendable {
     {
         try connection.query(readAllSQL, [position.transactionId, position.position, limit]).rows.map(decode)
     }
+
+    /// The log after `position` as the async projections read it (`readAll`'s gap-safe read, in the same order):
+    /// without the event ids and with only the caller's name from the metadata, which is all the projections
+    /// use, so the server and the client each do less per event.
+    public static func readForProjections(on connection: Connection, after position: LogPosition, limit: Int) throws
+        -> [ProjectedEvent]
+    {
+        try connection.query(readForProjectionsSQL, [position.transactionId, position.position, limit]).rows.map { row in
+            ProjectedEvent(
+                position: try row.int64(0), transactionId: try row.uint64(1), streamId: try row.string(2),
+                version: try row.int64(3), type: try row.string(4), schemaVersion: try row.int(5),
+                dataText: try row.string(6), actor: row.optionalString(7), recordedAt: try row.date(8))
+        }
+    }
+
+    static let readForProjectionsSQL = """
+        SELECT position, transaction_id, stream_id, version, type, schema_version, data,
+               CASE WHEN jsonb_typeof(metadata -> 'actor') = 'string' THEN metadata ->> 'actor' END, recorded_at
+          FROM all_events
+         WHERE (transaction_id, position) > ($1::xid8, $2::bigint)
+           AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+         ORDER BY transaction_id, position
+         LIMIT $3
+        """
 
     static let readAllSQL = """
         SELECT \(columns) FROM all_events

@@ -85,34 +85,60 @@ enum CivilTime {
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = seconds - days * 86_400
         let (year, month, day) = civilDate(fromDays: days)
-        var text = ""
-        text.reserveCapacity(20 + fractionDigits + suffix.utf8.count)
-        append(year, digits: 4, to: &text)
-        text.append("-")
-        append(month, digits: 2, to: &text)
-        text.append("-")
-        append(day, digits: 2, to: &text)
-        text.append(separator)
-        append(secondOfDay / 3600, digits: 2, to: &text)
-        text.append(":")
-        append(secondOfDay % 3600 / 60, digits: 2, to: &text)
-        text.append(":")
-        append(secondOfDay % 60, digits: 2, to: &text)
-        if fractionDigits > 0 {
-            text.append(".")
-            append(fraction, digits: fractionDigits, to: &text)
+        // Written byte by byte into the string's own storage: the parts as decimal strings, joined, were most of
+        // the time of writing a row's times.
+        let separator = separator.utf8
+        let yearDigits = max(4, decimalDigits(year))
+        let capacity = yearDigits + 15 + separator.count + (fractionDigits > 0 ? fractionDigits + 1 : 0)
+            + suffix.utf8.count + (year < 0 ? 1 : 0)
+        return String(unsafeUninitializedCapacity: capacity) { buffer in
+            var index = 0
+            func put(_ byte: UInt8) {
+                buffer[index] = byte
+                index += 1
+            }
+            func put(_ value: Int64, digits: Int) {
+                var value = value
+                if value < 0 {
+                    put(UInt8(ascii: "-"))
+                    value = -value
+                }
+                let count = max(digits, decimalDigits(value))
+                for offset in stride(from: count - 1, through: 0, by: -1) {
+                    buffer[index + offset] = UInt8(ascii: "0") + UInt8(value % 10)
+                    value /= 10
+                }
+                index += count
+            }
+            put(year, digits: 4)
+            put(UInt8(ascii: "-"))
+            put(month, digits: 2)
+            put(UInt8(ascii: "-"))
+            put(day, digits: 2)
+            for byte in separator { put(byte) }
+            put(secondOfDay / 3600, digits: 2)
+            put(UInt8(ascii: ":"))
+            put(secondOfDay % 3600 / 60, digits: 2)
+            put(UInt8(ascii: ":"))
+            put(secondOfDay % 60, digits: 2)
+            if fractionDigits > 0 {
+                put(UInt8(ascii: "."))
+                put(fraction, digits: fractionDigits)
+            }
+            for byte in suffix.utf8 { put(byte) }
+            return index
         }
-        text.append(suffix)
-        return text
     }
 
-    /// `value` in decimal, zero-padded to `digits` (longer values are written whole).
-    private static func append(_ value: Int64, digits: Int, to text: inout String) {
-        let decimal = String(value)
-        if decimal.utf8.count < digits {
-            text.append(String(repeating: "0", count: digits - decimal.utf8.count))
+    /// How many decimal digits `value` has (its magnitude's; 1 for zero).
+    private static func decimalDigits(_ value: Int64) -> Int {
+        var magnitude = value.magnitude
+        var count = 1
+        while magnitude >= 10 {
+            magnitude /= 10
+            count += 1
         }
-        text.append(decimal)
+        return count
     }
 
     /// 28 to 31: the proleptic Gregorian calendar's length of `month` (1 to 12) in `year`.

@@ -113,6 +113,12 @@ struct AsyncProjectionTests {
         #expect(activity.count.description == events)
         #expect(activity.first?.type == "OnboardingCancelled" && activity.first?.actor == "olivia")
         #expect(activity.map(\.position) == activity.map(\.position).sorted(by: >))
+        // Each line keeps its event's time to the millisecond (the rows send times as milliseconds since 1970).
+        let sameTimes = """
+            SELECT count(*) FILTER (WHERE a.recorded_at = e.recorded_at) || '/' || count(*)
+              FROM activity_rows a JOIN events e ON e.position = a.position
+            """
+        #expect(try await fixture.database.column(sameTimes) == ["\(events ?? "")/\(events ?? "")"])
 
         // A rebuild from zero writes the next generation and swaps it in: the same rows.
         let followed = try await asyncContents(fixture.database)

@@ -62,6 +62,8 @@ struct ReadPathIndexTests {
             ("a stream (history, replay, every command's load)", (EventStore.readSQL, ["done-c500", Int64(1), 1_000])),
             ("the global log from its start", (EventStore.readAllSQL, [UInt64(0), Int64(0), 500])),
             ("the global log from a checkpoint", (EventStore.readAllSQL, [position.transactionId, position.position, 500])),
+            ("the log as the async projections read it",
+             (EventStore.readForProjectionsSQL, [position.transactionId, position.position, 500])),
             ("the latest events", (EventStore.latestSQL, [20])),
             ("recorded variables of a company", (AsyncProjections.variablesSQL, ["Contoso", nil, 100])),
             ("the activity feed", (AsyncProjections.activitySQL, [50])),

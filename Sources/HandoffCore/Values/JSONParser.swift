@@ -138,6 +138,8 @@ private struct JSONParser {
             depth -= 1
             return .object(members)
         }
+        // Stored payloads' objects have a handful of members: room for them at once, not three regrowths.
+        members.reserveCapacity(8)
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a key") }
