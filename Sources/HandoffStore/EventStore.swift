@@ -464,9 +464,11 @@ public struct EventStore: Sendable {
     /// Event data is JSON, so it always holds quotes: the escaping works on the UTF-8 bytes in one pass.
     static func appendArrayElement(_ text: String, to array: inout String) {
         var text = text
-        let element = text.withUTF8 { bytes in
+        let element = text.withUTF8 { bytes -> String? in
             var specials = 0
             for byte in bytes where byte == 0x22 || byte == 0x5C { specials += 1 }
+            // Nothing to escape (ids, names, times): appended as it is, with no string in between.
+            guard specials > 0 else { return nil }
             return String(unsafeUninitializedCapacity: bytes.count + specials + 2) { buffer in
                 var count = 0
                 buffer[count] = 0x22
@@ -482,6 +484,12 @@ public struct EventStore: Sendable {
                 buffer[count] = 0x22
                 return count + 1
             }
+        }
+        guard let element else {
+            array.append("\"")
+            array.append(text)
+            array.append("\"")
+            return
         }
         array.append(element)
     }
