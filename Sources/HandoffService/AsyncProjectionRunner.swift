@@ -107,7 +107,9 @@ extension Engine {
         // follow one another (each starts where the one before ended); at most three batches are held, so memory
         // stays flat.
         if batch.applied == limit {
-            let first = readAhead(after: batch.position, limit: limit)
+            // Reading starts where the batch above ended: after an empty read that ends there.
+            let start = Task<LogRead, any Error> { [position = batch.position] in LogRead(after: position, events: []) }
+            let first = readAhead(after: start, limit: limit)
             var preparing: Task<PreparedBatch, any Error>? = prepare(name, generation: batch.generation, first)
             var reading = readAhead(after: first, limit: limit)
             defer {
@@ -156,16 +158,6 @@ extension Engine {
         progress(RebuildProgress(projection: name, events: swapped.events, total: swapped.events, seconds: seconds()))
         return AsyncRebuildReport(
             projection: name, generation: swapped.generation, events: swapped.events, seconds: seconds())
-    }
-
-    /// The log's next `limit` events after `position`, read on a connection of their own.
-    private func readAhead(after position: LogPosition, limit: Int) -> Task<LogRead, any Error> {
-        let pool = pool
-        return Task {
-            try await pool.withConnection { connection in
-                LogRead(after: position, events: try EventStore.readForProjections(on: connection, after: position, limit: limit))
-            }
-        }
     }
 
     /// The `limit` events that follow the read `previous` (once it is done), read on a connection of their own.

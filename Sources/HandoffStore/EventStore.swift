@@ -616,15 +616,14 @@ public struct EventStore: Sendable {
     static let readForProjectionsSQL = """
         SELECT position, transaction_id, stream_id, version, type, schema_version, data,
                CASE WHEN jsonb_typeof(metadata -> 'actor') = 'string' THEN metadata ->> 'actor' END, recorded_at
-          FROM all_events
-         WHERE (transaction_id, position) > ($1::xid8, $2::bigint)
-           AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-         ORDER BY transaction_id, position
-         LIMIT $3
+        \(logAfterSQL)
         """
 
-    static let readAllSQL = """
-        SELECT \(columns) FROM all_events
+    static let readAllSQL = "SELECT \(columns) \(logAfterSQL)"
+
+    /// The gap-safe read's rows ($1, $2: the position read after; $3: how many), whatever columns are selected.
+    private static let logAfterSQL = """
+        FROM all_events
          WHERE (transaction_id, position) > ($1::xid8, $2::bigint)
            AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
          ORDER BY transaction_id, position
