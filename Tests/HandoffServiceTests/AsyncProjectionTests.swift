@@ -12,9 +12,10 @@ import Testing
 /// back events while an older transaction is open anywhere on the server, so a short batch alone does not mean
 /// caught up while other tests run.)
 func followToTheEnd(
-    _ engine: Engine, owner: String = "test-runner", leaseSeconds: Double = 30, limit: Int = 100
+    _ engine: Engine, owner: String = "test-runner", leaseSeconds: Double = 30, limit: Int = 100,
+    within seconds: Double = 60
 ) async throws {
-    let caughtUp = try await eventually(within: 60) {
+    let caughtUp = try await eventually(within: seconds) {
         _ = try await engine.followProjections(owner: owner, limit: limit, leaseSeconds: leaseSeconds)
         return try await engine.projectionsStatus().filter { $0.kind == "async" && $0.state != "rebuilding" }
             .allSatisfy { $0.lagEvents == 0 }
