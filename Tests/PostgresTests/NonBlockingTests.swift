@@ -136,4 +136,51 @@ import Testing
         }
         #expect(after == 7)
     }
+
+    /// A caller that runs on the pool's executor (a worker's loop, the bench's clients) goes into and out of every
+    /// lent body without a thread switch: its own code, the body and what follows all run on the poller's thread.
+    /// A caller elsewhere comes back to its own threads after each body.
+    @Test func aCallerOnThePoolsExecutorStaysOnThePollersThreadAcrossBorrows() async throws {
+        let database = try await TestDatabase.make()
+        let pool = database.pool
+        let onExecutor = try await withTaskExecutorPreference(pool.executor) {
+            try await withThrowingTaskGroup(of: [String].self) { group in
+                for client in 0..<4 {
+                    group.addTask {
+                        var threads = [Self.threadName()]
+                        for round in 0..<3 {
+                            let answer = try await pool.withAsyncConnection { connection in
+                                threads.append(Self.threadName())
+                                return try await connection.query("SELECT $1::int", [client * 10 + round]).rows[0].int(0)
+                            }
+                            #expect(answer == client * 10 + round)
+                            threads.append(Self.threadName())
+                        }
+                        return threads
+                    }
+                }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+        }
+        #expect(onExecutor.count == 4 * 7)
+        #expect(Set(onExecutor) == ["handoff-poller"], "\(Set(onExecutor))")
+
+        var elsewhere: [String] = []
+        for _ in 0..<3 {
+            try await pool.withAsyncConnection { connection in
+                elsewhere.append(Self.threadName())
+                try await connection.query("SELECT 1")
+            }
+            elsewhere.append(Self.threadName())
+        }
+        // Inside the bodies: the poller. After each: back on Swift's own threads.
+        #expect(elsewhere.enumerated().allSatisfy { index, name in (name == "handoff-poller") == index.isMultiple(of: 2) },
+                "\(elsewhere)")
+    }
+
+    /// The name Linux keeps for the calling thread.
+    private static func threadName() -> String {
+        ((try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? "")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
 }
