@@ -26,7 +26,9 @@ struct AppendScenario {
                     engine: {
                         round += 1
                         let prefix = "bench-\(run)-\(round)"
-                        return try await measureRate(clients: clients, duration: settings.duration, on: pool.executor) { client, iteration in
+                        return try await measureRate(
+                            clients: clients, duration: settings.duration, on: pool.executor
+                        ) { client, iteration in
                             let appendsPerStream = 20 / batch
                             let stream = "\(prefix)-\(client)-\(iteration / appendsPerStream)"
                             let version = Int64((iteration % appendsPerStream) * batch)
@@ -39,7 +41,9 @@ struct AppendScenario {
                     },
                     baseline: {
                         let prefix = "bench-\(run)-\(round)"
-                        return try await measureRate(clients: clients, duration: settings.duration, on: pool.executor) { client, iteration in
+                        return try await measureRate(
+                            clients: clients, duration: settings.duration, on: pool.executor
+                        ) { client, iteration in
                             let appendsPerStream = 20 / batch
                             let stream = "\(prefix)-\(client)-\(iteration / appendsPerStream)"
                             let version = Int64((iteration % appendsPerStream) * batch)

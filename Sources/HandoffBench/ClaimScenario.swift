@@ -30,7 +30,9 @@ struct ClaimScenario {
             results.append(try await interleave(
                 name: "claim", clients: clients, unit: "tasks/s", rounds: settings.rounds, warmUp: true,
                 engine: {
-                    try await measureRate(clients: clients, duration: settings.duration, on: pool.executor) { client, _ in
+                    try await measureRate(
+                        clients: clients, duration: settings.duration, on: pool.executor
+                    ) { client, _ in
                         let user = "bench-worker-\(client)"
                         guard let task = try await engine.nextTask(roles: [MailSend.admin], user: user) else {
                             return 0
@@ -44,7 +46,9 @@ struct ClaimScenario {
                     try await pool.withConnection { connection in
                         try Baselines.resetTaskTable(on: connection, role: MailSend.admin, count: queued)
                     }
-                    return try await measureRate(clients: clients, duration: settings.duration, on: pool.executor) { client, _ in
+                    return try await measureRate(
+                        clients: clients, duration: settings.duration, on: pool.executor
+                    ) { client, _ in
                         let claimed = try await pool.withAsyncConnection { connection in
                             try await Baselines.claimNextTask(
                                 on: connection, role: MailSend.admin, user: "bench-worker-\(client)")

@@ -46,7 +46,9 @@ struct OutboxScenario {
             var commandLatencies: [Double] = []
             var engineRuns = 0
             let work: @Sendable (LatencySamples?) async throws -> Double = { samples in
-                try await measureRate(clients: clients, duration: settings.duration, on: pool.executor) { client, _ in
+                try await measureRate(
+                    clients: clients, duration: settings.duration, on: pool.executor
+                ) { client, _ in
                     let user = "bench-outbox-\(client)"
                     let began = ContinuousClock.now
                     guard let task = try await engine.nextTask(roles: [MailSend.admin], user: user) else { return 0 }
