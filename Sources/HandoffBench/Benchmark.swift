@@ -116,34 +116,26 @@ func measureRate(
     let start = clock.now
     let deadline = start + duration
     let total = try await withTaskExecutorPreference(executor) {
-        try await clientsWork(clients: clients, until: deadline, clock: clock, step)
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for client in 0..<clients {
+                group.addTask {
+                    // Each client works until the time is up and it has done at least one unit (a client that
+                    // starts late on a busy machine still counts), but gives up 10 seconds past the deadline.
+                    var done = 0
+                    var iteration = 0
+                    while true {
+                        let now = clock.now
+                        if now >= deadline, done > 0 || now >= deadline + .seconds(10) { break }
+                        done += try await step(client, iteration)
+                        iteration += 1
+                    }
+                    return done
+                }
+            }
+            return try await group.reduce(0, +)
+        }
     }
     return Double(total) / max(seconds(clock.now - start), 1e-9)
-}
-
-/// The units `clients` tasks complete running `step` until `deadline` (see `measureRate`).
-private func clientsWork(
-    clients: Int, until deadline: ContinuousClock.Instant, clock: ContinuousClock,
-    _ step: @escaping @Sendable (_ client: Int, _ iteration: Int) async throws -> Int
-) async throws -> Int {
-    try await withThrowingTaskGroup(of: Int.self) { group in
-        for client in 0..<clients {
-            group.addTask {
-                // Each client works until the time is up and it has done at least one unit (a client that starts
-                // late on a busy machine still counts), but gives up 10 seconds past the deadline.
-                var done = 0
-                var iteration = 0
-                while true {
-                    let now = clock.now
-                    if now >= deadline, done > 0 || now >= deadline + .seconds(10) { break }
-                    done += try await step(client, iteration)
-                    iteration += 1
-                }
-                return done
-            }
-        }
-        return try await group.reduce(0, +)
-    }
 }
 
 /// The mean time of one `step` in milliseconds, calling it one after another until `duration` is up (at least

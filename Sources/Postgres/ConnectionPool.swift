@@ -65,10 +65,10 @@ public final class ConnectionPool: Sendable {
         }
     }
 
-    /// The socket poller's thread, as a task executor. A caller that runs many commands in a row (a worker's
-    /// loop) can run on it, `withTaskExecutorPreference(pool.executor) { … }`, so that each lent body starts and
-    /// ends without a thread switch, as pgbench drives all its clients from one thread. Only for code that never
-    /// blocks: everything else that runs there waits while it does.
+    /// The socket poller's thread, as a task executor. A caller that runs many commands in a row (a loop of
+    /// commands, as the bench's clients are) can run on it, `withTaskExecutorPreference(pool.executor) { … }`, so
+    /// that each lent body starts and ends without a thread switch, as pgbench drives all its clients from one
+    /// thread. Only for code that never blocks: everything else that runs there waits while it does.
     public var executor: any TaskExecutor { SocketPoller.shared }
 
     /// `withTransaction(pipelinedWith:_:)` without blocking a thread (see `withAsyncConnection`).

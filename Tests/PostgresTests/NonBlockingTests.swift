@@ -137,8 +137,9 @@ import Testing
         #expect(after == 7)
     }
 
-    /// A caller that runs on the pool's executor (a worker's loop, the bench's clients) goes into and out of every
-    /// lent body without a thread switch: its own code, the body and what follows all run on the poller's thread.
+    /// A caller that runs on the pool's executor (a loop of commands, as the bench's clients are) goes into and out
+    /// of every lent body without a thread switch: its own code, the body and what follows all run on the poller's
+    /// thread.
     /// A caller elsewhere comes back to its own threads after each body.
     @Test func aCallerOnThePoolsExecutorStaysOnThePollersThreadAcrossBorrows() async throws {
         let database = try await TestDatabase.make()
