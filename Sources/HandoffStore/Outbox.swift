@@ -182,12 +182,19 @@ public enum Outbox {
     /// An arbitrary constant: the advisory lock space of the outbox's lines (a receiver and an onboarding).
     static let lineLockSpace: Int64 = 0x6f75_7462_6f78
 
-    /// The lease's statement: `$1` the limit, `$2` the lease in seconds, `$3` `lineLockSpace`.
+    /// The lease's statement: `$1` the limit, `$2` the lease in seconds, `$3` `lineLockSpace`, `$4` the window (the candidates
+    /// whose lines' locks are tried).
+    ///
+    /// The window (the oldest due rows whose lines wait for nothing, in `seq` order) is chosen before any line
+    /// lock is tried, and only its rows are tried: a filter that takes locks must not run on rows the plan reads
+    /// before it sorts and limits them. Planned from statistics that undercount the pending rows (an outbox
+    /// analyzed while it was nearly empty, then a receiver down for an hour), the lease read every pending row,
+    /// sorted them and took a line lock for each one first: tens of thousands of locks and milliseconds per lease,
+    /// with every line held from other dispatchers until it committed.
     static let leaseSQL = """
             WITH unflushed AS (SELECT set_config('synchronous_commit', 'off', true)),
-            picked AS (
-                SELECT n.id, n.subscription_id, n.seq, coalesce(n.subscription_id, n.endpoint) || '/' || n.onboarding_id
-                       AS line
+            candidates AS MATERIALIZED (
+                SELECT n.id, n.seq, coalesce(n.subscription_id, n.endpoint) || '/' || n.onboarding_id AS line
                   FROM notifications n
                  WHERE n.state = 'pending' AND n.next_attempt_at <= now()
                    AND (n.leased_until IS NULL OR n.leased_until <= now())
@@ -201,8 +208,17 @@ public enum Outbox {
                           AND e.onboarding_id = n.onboarding_id AND e.seq < n.seq
                           AND (e.next_attempt_at > now() OR e.leased_until > now())
                        OFFSET 0)
-                   AND pg_try_advisory_xact_lock(
-                       hashtextextended(coalesce(n.subscription_id, n.endpoint) || '/' || n.onboarding_id, $3::bigint))
+                 ORDER BY n.seq
+                 LIMIT $4
+            ), picked AS (
+                SELECT n.id, n.subscription_id, n.seq, c.line
+                  FROM candidates c JOIN notifications n ON n.id = c.id
+                 -- Checked again on the row as it is when locked (another lease may have committed since).
+                 -- IS TRUE: a plain `state = 'pending'` lets the planner read the whole partial index of pending
+                 -- rows beside the primary key's few entries when its statistics undercount them.
+                 WHERE (n.state = 'pending') IS TRUE AND n.next_attempt_at <= now()
+                   AND (n.leased_until IS NULL OR n.leased_until <= now())
+                   AND pg_try_advisory_xact_lock(hashtextextended(c.line, $3::bigint))
                  ORDER BY n.seq
                  LIMIT $1
                    FOR UPDATE OF n SKIP LOCKED
@@ -225,7 +241,7 @@ public enum Outbox {
     /// first), and only by the one dispatcher that holds the line's lock while it leases. A line another
     /// dispatcher holds, or whose earlier row waits for a retry, is left alone.
     public static func lease(on connection: Connection, limit: Int, lease: Double) throws -> [LeasedNotification] {
-        try connection.query(leaseSQL, [limit, lease, lineLockSpace]).rows.map { row in
+        try connection.query(leaseSQL, [limit, lease, lineLockSpace, 2 * limit]).rows.map { row in
             LeasedNotification(
                 id: try row.string(0), seq: try row.int64(1), onboardingId: try row.string(2), kind: try row.string(3),
                 body: try row.string(4), attempt: try row.int(5), subscriptionId: row.optionalString(6),
@@ -250,7 +266,10 @@ public enum Outbox {
             writer.endObject()
         }
         writer.endArray()
-        // One statement, one round trip: its own transaction, committed without waiting for the flush.
+        // One statement, one round trip: its own transaction, committed without waiting for the flush. The rows are
+        // found by their ids alone (`= ANY`, and the state tested with IS TRUE so that no partial index on it
+        // matches): planned from statistics that undercount the pending rows, a join with the batch, or the
+        // partial index of pending rows beside the primary key, read every pending row for each settle.
         try connection.query(
             """
             WITH unflushed AS (SELECT set_config('synchronous_commit', 'off', true)),
@@ -258,10 +277,13 @@ public enum Outbox {
                      UPDATE notifications n SET state = 'delivered', delivered_at = now(), leased_until = NULL,
                             last_status = d.status, last_error = NULL
                        FROM jsonb_to_recordset($1::jsonb) AS d(id text, status int)
-                      WHERE n.id = d.id AND n.state = 'pending'),
+                      WHERE n.id = d.id
+                        AND n.id = ANY (ARRAY(SELECT jsonb_array_elements($1::jsonb) ->> 'id'))
+                        AND (n.state = 'pending') IS TRUE),
                  untried AS (
                      UPDATE notifications SET leased_until = NULL, attempts = greatest(attempts - 1, 0)
-                      WHERE id IN (SELECT jsonb_array_elements_text($2::jsonb)) AND state = 'pending')
+                      WHERE id = ANY (ARRAY(SELECT jsonb_array_elements_text($2::jsonb)))
+                        AND (state = 'pending') IS TRUE)
             SELECT count(*) FROM unflushed
             """,
             [writer.text, JSONText.array(untried)])

@@ -25,7 +25,7 @@ struct OutboxLeaseTests {
             SELECT 'msg_p' || g, 'wh_1', 'q' || (g % 3000), 'task.opened', '{}' FROM generate_series(1, 6000) g
             """)
         let plan = try await database.pool.withConnection { connection in
-            try connection.query("EXPLAIN " + Outbox.leaseSQL, [64, 15.0, Outbox.lineLockSpace]).rows
+            try connection.query("EXPLAIN " + Outbox.leaseSQL, [64, 15.0, Outbox.lineLockSpace, 128]).rows
                 .compactMap { $0.values[0] }.joined(separator: "\n")
         }
         #expect(!plan.contains("Anti Join"), "\(plan)")
@@ -36,5 +36,51 @@ struct OutboxLeaseTests {
             try Outbox.lease(on: connection, limit: 64, lease: 15)
         }
         #expect(leased.map(\.id) == (1...64).map { "msg_p\($0)" })
+    }
+
+    /// Regression: with no statistics on the outbox (a fresh database, before autovacuum's first analyze of it),
+    /// or statistics from when it was nearly empty, the planner counts a few pending rows where there are
+    /// thousands. The lease then read every pending row and took each one's line lock before sorting them (every
+    /// line held from the other dispatchers until it committed), and a settle of a few deliveries joined them
+    /// with the whole table: with thousands of notifications a second the dispatcher fell further behind with
+    /// every row delivered, until the table was analyzed.
+    @Test func theLeaseAndTheSettleTouchOnlyTheirRowsWhenStatisticsUndercountThePending() async throws {
+        let database = try await TestDatabase.make()
+        // No analyze may come while the test runs: the statistics must stay those of the empty table.
+        _ = try await database.column("ALTER TABLE notifications SET (autovacuum_enabled = false)")
+        _ = try await database.column(
+            """
+            INSERT INTO notifications (id, subscription_id, onboarding_id, kind, body)
+            SELECT 'msg_p' || g, 'wh_1', 'q' || g, 'task.opened', '{}' FROM generate_series(1, 20000) g
+            """)
+        let connection = try database.connect()
+        var leased: [LeasedNotification] = []
+        let locks = try connection.transaction { connection in
+            leased = try Outbox.lease(on: connection, limit: 4, lease: 15)
+            return try connection.query(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+            ).rows[0].int(0)
+        }
+        #expect(leased.map(\.id) == ["msg_p1", "msg_p2", "msg_p3", "msg_p4"])
+        #expect(locks <= 8, "a lease of 4 took \(locks) line locks")
+        // The rows the settle read, from its transaction's own counters (no waiting for the statistics), on a
+        // connection of its own: a backend's counters not yet reported include its earlier transactions'.
+        let settling = try database.connect()
+        let read = try settling.transaction { connection in
+            try Outbox.settle(
+                on: connection, delivered: [(id: "msg_p1", status: 200), (id: "msg_p2", status: 204)],
+                untried: ["msg_p3", "msg_p4"])
+            return try connection.query(
+                """
+                SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0)
+                  FROM pg_stat_xact_user_tables WHERE relname = 'notifications'
+                """
+            ).rows[0].int(0)
+        }
+        #expect(read < 20, "a settle of 4 read \(read) of 20,000 rows")
+        let states = try await connection.query(
+            "SELECT id, state, attempts FROM notifications WHERE id IN ('msg_p1', 'msg_p2', 'msg_p3', 'msg_p4') ORDER BY id"
+        ).rows.map { "\(try $0.string(0)) \(try $0.string(1)) \(try $0.int(2))" }
+        #expect(states == ["msg_p1 delivered 1", "msg_p2 delivered 1", "msg_p3 pending 0", "msg_p4 pending 0"])
     }
 }
