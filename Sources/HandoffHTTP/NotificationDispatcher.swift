@@ -62,6 +62,10 @@ public final class NotificationDispatcher: Service, Sendable {
     let settings: DeliverySettings
     let endpoints: Endpoints
     let interval: Duration
+    /// After a lease that found fewer rows than it had room for, the time before the next: the notifications
+    /// written meanwhile are leased, sent and settled together, in one lease and few settles instead of one each
+    /// for every few rows.
+    let gathering: Duration
     /// Rows in flight at most: more are leased when half of them are done.
     let batch: Int
     let logger: Logger
@@ -71,12 +75,14 @@ public final class NotificationDispatcher: Service, Sendable {
 
     public init(
         engine: Engine, settings: DeliverySettings = .fromEnvironment(), endpoints: Endpoints = Endpoints(),
-        interval: Duration = .milliseconds(100), batch: Int = 64, logger: Logger
+        interval: Duration = .milliseconds(100), gathering: Duration = .milliseconds(25), batch: Int = 64,
+        logger: Logger
     ) {
         self.engine = engine
         self.settings = settings
         self.endpoints = endpoints
         self.interval = interval
+        self.gathering = min(gathering, interval)
         self.batch = batch
         self.logger = logger
     }
@@ -93,26 +99,32 @@ public final class NotificationDispatcher: Service, Sendable {
         // line never holds up the others (a lease leaves out the lines in flight: their rows are leased).
         await withTaskGroup(of: Int.self) { group in
             var inFlight = 0
+            var nextLease = ContinuousClock.now
             while !Task.isCancelled, !Task.isShuttingDownGracefully {
-                var leased = 0
-                if inFlight <= batch / 2 {
+                if inFlight <= batch / 2, ContinuousClock.now >= nextLease {
+                    let room = batch - inFlight
+                    var leased = 0
                     do {
-                        leased = try await lease(limit: batch - inFlight) { line in
+                        leased = try await lease(limit: room) { line in
                             group.addTask {
                                 await recorder.record(await self.deliver(line: line, client))
                                 return line.count
                             }
                         }
-                        inFlight += leased
                     } catch {
                         logger.warning("notifications could not be leased; trying again", metadata: ["error": "\(error)"])
                     }
+                    inFlight += leased
+                    // A full lease: more are waiting, so the next comes as soon as there is room. A short one: the
+                    // next gathers what is written meanwhile. None: the outbox is idle.
+                    nextLease = ContinuousClock.now + (leased == room ? .zero : leased > 0 ? gathering : interval)
+                    continue
                 }
-                if leased > 0, inFlight <= batch / 2 { continue }
                 if inFlight > 0 {
                     inFlight -= await group.next() ?? 0
                 } else {
-                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
+                    let nextLease = nextLease
+                    try? await cancelWhenGracefulShutdown { try await Task.sleep(until: nextLease) }
                 }
             }
             // Stopping: the lines in flight finish and are recorded.
