@@ -233,6 +233,14 @@ public enum Outbox {
                       s.secret, n.endpoint, n.created_at
             """
 
+    /// The lease as `lease` sends it: the planner's setting, then `leaseSQL`.
+    static func leaseStatements(limit: Int, lease: Double) -> [Statement] {
+        [
+            ("SELECT set_config('enable_bitmapscan', 'off', true)", []),
+            (leaseSQL, [limit, lease, lineLockSpace, 2 * limit]),
+        ]
+    }
+
     /// Leases up to `limit` notifications that are due, for one attempt each, for `lease` seconds, oldest first.
     /// Committed without waiting for the flush to disk: a lease lost to a crash only lets the rows be leased again.
     ///
@@ -240,8 +248,15 @@ public enum Outbox {
     /// every earlier pending row of its line is free and due too (and so leased with it, earlier rows coming
     /// first), and only by the one dispatcher that holds the line's lock while it leases. A line another
     /// dispatcher holds, or whose earlier row waits for a retry, is left alone.
+    ///
+    /// The candidates are read through `notifications_pending` in order, never with a bitmap scan: its entries of
+    /// rows delivered since the table was last vacuumed stay until then, and only an index scan marks them dead
+    /// as it meets them, so that the next lease steps over them. A bitmap scan reads them all again: with a steady
+    /// flow of notifications, thousands per lease and milliseconds each, and the planner chose one whenever the
+    /// statistics counted few pending rows.
     public static func lease(on connection: Connection, limit: Int, lease: Double) throws -> [LeasedNotification] {
-        try connection.query(leaseSQL, [limit, lease, lineLockSpace, 2 * limit]).rows.map { row in
+        // One round trip, one implicit transaction: the setting holds for the lease's planning and ends with it.
+        try connection.pipeline(leaseStatements(limit: limit, lease: lease))[1].rows.map { row in
             LeasedNotification(
                 id: try row.string(0), seq: try row.int64(1), onboardingId: try row.string(2), kind: try row.string(3),
                 body: try row.string(4), attempt: try row.int(5), subscriptionId: row.optionalString(6),

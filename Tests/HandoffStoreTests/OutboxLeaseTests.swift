@@ -40,8 +40,9 @@ struct OutboxLeaseTests {
 
     /// Regression: with no statistics on the outbox (a fresh database, before autovacuum's first analyze of it),
     /// or statistics from when it was nearly empty, the planner counts a few pending rows where there are
-    /// thousands. The lease then read every pending row and took each one's line lock before sorting them (every
-    /// line held from the other dispatchers until it committed), and a settle of a few deliveries joined them
+    /// thousands. The lease then read every pending row (with a bitmap scan, which reads the entries of delivered
+    /// rows again every time) and took each one's line lock before sorting them (every line held from the other
+    /// dispatchers until it committed), and a settle of a few deliveries joined them
     /// with the whole table: with thousands of notifications a second the dispatcher fell further behind with
     /// every row delivered, until the table was analyzed.
     @Test func theLeaseAndTheSettleTouchOnlyTheirRowsWhenStatisticsUndercountThePending() async throws {
@@ -54,6 +55,16 @@ struct OutboxLeaseTests {
             SELECT 'msg_p' || g, 'wh_1', 'q' || g, 'task.opened', '{}' FROM generate_series(1, 20000) g
             """)
         let connection = try database.connect()
+        // The candidates come in order from the index of pending rows: a bitmap scan would read every entry of
+        // it again on every lease, the delivered rows' too.
+        let plan = try connection.transaction { connection in
+            let statements = Outbox.leaseStatements(limit: 4, lease: 15)
+            try connection.query(statements[0].sql, statements[0].parameters)
+            return try connection.query("EXPLAIN " + statements[1].sql, statements[1].parameters).rows
+                .compactMap { $0.values[0] }.joined(separator: "\n")
+        }
+        #expect(plan.contains("Index Scan using notifications_pending"), "\(plan)")
+        #expect(!plan.contains("Bitmap"), "\(plan)")
         var leased: [LeasedNotification] = []
         let locks = try connection.transaction { connection in
             leased = try Outbox.lease(on: connection, limit: 4, lease: 15)
