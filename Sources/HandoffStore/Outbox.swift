@@ -182,8 +182,8 @@ public enum Outbox {
     /// An arbitrary constant: the advisory lock space of the outbox's lines (a receiver and an onboarding).
     static let lineLockSpace: Int64 = 0x6f75_7462_6f78
 
-    /// The lease's statement: `$1` the limit, `$2` the lease in seconds, `$3` `lineLockSpace`, `$4` the window (the candidates
-    /// whose lines' locks are tried).
+    /// The lease's statement: `$1` the limit, `$2` the lease in seconds, `$3` `lineLockSpace`, `$4` the window (the
+    /// candidates whose lines' locks are tried).
     ///
     /// The window (the oldest due rows whose lines wait for nothing, in `seq` order) is chosen before any line
     /// lock is tried, and only its rows are tried: a filter that takes locks must not run on rows the plan reads
