@@ -192,8 +192,7 @@ public enum Outbox {
     /// sorted them and took a line lock for each one first: tens of thousands of locks and milliseconds per lease,
     /// with every line held from other dispatchers until it committed.
     static let leaseSQL = """
-            WITH unflushed AS (SELECT set_config('synchronous_commit', 'off', true)),
-            candidates AS MATERIALIZED (
+            WITH candidates AS MATERIALIZED (
                 SELECT n.id, n.seq, coalesce(n.subscription_id, n.endpoint) || '/' || n.onboarding_id AS line
                   FROM notifications n
                  WHERE n.state = 'pending' AND n.next_attempt_at <= now()
@@ -228,15 +227,16 @@ public enum Outbox {
             UPDATE notifications n
                SET leased_until = now() + make_interval(secs => $2::float8 * placed.place), attempts = n.attempts + 1
               FROM placed LEFT JOIN webhook_subscriptions s ON s.id = placed.subscription_id
-             WHERE n.id = placed.id AND EXISTS (SELECT FROM unflushed)
+             WHERE n.id = placed.id
             RETURNING n.id, n.seq, n.onboarding_id, n.kind, n.body::text, n.attempts, n.subscription_id, s.url,
                       s.secret, n.endpoint, n.created_at
             """
 
-    /// The lease as `lease` sends it: the planner's setting, then `leaseSQL`.
+    /// The lease as `lease` sends it: the settings of its implicit transaction (no bitmap scans, no waiting for the
+    /// commit's flush), then `leaseSQL`.
     static func leaseStatements(limit: Int, lease: Double) -> [Statement] {
         [
-            ("SELECT set_config('enable_bitmapscan', 'off', true)", []),
+            ("SELECT set_config('enable_bitmapscan', 'off', true), set_config('synchronous_commit', 'off', true)", []),
             (leaseSQL, [limit, lease, lineLockSpace, 2 * limit]),
         ]
     }
@@ -255,7 +255,8 @@ public enum Outbox {
     /// flow of notifications, thousands per lease and milliseconds each, and the planner chose one whenever the
     /// statistics counted few pending rows.
     public static func lease(on connection: Connection, limit: Int, lease: Double) throws -> [LeasedNotification] {
-        // One round trip, one implicit transaction: the setting holds for the lease's planning and ends with it.
+        // One round trip, one implicit transaction: the settings hold for the lease's planning and its commit, and
+        // end with it.
         try connection.pipeline(leaseStatements(limit: limit, lease: lease))[1].rows.map { row in
             LeasedNotification(
                 id: try row.string(0), seq: try row.int64(1), onboardingId: try row.string(2), kind: try row.string(3),

@@ -139,8 +139,7 @@ import Testing
 
     /// A caller that runs on the pool's executor (a loop of commands, as the bench's clients are) goes into and out
     /// of every lent body without a thread switch: its own code, the body and what follows all run on the poller's
-    /// thread.
-    /// A caller elsewhere comes back to its own threads after each body.
+    /// thread. A caller elsewhere comes back to its own threads after each body.
     @Test func aCallerOnThePoolsExecutorStaysOnThePollersThreadAcrossBorrows() async throws {
         let database = try await TestDatabase.make()
         let pool = database.pool
