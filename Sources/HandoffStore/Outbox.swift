@@ -222,7 +222,13 @@ public enum Outbox {
                  LIMIT $1
                    FOR UPDATE OF n SKIP LOCKED
             ), placed AS (
-                SELECT id, subscription_id, row_number() OVER (PARTITION BY line ORDER BY seq) AS place FROM picked
+                SELECT p.id, p.subscription_id, row_number() OVER (PARTITION BY p.line ORDER BY p.seq) AS place
+                  FROM picked p
+                 -- A row is leased only with every earlier candidate of its line. One left out was locked by
+                 -- another transaction, or leased by a dispatcher that committed after this statement's snapshot
+                 -- (so its line's lock was free again): the later rows wait for a later lease.
+                 WHERE p.seq < ALL (
+                     SELECT c.seq FROM candidates c WHERE c.line = p.line AND c.id NOT IN (SELECT id FROM picked))
             )
             UPDATE notifications n
                SET leased_until = now() + make_interval(secs => $2::float8 * placed.place), attempts = n.attempts + 1

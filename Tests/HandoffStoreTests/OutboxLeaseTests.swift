@@ -94,4 +94,31 @@ struct OutboxLeaseTests {
         ).rows.map { "\(try $0.string(0)) \(try $0.string(1)) \(try $0.int(2))" }
         #expect(states == ["msg_p1 delivered 1", "msg_p2 delivered 1", "msg_p3 pending 0", "msg_p4 pending 0"])
     }
+
+    /// Regression: a lease skipped a line's earlier row it could not take and leased the later ones, which were
+    /// then delivered before it. The earlier row was locked by another transaction (`SKIP LOCKED` passes over it),
+    /// or leased by a dispatcher that committed after the lease's snapshot: the line's lock was free again, the
+    /// candidates came from the snapshot, and only the earlier row, locked and checked again, was left out.
+    @Test func aLeaseNeverTakesALinesLaterRowsWithoutItsEarlierOnes() async throws {
+        let database = try await TestDatabase.make()
+        _ = try await database.column(
+            """
+            INSERT INTO notifications (id, subscription_id, onboarding_id, kind, body)
+            VALUES ('msg_a1', 'wh_1', 'a', 'task.opened', '{}'), ('msg_a2', 'wh_1', 'a', 'task.claimed', '{}'),
+                   ('msg_b1', 'wh_1', 'b', 'task.opened', '{}'), ('msg_a3', 'wh_1', 'a', 'task.completed', '{}')
+            """)
+        let holder = try database.connect()
+        let dispatcher = try database.connect()
+        try await holder.query("BEGIN")
+        try await holder.query("SELECT 1 FROM notifications WHERE id = 'msg_a1' FOR UPDATE")
+        let whileHeld = try Outbox.lease(on: dispatcher, limit: 10, lease: 15)
+        #expect(whileHeld.map(\.id) == ["msg_b1"], "line a's later rows leased without its first")
+        let attempts = try await dispatcher.query(
+            "SELECT id, attempts, leased_until IS NOT NULL FROM notifications ORDER BY seq"
+        ).rows.map { "\(try $0.string(0)) \(try $0.int(1)) \(try $0.bool(2))" }
+        #expect(attempts == ["msg_a1 0 false", "msg_a2 0 false", "msg_b1 1 true", "msg_a3 0 false"])
+        try await holder.query("ROLLBACK")
+        let after = try Outbox.lease(on: dispatcher, limit: 10, lease: 15)
+        #expect(after.map(\.id) == ["msg_a1", "msg_a2", "msg_a3"])
+    }
 }
